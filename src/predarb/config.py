@@ -1,0 +1,161 @@
+"""Configuration from the environment and a ``.env`` file (pydantic-settings).
+
+The variable names are the user's contract (``shared/interface.md``); every one is
+listed in ``.env.example``. ``load_settings`` turns any validation problem into a
+``ConfigError`` whose message is one line naming the variable. Secrets are
+``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KALSHI_PROD_URL = "https://external-api.kalshi.com/trade-api/v2"
+KALSHI_DEMO_URL = "https://external-api.demo.kalshi.co/trade-api/v2"
+POLY_CLOB_PROD_URL = "https://clob.polymarket.com"
+POLY_GAMMA_PROD_URL = "https://gamma-api.polymarket.com"
+TELEGRAM_PROD_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """Bad configuration: the message is one line naming the variable."""
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    kalshi_api_key_id: str | None = None
+    kalshi_private_key_path: Path | None = None
+    kalshi_base_url: str = KALSHI_PROD_URL
+
+    poly_private_key: SecretStr | None = None
+    poly_api_key: SecretStr | None = None
+    poly_api_secret: SecretStr | None = None
+    poly_api_passphrase: SecretStr | None = None
+    poly_funder: str | None = None
+    poly_signature_type: int = Field(0, ge=0, le=2)
+    poly_clob_url: str = POLY_CLOB_PROD_URL
+    poly_gamma_url: str = POLY_GAMMA_PROD_URL
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_chat_id: int | None = None
+    telegram_base_url: str = TELEGRAM_PROD_URL
+
+    executor_enabled: bool = True
+    executor_min_bet: Decimal = Field(Decimal("1.0"), gt=0, le=1_000_000)
+    executor_max_bet: Decimal = Field(Decimal("2.0"), gt=0, le=1_000_000)
+    executor_min_roi: Decimal = Field(Decimal("1.0"), ge=0, le=1000)
+    executor_max_roi: Decimal = Field(Decimal("50.0"), gt=0, le=1000)
+    executor_max_daily_trades: int = Field(50, ge=0, le=100_000)
+    executor_max_daily_loss: Decimal = Field(Decimal("5.0"), ge=0, le=1_000_000)
+    executor_min_platform_balance: Decimal = Field(Decimal("1.0"), ge=0, le=1_000_000)
+    executor_max_exposure: Decimal = Field(Decimal("100.0"), ge=0, le=10_000_000)
+    executor_cooldown_s: float = Field(60, ge=0, le=86_400)
+    executor_max_quote_age_s: float = Field(5, gt=0, le=3600)
+    executor_max_depth_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
+    executor_blacklist: str = ""
+
+    predarb_db_path: Path = Path("predarb.sqlite3")
+    predarb_match_overrides: Path | None = None
+    predarb_settlement_interval_s: float = Field(300, gt=0, le=86_400)
+    predarb_poll_interval_s: float = Field(2, gt=0, le=3600)
+
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.CONSOLE
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        level = v.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("kalshi_base_url", "poly_clob_url", "poly_gamma_url", "telegram_base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/") if not v.endswith("/bot") else v
+
+    @model_validator(mode="after")
+    def _bands(self) -> Settings:
+        if self.executor_min_bet > self.executor_max_bet:
+            raise _field_error("executor_max_bet", "must be at least EXECUTOR_MIN_BET")
+        if self.executor_min_roi > self.executor_max_roi:
+            raise _field_error("executor_max_roi", "must be at least EXECUTOR_MIN_ROI")
+        return self
+
+    @property
+    def blacklist(self) -> frozenset[str]:
+        return frozenset(
+            item.strip().lower() for item in self.executor_blacklist.split(",") if item.strip()
+        )
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and self.telegram_chat_id is not None
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for the log redaction filter."""
+        out: list[str] = [self.kalshi_api_key_id] if self.kalshi_api_key_id else []
+        for value in (
+            self.poly_private_key,
+            self.poly_api_key,
+            self.poly_api_secret,
+            self.poly_api_passphrase,
+            self.telegram_bot_token,
+        ):
+            if value is not None and value.get_secret_value():
+                out.append(value.get_secret_value())
+        return out
+
+
+class _FieldError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+def _field_error(field: str, message: str) -> _FieldError:
+    return _FieldError(field, message)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and ``.env``, or a one-line ``ConfigError``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    except _FieldError as exc:
+        raise ConfigError(f"{exc.field.upper()}: {exc}") from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
+    ctx = err.get("ctx") or {}
+    inner = ctx.get("error")
+    if isinstance(inner, _FieldError):
+        return f"{inner.field.upper()}: {inner}"
+    name = loc[0].upper() if loc else "configuration"
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    # The input may be a secret: never echo it.
+    return f"{name}: {msg}"

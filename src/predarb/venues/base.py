@@ -1,0 +1,123 @@
+"""The one async interface every venue adapter implements.
+
+Adapters convert wire formats to ``predarb.domain`` types at the edge; nothing past
+them sees a venue's JSON. Errors are the small hierarchy below, carrying the venue's
+own code and message.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from decimal import Decimal
+
+from predarb.domain import (
+    Contract,
+    Fill,
+    Market,
+    OrderBook,
+    OrderRequest,
+    OrderResult,
+    Resolution,
+    Venue,
+    VenuePosition,
+)
+
+
+class VenueError(Exception):
+    """A venue answered with an error, or could not be reached."""
+
+    def __init__(
+        self, venue: Venue | str, message: str, *, code: str = "", status: int | None = None
+    ) -> None:
+        self.venue = str(venue)
+        self.code = code
+        self.status = status
+        self.message = message
+        super().__init__(f"{self.venue}: {code + ': ' if code else ''}{message}")
+
+
+class VenueUnavailable(VenueError):
+    """Transient: timeout, connection error, 5xx, 425. Safe to retry reads."""
+
+
+class RateLimited(VenueUnavailable):
+    """HTTP 429."""
+
+
+class AuthError(VenueError):
+    """Credentials missing, wrong or refused (401/403)."""
+
+
+class BadResponse(VenueError):
+    """The venue answered with a body we cannot trust (malformed, wrong types, absurd
+    values). Never turned into a price or an order."""
+
+
+class OrderRejected(VenueError):
+    """The venue refused the order (FOK not fillable, invalid price, balance...)."""
+
+
+class OrderStateUnknown(VenueError):
+    """An order was sent and no answer came back: look it up, never resend it."""
+
+
+class NotFound(VenueError):
+    """404: unknown market, order or token."""
+
+
+class VenueClient(abc.ABC):
+    """Market data and trading on one venue. One instance per venue, shared."""
+
+    venue: Venue
+
+    @abc.abstractmethod
+    async def list_markets(self) -> list[Market]:
+        """Every open market the bot may consider (all pages)."""
+
+    @abc.abstractmethod
+    async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
+        """Current depth for each contract. A contract whose book could not be read or
+        parsed is left out (and logged) rather than guessed."""
+
+    async def get_order_book(self, contract: Contract) -> OrderBook | None:
+        return (await self.get_order_books([contract])).get(contract)
+
+    @abc.abstractmethod
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        """Send one order. Raises ``OrderStateUnknown`` when the reply was lost; the
+        caller then uses ``get_order`` with the same client order id."""
+
+    @abc.abstractmethod
+    async def get_order(self, client_order_id: str, venue_order_id: str = "") -> OrderResult | None:
+        """The order's state as the venue knows it, or ``None`` if it never arrived."""
+
+    @abc.abstractmethod
+    async def cancel_order(self, venue_order_id: str) -> None:
+        """Cancel a resting order; an order already gone is not an error."""
+
+    async def open_orders(self) -> list[OrderResult]:
+        """Resting orders (recovery cancels those left from an earlier run)."""
+        return []
+
+    async def get_fills(self, client_order_id: str = "") -> list[Fill]:
+        return []
+
+    @abc.abstractmethod
+    async def get_balance(self) -> Decimal:
+        """Cash available for new orders, in dollars."""
+
+    @abc.abstractmethod
+    async def get_positions(self) -> list[VenuePosition]: ...
+
+    @abc.abstractmethod
+    async def get_resolution(self, market_id: str) -> Resolution | None:
+        """The final result, or ``None`` while the market is unresolved."""
+
+    async def health(self) -> bool:
+        """A cheap probe used by the circuit breaker."""
+        return True
+
+    async def close(self) -> None:
+        """Release connections."""
+        return None
