@@ -1,0 +1,83 @@
+"""Taker fee models of both venues, with each venue's own rounding.
+
+Both venues charge ``C × rate × (p × (1 − p)) ** exponent`` per fill, where C is the
+contracts (shares) filled and p the fill price; they differ in rounding:
+
+- Kalshi rounds each fill's fee *up* to $0.0001 (venue-apis.md A.5; wire-verified:
+  1 @ 0.52 -> 0.0175, 1 @ 0.99 -> 0.0007). ``rate`` is 0.07 × the series multiplier.
+- Polymarket rounds to 5 dp and charges nothing below $0.00001 (venue-apis.md B.6).
+  py-clob-client-v2's ``fees.py`` only estimates the fee in floats to size a buy and does
+  no rounding, so the rounding here follows the venue's documentation: half-up to 5 dp.
+
+A walk through a book fills one level at a time, so each level is one fill and fees
+are summed per level (``fee_for_levels``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+
+from predarb.domain import ONE, ZERO, FeeSchedule, Venue
+
+KALSHI_BASE_RATE = Decimal("0.07")
+# Maker shares of the taker rate by Kalshi series fee_type (A.5); plain quadratic: none.
+_KALSHI_MAKER_SHARE: dict[str, Decimal] = {
+    "quadratic": ZERO,
+    "quadratic_with_maker_fees": Decimal("0.25"),
+    "quadratic_with_combo_maker_fees": Decimal("0.5"),
+}
+KALSHI_FEE_STEP = Decimal("0.0001")
+POLYMARKET_FEE_STEP = Decimal("0.00001")
+
+
+def kalshi_schedule(multiplier: Decimal = ONE, fee_type: str = "quadratic") -> FeeSchedule:
+    """The schedule of a Kalshi series (``fee_type``, ``fee_multiplier``).
+
+    Raises ValueError for a negative multiplier and for fee types whose coefficients are
+    not known (``flat`` is UNCONFIRMED in the venue notes): a market whose fee we cannot
+    compute must not be priced as if it were free.
+    """
+    multiplier = Decimal(multiplier)
+    if not multiplier.is_finite() or multiplier < 0:
+        raise ValueError(f"bad Kalshi fee multiplier {multiplier}")
+    share = _KALSHI_MAKER_SHARE.get(fee_type)
+    if share is None:
+        raise ValueError(f"unsupported Kalshi fee_type {fee_type!r}")
+    rate = KALSHI_BASE_RATE * multiplier
+    return FeeSchedule(venue=Venue.KALSHI, rate=rate, exponent=1, maker_rate=rate * share)
+
+
+def polymarket_schedule(rate: Decimal, exponent: int = 1) -> FeeSchedule:
+    """The schedule of a Polymarket market (Gamma ``feeSchedule`` / CLOB ``fd``).
+    Makers pay nothing on Polymarket."""
+    rate = Decimal(rate)
+    if not rate.is_finite() or rate < 0 or rate > 1:
+        raise ValueError(f"bad Polymarket fee rate {rate}")
+    if exponent < 0:
+        raise ValueError(f"bad Polymarket fee exponent {exponent}")
+    return FeeSchedule(venue=Venue.POLYMARKET, rate=rate, exponent=exponent)
+
+
+def taker_fee(schedule: FeeSchedule | None, contracts: Decimal, price: Decimal) -> Decimal:
+    """Fee in dollars for one taker fill of ``contracts`` at ``price``; None means no fee."""
+    if contracts < 0 or not contracts.is_finite():
+        raise ValueError(f"bad contract count {contracts}")
+    if not price.is_finite() or price < 0 or price > 1:
+        raise ValueError(f"bad price {price}")
+    if schedule is None or contracts == 0 or schedule.rate == 0:
+        return ZERO
+    raw = contracts * schedule.rate * (price * (ONE - price)) ** schedule.exponent
+    if schedule.venue is Venue.KALSHI:
+        return raw.quantize(KALSHI_FEE_STEP, rounding=ROUND_CEILING)
+    if raw < POLYMARKET_FEE_STEP:
+        return ZERO
+    return raw.quantize(POLYMARKET_FEE_STEP, rounding=ROUND_HALF_UP)
+
+
+def fee_for_levels(
+    schedule: FeeSchedule | None, fills: Sequence[tuple[Decimal, Decimal]]
+) -> Decimal:
+    """Total fee of several fills given as ``(price, contracts)``: each fill is rounded
+    on its own, as the venues do."""
+    return sum((taker_fee(schedule, contracts, price) for price, contracts in fills), ZERO)
