@@ -4,11 +4,13 @@ dynamic value escaped. The console notifier shows the same text without tags."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from html import escape
 
 from predarb.domain import ExecutionStatus, Venue
 from predarb.notify.base import Alert, AlertKind
+from predarb.reports import PnlReport, PnlWindow, StatusReport
 from predarb.store.records import ExecutionRecord, OrderRecord
 
 TELEGRAM_LIMIT = 4096
@@ -157,3 +159,68 @@ def split(text: str, limit: int = TELEGRAM_LIMIT - 96) -> list[str]:
     if current:
         out.append(current)
     return out
+
+
+def _ago(ts: datetime | None, now: datetime) -> str:
+    if ts is None:
+        return "never"
+    seconds = int((now - ts).total_seconds())
+    return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60}m ago"
+
+
+def status_text(r: StatusReport, now: datetime) -> str:
+    state = "ON" if r.trading_enabled else "OFF"
+    lines = [f"<b>Status</b> mode {escape(r.mode)}, trading {state}"]
+    if not r.trading_enabled and r.kill_reason:
+        lines.append(f"reason: {escape(r.kill_reason)}")
+    if r.balances:
+        lines.append(
+            "balances: " + ", ".join(f"{escape(v.value)} {money(b)}" for v, b in r.balances.items())
+        )
+    if r.health:
+        lines.append(
+            "venues: " + ", ".join(f"{escape(v.value)} {escape(h)}" for v, h in r.health.items())
+        )
+    lines.append(f"open positions {r.open_positions}, exposure {money(r.exposure)}")
+    trades_cap = f"/{r.max_daily_trades}" if r.max_daily_trades else ""
+    loss_cap = f" (loss limit {money(r.max_daily_loss)})" if r.max_daily_loss else ""
+    lines.append(
+        f"today: {r.trades_today}{trades_cap} executions, P&amp;L {money(r.pnl_today)}{loss_cap}"
+    )
+    if r.exposed:
+        lines.append("<b>EXPOSED</b>: " + ", ".join(escape(e) for e in r.exposed))
+    lines.append(f"last scan {_ago(r.last_scan, now)}")
+    return "\n".join(lines)
+
+
+def trades_text(executions: Sequence[ExecutionRecord]) -> str:
+    if not executions:
+        return "<b>Trades</b>: none yet"
+    lines = [f"<b>Last {len(executions)} executions</b>"]
+    for ex in executions:
+        actual = money(ex.realized_pnl) if ex.realized_pnl is not None else "open"
+        lines.append(
+            f"{ex.created_at:%m-%d %H:%M} {escape(ex.event)} [{escape(ex.status.value)}]"
+            f" expected {money(ex.expected_profit)}, actual {actual}"
+        )
+        lines.extend("  " + leg_line(o) for o in ex.orders)
+    return "\n".join(lines)
+
+
+def _window(w: PnlWindow) -> str:
+    win = f"{w.win_rate_pct}%" if w.win_rate_pct is not None else "n/a"
+    return (
+        f"<b>{escape(w.label)}</b>: realized {money(w.realized)} on {w.settled} settled"
+        f" (ROI {pct(w.roi_pct)}, win rate {win}), fees {money(w.fees)},"
+        f" {w.executions} executions, expected on open {money(w.expected_open)}"
+    )
+
+
+def pnl_text(r: PnlReport) -> str:
+    lines = ["<b>P&amp;L</b>", _window(r.today), _window(r.week), _window(r.all_time)]
+    for v in r.per_venue:
+        lines.append(
+            f"{escape(v.venue.value)}: bought {money(v.bought)}, fees {money(v.fees)},"
+            f" payouts {money(v.payout)}"
+        )
+    return "\n".join(lines)

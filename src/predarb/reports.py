@@ -1,0 +1,229 @@
+"""What the user asks for (status, trades, P&L), computed from the database.
+
+The CLI (``predarb status|trades|pnl``) and Telegram (``/status /trades /pnl``) both
+call these; the figures are summed in SQL over integer micro-dollars, so they agree to
+the cent with an independent recomputation. Runtime facts the engine learns (mode,
+balances, venue health, last scan) are kept in ``bot_state`` so the CLI sees them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from predarb.domain import ExecutionStatus, Venue
+from predarb.store import Store
+from predarb.store.records import ExecutionRecord, from_micros, iso, parse_iso
+
+# bot_state keys written by the engine
+MODE = "mode"
+TRADING_ENABLED = "trading_enabled"
+KILL_REASON = "kill_reason"
+LAST_SCAN = "last_scan"
+BALANCE_PREFIX = "balance:"
+HEALTH_PREFIX = "health:"
+
+# An execution that bought and sold nothing is not a trade for win rates.
+_TRADED = (
+    ExecutionStatus.SUCCESS,
+    ExecutionStatus.HEDGED,
+    ExecutionStatus.UNWOUND,
+    ExecutionStatus.EXPOSED,
+    ExecutionStatus.PARTIAL,
+)
+
+
+def day_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def week_start(now: datetime) -> datetime:
+    start = day_start(now)
+    return start - timedelta(days=start.weekday())
+
+
+@dataclass(frozen=True, slots=True)
+class PnlWindow:
+    label: str
+    executions: int  # executions that traded, created in the window
+    settled: int  # executions settled in the window
+    realized: Decimal  # P&L of executions settled in the window
+    cost: Decimal  # money paid by those settled executions, net of sales
+    fees: Decimal  # fees paid on fills in the window
+    expected_open: Decimal  # expected profit of traded executions still open
+    wins: int
+    losses: int
+
+    @property
+    def roi_pct(self) -> Decimal | None:
+        if self.cost <= 0:
+            return None
+        return (self.realized / self.cost * 100).quantize(Decimal("0.01"))
+
+    @property
+    def win_rate_pct(self) -> Decimal | None:
+        n = self.wins + self.losses
+        return None if n == 0 else (Decimal(self.wins) / n * 100).quantize(Decimal("0.1"))
+
+
+@dataclass(frozen=True, slots=True)
+class VenueTotals:
+    venue: Venue
+    bought: Decimal
+    fees: Decimal
+    payout: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PnlReport:
+    today: PnlWindow
+    week: PnlWindow
+    all_time: PnlWindow
+    per_venue: tuple[VenueTotals, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    mode: str
+    trading_enabled: bool
+    kill_reason: str
+    balances: dict[Venue, Decimal] = field(default_factory=dict)
+    health: dict[Venue, str] = field(default_factory=dict)
+    open_positions: int = 0
+    exposure: Decimal = Decimal(0)
+    trades_today: int = 0
+    pnl_today: Decimal = Decimal(0)
+    max_daily_trades: int = 0
+    max_daily_loss: Decimal = Decimal(0)
+    last_scan: datetime | None = None
+    exposed: tuple[str, ...] = ()
+
+
+async def pnl_window(store: Store, label: str, since: datetime | None, now: datetime) -> PnlWindow:
+    lo = iso(since) if since else ""
+    traded = tuple(s.value for s in _TRADED)
+    marks = ",".join("?" * len(traded))
+    rows = await store.query(
+        f"SELECT COUNT(*) FROM executions WHERE created_at >= ? AND status IN ({marks})",
+        (lo, *traded),
+    )
+    executions = int(rows[0][0])
+    rows = await store.query(
+        "SELECT COUNT(*), COALESCE(SUM(realized_pnl_micros), 0),"
+        " COALESCE(SUM(CASE WHEN realized_pnl_micros > 0 THEN 1 ELSE 0 END), 0),"
+        " COALESCE(SUM(CASE WHEN realized_pnl_micros <= 0 THEN 1 ELSE 0 END), 0)"
+        f" FROM executions WHERE settled_at >= ? AND status IN ({marks})",
+        (lo, *traded),
+    )
+    settled, realized, wins, losses = rows[0]
+    rows = await store.query(
+        "SELECT COALESCE(SUM(f.cost_micros), 0) FROM fills f JOIN executions e"
+        f" ON e.id = f.execution_id WHERE e.settled_at >= ? AND e.status IN ({marks})",
+        (lo, *traded),
+    )
+    cost = from_micros(rows[0][0])
+    rows = await store.query("SELECT COALESCE(SUM(fee_micros), 0) FROM fills WHERE ts >= ?", (lo,))
+    fees = from_micros(rows[0][0])
+    rows = await store.query(
+        "SELECT COALESCE(SUM(expected_profit_micros), 0) FROM executions"
+        f" WHERE settled_at IS NULL AND status IN ({marks})",
+        traded,
+    )
+    return PnlWindow(
+        label=label,
+        executions=executions,
+        settled=int(settled),
+        realized=from_micros(realized),
+        cost=cost,
+        fees=fees,
+        expected_open=from_micros(rows[0][0]),
+        wins=int(wins),
+        losses=int(losses),
+    )
+
+
+async def pnl(store: Store, now: datetime) -> PnlReport:
+    rows = await store.query(
+        "SELECT f.venue, COALESCE(SUM(CASE WHEN f.cost_micros > 0 THEN f.cost_micros END), 0),"
+        " COALESCE(SUM(f.fee_micros), 0) FROM fills f GROUP BY f.venue"
+    )
+    payouts = {
+        r[0]: int(r[1])
+        for r in await store.query(
+            "SELECT venue, COALESCE(SUM(payout_micros), 0) FROM settlements GROUP BY venue"
+        )
+    }
+    per_venue = tuple(
+        VenueTotals(
+            Venue(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(payouts.get(r[0]))
+        )
+        for r in rows
+    )
+    return PnlReport(
+        today=await pnl_window(store, "today", day_start(now), now),
+        week=await pnl_window(store, "this week", week_start(now), now),
+        all_time=await pnl_window(store, "all time", None, now),
+        per_venue=per_venue,
+    )
+
+
+async def realized_since(store: Store, since: datetime) -> Decimal:
+    rows = await store.query(
+        "SELECT COALESCE(SUM(realized_pnl_micros), 0) FROM executions WHERE settled_at >= ?",
+        (iso(since),),
+    )
+    return from_micros(rows[0][0])
+
+
+async def trades_since(store: Store, since: datetime) -> int:
+    """Executions attempted since ``since`` (every attempt counts toward the daily cap)."""
+    rows = await store.query("SELECT COUNT(*) FROM executions WHERE created_at >= ?", (iso(since),))
+    return int(rows[0][0])
+
+
+async def open_exposure(store: Store) -> tuple[int, Decimal]:
+    """(open executions, money at risk in them): net cost plus fees of unsettled fills."""
+    rows = await store.query(
+        "SELECT COUNT(DISTINCT f.execution_id), COALESCE(SUM(f.cost_micros + f.fee_micros), 0)"
+        " FROM fills f JOIN executions e ON e.id = f.execution_id WHERE e.settled_at IS NULL"
+    )
+    return int(rows[0][0]), from_micros(rows[0][1])
+
+
+async def status(
+    store: Store, now: datetime, *, max_daily_trades: int = 0, max_daily_loss: Decimal = Decimal(0)
+) -> StatusReport:
+    state = {str(r[0]): str(r[1]) for r in await store.query("SELECT key, value FROM bot_state")}
+    balances = {
+        Venue(k.removeprefix(BALANCE_PREFIX)): Decimal(v)
+        for k, v in state.items()
+        if k.startswith(BALANCE_PREFIX)
+        and k.removeprefix(BALANCE_PREFIX) in Venue._value2member_map_
+    }
+    health = {
+        Venue(k.removeprefix(HEALTH_PREFIX)): v
+        for k, v in state.items()
+        if k.startswith(HEALTH_PREFIX) and k.removeprefix(HEALTH_PREFIX) in Venue._value2member_map_
+    }
+    n_open, exposure = await open_exposure(store)
+    exposed = await store.executions(statuses=[ExecutionStatus.EXPOSED], unsettled=True)
+    return StatusReport(
+        mode=state.get(MODE, "unknown"),
+        trading_enabled=state.get(TRADING_ENABLED, "1") == "1",
+        kill_reason=state.get(KILL_REASON, ""),
+        balances=balances,
+        health=health,
+        open_positions=n_open,
+        exposure=exposure,
+        trades_today=await trades_since(store, day_start(now)),
+        pnl_today=await realized_since(store, day_start(now)),
+        max_daily_trades=max_daily_trades,
+        max_daily_loss=max_daily_loss,
+        last_scan=parse_iso(state[LAST_SCAN]) if state.get(LAST_SCAN) else None,
+        exposed=tuple(e.event for e in exposed),
+    )
+
+
+async def trades(store: Store, limit: int = 10) -> list[ExecutionRecord]:
+    return await store.executions(limit=limit)
