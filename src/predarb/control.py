@@ -1,0 +1,108 @@
+"""Trading on and off: the kill switch, persisted, and what every channel may ask.
+
+The engine, the CLI and Telegram all go through ``Control``. The state lives in
+``bot_state`` so it survives restarts; ``EXECUTOR_ENABLED`` only sets it on the very
+first start. ``start`` is refused, with the reason, while a limit still blocks trading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from predarb import reports
+from predarb.domain import ExecutionStatus, Venue
+from predarb.risk import RiskLimits, trip_reason_after_loss
+from predarb.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Control:
+    def __init__(
+        self,
+        store: Store,
+        limits: RiskLimits,
+        mode: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.limits = limits
+        self.mode = mode
+        self.clock = clock
+        self.enabled = False
+        self.reason = ""
+
+    async def load(self, enabled_at_first_start: bool) -> None:
+        """Read the persisted switch (or seed it from ``EXECUTOR_ENABLED``)."""
+        stored = await self.store.get_state(reports.TRADING_ENABLED)
+        if stored == "":
+            self.enabled = enabled_at_first_start
+            self.reason = "" if enabled_at_first_start else "EXECUTOR_ENABLED=false at first start"
+            await self._persist()
+        else:
+            self.enabled = stored == "1"
+            self.reason = await self.store.get_state(reports.KILL_REASON)
+        await self.store.set_state(reports.MODE, self.mode, self.clock())
+
+    async def _persist(self) -> None:
+        now = self.clock()
+        await self.store.set_state(reports.TRADING_ENABLED, "1" if self.enabled else "0", now)
+        await self.store.set_state(reports.KILL_REASON, self.reason, now)
+
+    async def stop(self, reason: str) -> bool:
+        """Turn trading off. Returns False if it was already off."""
+        was = self.enabled
+        self.enabled, self.reason = False, reason
+        await self._persist()
+        await self.store.log_event("trading_off", self.clock(), reason=reason)
+        log.warning("trading off: %s", reason)
+        return was
+
+    async def blocker(self) -> str | None:
+        """Why trading may not be turned on now, or None."""
+        now = self.clock()
+        loss = -min(await reports.realized_since(self.store, reports.day_start(now)), Decimal(0))
+        tripped = trip_reason_after_loss(loss, self.limits)
+        if tripped:
+            return tripped
+        trades = await reports.trades_since(self.store, reports.day_start(now))
+        if trades >= self.limits.max_daily_trades:
+            return (
+                f"daily trade count {trades} reached EXECUTOR_MAX_DAILY_TRADES"
+                f" {self.limits.max_daily_trades}; resets at 00:00 UTC"
+            )
+        return None
+
+    async def start(self) -> str | None:
+        """Turn trading on; returns the refusal reason instead when a limit blocks it."""
+        blocked = await self.blocker()
+        if blocked:
+            return blocked
+        self.enabled, self.reason = True, ""
+        await self._persist()
+        await self.store.log_event("trading_on", self.clock())
+        log.warning("trading on")
+        return None
+
+    async def status(self) -> reports.StatusReport:
+        return await reports.status(
+            self.store,
+            self.clock(),
+            max_daily_trades=self.limits.max_daily_trades,
+            max_daily_loss=self.limits.max_daily_loss,
+        )
+
+    async def balances(self) -> dict[Venue, Decimal]:
+        return (await self.status()).balances
+
+    async def exposed_events(self) -> list[str]:
+        rows = await self.store.executions(statuses=[ExecutionStatus.EXPOSED], unsettled=True)
+        return [r.event for r in rows]
