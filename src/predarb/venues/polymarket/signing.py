@@ -1,0 +1,166 @@
+"""The signed CLOB V2 order, built with py-clob-client-v2's own builder and EIP-712
+code but none of its network calls: the caller supplies the tick size and neg-risk.
+
+py-clob-client-v2 is pinned (pyproject) and a golden test fixes one signature, so an
+upgrade that changes what is signed is caught before it reaches the venue.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from py_clob_client_v2.config import get_contract_config
+from py_clob_client_v2.constants import BYTES32_ZERO
+from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG, OrderBuilder
+from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2, Side, SignatureTypeV2
+from py_clob_client_v2.order_utils.model.order_data_v2 import (
+    OrderDataV2,
+    SignedOrderV2,
+    order_to_json_v2,
+)
+from py_clob_client_v2.signer import Signer
+
+from predarb.venues.polymarket.wire import BASE_UNITS, tick_key
+
+SHARE_QUANTUM = Decimal("0.01")  # order sizes have 2 decimals
+
+
+class OrderBuildError(ValueError):
+    """The order cannot be expressed on the venue (off-grid price, bad tick, zero size)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOrder:
+    """A signed V2 order ready for ``POST /order``.
+
+    ``order_hash`` is the EIP-712 hash, which is also the venue's ``orderID``: it is
+    known before sending, so a lost reply can be looked up by it.
+    """
+
+    order_hash: str
+    order: dict[str, Any]  # the "order" object of the POST body
+    maker_amount: int  # 6-dp base units
+    taker_amount: int
+    side: str  # BUY | SELL
+    size: Decimal  # shares, 2 dp
+    price: Decimal
+
+    def body(self, owner: str, order_type: str) -> dict[str, Any]:
+        return {
+            "order": self.order,
+            "owner": owner,
+            "orderType": order_type,
+            "deferExec": False,
+            "postOnly": False,
+        }
+
+
+def order_amounts(side: str, shares: Decimal, price: Decimal) -> tuple[int, int]:
+    """(makerAmount, takerAmount) in 6-dp base units: BUY gives ``shares × price``
+    pUSD for ``shares``; SELL the reverse.
+
+    These are py-clob-client-v2's ``get_order_amounts`` whenever its float arithmetic
+    is exact (a test checks the grid). Where it is not, the library floors e.g. 601.42
+    shares to 601.41 (``floor(601.42 * 100)`` is 60141); the exact product is used
+    instead so both legs of an arbitrage carry the same count.
+    """
+    notional = int(shares * price * BASE_UNITS)
+    count = int(shares * BASE_UNITS)
+    return (notional, count) if side == "BUY" else (count, notional)
+
+
+class OrderSigner:
+    """One wallet's order signer, created once (key parsing and domain hashing are
+    not free). ``sign`` is CPU-bound (a few ms): call it from a thread."""
+
+    def __init__(
+        self,
+        private_key: str,
+        *,
+        chain_id: int = 137,
+        signature_type: int = 0,
+        funder: str | None = None,
+    ) -> None:
+        self._signer = Signer(private_key, chain_id)
+        self._builder = OrderBuilder(self._signer, SignatureTypeV2(signature_type), funder)
+        contracts = get_contract_config(chain_id)
+        self._exchanges = {
+            False: ExchangeOrderBuilderV2(contracts.exchange_v2, chain_id, self._signer),
+            True: ExchangeOrderBuilderV2(contracts.neg_risk_exchange_v2, chain_id, self._signer),
+        }
+
+    @property
+    def address(self) -> str:
+        """The signing EOA (``POLY_ADDRESS``)."""
+        return str(self._signer.address())
+
+    @property
+    def maker(self) -> str:
+        """The funder holding the money (the signer unless a proxy/safe is configured)."""
+        return str(self._builder.funder)
+
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    def sign(
+        self,
+        token_id: str,
+        side: str,
+        price: Decimal,
+        size: Decimal,
+        *,
+        tick_size: Decimal,
+        neg_risk: bool,
+        salt: int | None = None,
+        timestamp_ms: int | None = None,
+    ) -> SignedOrder:
+        """Build and sign a limit order of ``size`` shares at ``price``.
+
+        The size is rounded down to 2 dp; the price must lie on the tick grid.
+        """
+        side = side.upper()
+        key = tick_key(tick_size)
+        if key not in ROUNDING_CONFIG:
+            raise OrderBuildError(f"unsupported tick size {tick_size}")
+        if side not in ("BUY", "SELL"):
+            raise OrderBuildError(f"side must be BUY or SELL, not {side!r}")
+        if price % tick_size or not tick_size <= price <= 1 - tick_size:
+            raise OrderBuildError(f"price {price} is not on the {tick_size} grid")
+        shares = size.quantize(SHARE_QUANTUM, rounding=ROUND_DOWN)
+        if shares <= 0:
+            raise OrderBuildError(f"size {size} rounds to zero shares")
+        maker_amount, taker_amount = order_amounts(side, shares, price)
+        data = OrderDataV2(
+            maker=self.maker,
+            tokenId=token_id,
+            makerAmount=str(maker_amount),
+            takerAmount=str(taker_amount),
+            side=Side.BUY if side == "BUY" else Side.SELL,
+            signer=self.address,
+            signatureType=self._builder.signature_type,
+            timestamp=str(timestamp_ms) if timestamp_ms is not None else None,
+            metadata=BYTES32_ZERO,
+            builder=BYTES32_ZERO,
+        )
+        exchange = self._exchanges[neg_risk]
+        unsigned = exchange.build_order(data)
+        if salt is not None:
+            unsigned = dataclasses.replace(unsigned, salt=str(salt))
+        typed = exchange.build_order_typed_data(unsigned)
+        signature = exchange.build_order_signature(typed)
+        order_hash = exchange.build_order_hash(typed)
+        signed = SignedOrderV2(**{**dataclasses.asdict(unsigned), "signature": signature})
+        wire = order_to_json_v2(signed, "", "FOK")["order"]
+        return SignedOrder(
+            order_hash=order_hash,
+            order=wire,
+            maker_amount=maker_amount,
+            taker_amount=taker_amount,
+            side=side,
+            size=shares,
+            price=price,
+        )
