@@ -1,0 +1,364 @@
+"""From the books of a pair, the leg sets that pay $1 in every world for less, after fees.
+
+Pure functions, no I/O, no clock: ``now`` is passed in.
+
+A pair's ``worlds`` are mutually exclusive and, when ``exhaustive``, one of them always
+happens; buying the same number of contracts of one contract per world therefore pays
+exactly ``contracts × $1``. For each such leg combination the calculator walks the asks
+of every leg together (equal contract counts) while the marginal contract still costs
+less than $1 after fees, then trims the size to ``max_cost`` and checks the venue
+minimums. Costs and fees are computed exactly (per fill, with each venue's rounding).
+
+Depth model: ``depth_fraction`` caps what we take of each level; the walk assumes we
+fill exactly that share of each level in price order. The venue fills best first
+against the whole visible size, which is never dearer: price plus fee per contract
+(``p + r·p·(1−p)``, r < 1) grows with p.
+
+Flags on the result: ``tradable`` is False when the pair is flagged or the size rules
+(venue minimum, ``min_cost``) cannot be met, with ``reason`` saying why; ``executable``
+is False for live pairs until ``live.LiveConfirmation`` has seen the opportunity twice,
+and for opportunities that cannot meet the venue minimum within ``max_cost``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+
+from predarb.arbitrage.fees import fee_for_levels
+from predarb.domain import (
+    ONE,
+    ZERO,
+    ArbKind,
+    Contract,
+    FeeSchedule,
+    Leg,
+    Opportunity,
+    OrderBook,
+    Pair,
+    PairKind,
+)
+
+MAX_COMBINATIONS = 64  # above this, one greedy combination (cheapest contract per world)
+FRACTIONAL_STEP = Decimal("0.01")  # size grid when whole_contracts is off (both venues: 2 dp)
+LIVE_REASON = "live: awaiting a second consecutive sighting"
+BELOW_MINIMUM = "below venue minimum"
+
+
+@dataclass(frozen=True)
+class CalcParams:
+    max_cost: Decimal  # dollars, all legs including fees
+    min_cost: Decimal = ZERO
+    max_contracts: Decimal | None = None
+    depth_fraction: Decimal = ONE  # largest share of each level's visible size we may take
+    whole_contracts: bool = True
+    live_max_quote_age: timedelta = timedelta(seconds=2)  # live pairs: older books unused
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One contract ready to be a leg: its usable asks as (price, size we may take)."""
+
+    contract: Contract
+    world: str
+    schedule: FeeSchedule | None
+    levels: tuple[tuple[Decimal, Decimal], ...]
+    capacity: Decimal
+    book: OrderBook
+
+    def unit_cost(self, price: Decimal) -> Decimal:
+        """Price plus the unrounded fee of one contract at ``price``."""
+        if self.schedule is None:
+            return price
+        return price + self.schedule.rate * (price * (ONE - price)) ** self.schedule.exponent
+
+    def fills(self, contracts: Decimal) -> list[tuple[Decimal, Decimal]]:
+        out: list[tuple[Decimal, Decimal]] = []
+        left = contracts
+        for price, size in self.levels:
+            if left <= 0:
+                break
+            take = min(size, left)
+            out.append((price, take))
+            left -= take
+        return out
+
+
+@dataclass(frozen=True)
+class _Priced:
+    legs: tuple[Leg, ...]
+    contracts: Decimal
+    cost: Decimal
+    fees: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.cost + self.fees
+
+    @property
+    def profit(self) -> Decimal:
+        return self.contracts - self.total
+
+
+def _floor_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_FLOOR) * step
+
+
+def _ceil_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
+
+
+def _side(
+    contract: Contract,
+    world: str,
+    books: Mapping[Contract, OrderBook],
+    fees: Mapping[Contract, FeeSchedule | None],
+    params: CalcParams,
+    step: Decimal,
+    stale_before: datetime | None,
+) -> _Side | None:
+    book = books.get(contract)
+    if book is None or contract not in fees:  # unknown fee: cannot be priced
+        return None
+    if stale_before is not None and book.ts < stale_before:
+        return None
+    tick = book.tick_size
+    levels: list[tuple[Decimal, Decimal]] = []
+    # Levels off the tick grid or outside (0, 1) would make an order the venue rejects.
+    for level in sorted(book.asks, key=lambda lv: lv.price):
+        price = level.price
+        if not (ZERO < price < ONE) or level.size <= 0 or (tick > 0 and price % tick != 0):
+            continue
+        size = _floor_to(level.size * params.depth_fraction, step)
+        if size > 0:
+            levels.append((price, size))
+    if not levels:
+        return None
+    capacity = sum((size for _, size in levels), ZERO)
+    return _Side(contract, world, fees[contract], tuple(levels), capacity, book)
+
+
+def _combinations(candidates: Sequence[Sequence[_Side]]) -> list[tuple[_Side, ...]]:
+    count = 1
+    for options in candidates:
+        count *= len(options)
+    if count <= MAX_COMBINATIONS:
+        combos = list(itertools.product(*candidates))
+    else:
+        combos = [
+            tuple(min(opts, key=lambda s: s.unit_cost(s.levels[0][0])) for opts in candidates)
+        ]
+    # A contract listed in two worlds is a broken mapping: never buy it twice.
+    return [c for c in combos if len({s.contract for s in c}) == len(c)]
+
+
+def _profitable_size(sides: Sequence[_Side], limit: Decimal | None) -> Decimal:
+    """Largest common size whose every marginal contract costs < $1 after (unrounded)
+    fees. Asks rise level by level, so the profitable sizes form a prefix."""
+    idx = [0] * len(sides)
+    left = [s.levels[0][1] for s in sides]
+    size = ZERO
+    while True:
+        amount = min(left)
+        if limit is not None:
+            amount = min(amount, limit - size)
+        if amount <= 0:
+            return size
+        unit = sum((s.unit_cost(s.levels[i][0]) for s, i in zip(sides, idx, strict=True)), ZERO)
+        if unit >= ONE:
+            return size
+        size += amount
+        for n, side in enumerate(sides):
+            left[n] -= amount
+            if left[n] == 0:
+                idx[n] += 1
+                if idx[n] == len(side.levels):
+                    return size
+                left[n] = side.levels[idx[n]][1]
+
+
+def _price(sides: Sequence[_Side], contracts: Decimal) -> _Priced:
+    legs: list[Leg] = []
+    for side in sides:
+        fills = side.fills(contracts)
+        legs.append(
+            Leg(
+                contract=side.contract,
+                world=side.world,
+                price=fills[-1][0],
+                contracts=contracts,
+                cost=sum((p * c for p, c in fills), ZERO),
+                fee=fee_for_levels(side.schedule, fills),
+                tick_size=side.book.tick_size,
+                min_order_size=side.book.min_order_size,
+            )
+        )
+    cost = sum((leg.cost for leg in legs), ZERO)
+    fees = sum((leg.fee for leg in legs), ZERO)
+    return _Priced(tuple(legs), contracts, cost, fees)
+
+
+def _largest_within(
+    sides: Sequence[_Side], upper: Decimal, max_cost: Decimal, step: Decimal
+) -> Decimal:
+    """Largest multiple of ``step`` up to ``upper`` whose cost plus fees fits ``max_cost``
+    (cost plus fees only grows with size, so a bisection finds it)."""
+    lo, hi = 0, int(upper / step)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _price(sides, mid * step).total <= max_cost:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo * step
+
+
+def _kind(pair: Pair, sides: Sequence[_Side]) -> ArbKind:
+    if len({s.contract.venue for s in sides}) == 1:
+        return ArbKind.SAME_VENUE
+    if len(sides) >= 3:
+        return ArbKind.N_WAY
+    return ArbKind.YES_NO if pair.kind is PairKind.BINARY else ArbKind.CROSS_TEAM
+
+
+def _evaluate_combo(
+    pair: Pair, sides: Sequence[_Side], params: CalcParams, step: Decimal
+) -> Opportunity | None:
+    limit = None if params.max_contracts is None else _floor_to(params.max_contracts, step)
+    size = _profitable_size(sides, limit)
+    size = _largest_within(sides, size, params.max_cost, step)
+    smallest = max(sides, key=lambda s: s.book.min_order_size)
+    minimum = _ceil_to(max(smallest.book.min_order_size, step), step)
+    problems: list[str] = []
+    if size < minimum:
+        # The venue minimum may still be profitable overall although its last contracts
+        # are not; otherwise report it only when it is profitable but too dear.
+        if any(s.capacity < minimum for s in sides) or (limit is not None and limit < minimum):
+            return None
+        size = minimum
+        at_minimum = _price(sides, size)
+        if at_minimum.profit <= 0:
+            return None
+        if at_minimum.total > params.max_cost:
+            problems.append(
+                f"{BELOW_MINIMUM}: {smallest.contract.venue.value} needs "
+                f"{_text(minimum)} contracts, costing ${_text(at_minimum.total)} "
+                f"> max ${_text(params.max_cost)}"
+            )
+    if size <= 0:
+        return None
+    priced = _price(sides, size)
+    if priced.profit <= 0:
+        return None
+    if not problems and priced.total < params.min_cost:
+        problems.append(
+            f"costs ${_text(priced.total)}, below the minimum bet ${_text(params.min_cost)}"
+        )
+    if not pair.tradable:
+        problems.insert(0, "pair flagged: " + (", ".join(pair.flags) or "not tradable"))
+    tradable = pair.tradable and not problems
+    executable = not (pair.live or any(p.startswith(BELOW_MINIMUM) for p in problems))
+    if pair.live:
+        problems.append(LIVE_REASON)
+    return Opportunity(
+        pair_id=pair.pair_id,
+        kind=_kind(pair, sides),
+        event=pair.event,
+        legs=priced.legs,
+        contracts=size,
+        cost=priced.cost,
+        fees=priced.fees,
+        payout=size * ONE,
+        profit=priced.profit,
+        roi_pct=(priced.profit / priced.total * 100).quantize(Decimal("0.0001"), ROUND_DOWN),
+        quote_ts=min(s.book.ts for s in sides),
+        confidence=pair.confidence,
+        executable=executable,
+        tradable=tradable,
+        reason="; ".join(problems),
+        live=pair.live,
+        series=pair.series,
+        category=pair.category,
+    )
+
+
+def find_opportunities(
+    pair: Pair,
+    books: Mapping[Contract, OrderBook],
+    fees: Mapping[Contract, FeeSchedule | None],
+    params: CalcParams,
+    now: datetime,
+) -> list[Opportunity]:
+    """Every leg combination of ``pair`` that is profitable after fees, best first.
+
+    A contract is usable when it has a book with asks on its tick grid and an entry in
+    ``fees`` (None there means fee-free; a missing entry means unknown, so unusable).
+    Live pairs ignore books older than ``params.live_max_quote_age``. A pair that is not
+    exhaustive yields nothing: some world would pay nothing.
+    """
+    if not pair.exhaustive or len(pair.worlds) < 2 or params.max_cost <= 0:
+        return []
+    step = ONE if params.whole_contracts else FRACTIONAL_STEP
+    stale_before = now - params.live_max_quote_age if pair.live else None
+    candidates: list[list[_Side]] = []
+    for world in pair.worlds:
+        options = [
+            side
+            for c in world.contracts
+            if (side := _side(c, world.label, books, fees, params, step, stale_before))
+        ]
+        if not options:
+            return []
+        candidates.append(options)
+    found = [
+        opp
+        for combo in _combinations(candidates)
+        if (opp := _evaluate_combo(pair, combo, params, step)) is not None
+    ]
+    found.sort(key=lambda o: (o.tradable, o.profit, o.roi_pct), reverse=True)
+    return found
+
+
+def evaluate(
+    pair: Pair,
+    books: Mapping[Contract, OrderBook],
+    fees: Mapping[Contract, FeeSchedule | None],
+    params: CalcParams,
+    now: datetime,
+) -> Opportunity | None:
+    """The best opportunity of ``pair``, or None."""
+    found = find_opportunities(pair, books, fees, params, now)
+    return found[0] if found else None
+
+
+def _text(value: Decimal) -> str:
+    """A decimal as plain text: no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return "0" if text in {"-0", ""} else text
+
+
+def opportunity_to_json(opp: Opportunity) -> dict[str, object]:
+    """The ``predarb scan --json`` object of interface.md (decimal strings, never floats)."""
+    return {
+        "kind": opp.kind.value,
+        "event": opp.event,
+        "legs": [
+            {
+                "venue": leg.contract.venue.value,
+                "market": leg.contract.market_id,
+                "side": leg.contract.side,
+                "price": _text(leg.price),
+                "contracts": _text(leg.contracts),
+            }
+            for leg in opp.legs
+        ],
+        "cost": _text(opp.cost),
+        "fees": _text(opp.fees),
+        "profit": _text(opp.profit),
+        "roi_pct": _text(opp.roi_pct.quantize(Decimal("0.01"), ROUND_DOWN)),
+        "tradable": opp.tradable,
+        "reason": opp.reason,
+    }
