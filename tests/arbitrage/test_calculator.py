@@ -314,3 +314,21 @@ def test_opportunity_to_json_is_the_scan_object() -> None:
     }
     assert json.loads(json.dumps(obj)) == obj
     assert D("0.9117") / D("19.0883") * 100 > D("4.77")
+
+
+def test_many_combinations_fall_back_to_the_cheapest_contract_per_world() -> None:
+    # 7 worlds x 2 venues = 128 combinations: one greedy combination is priced instead.
+    worlds, books = [], {}
+    for i in range(7):
+        k, p = kalshi(f"KX-{i}"), poly(f"m{i}", "Yes")
+        worlds.append((f"w{i}", (k, p)))
+        cheap_on_kalshi = i % 2 == 0
+        books[k] = book(k, [("0.12" if cheap_on_kalshi else "0.14", "10")])
+        books[p] = book(p, [("0.14" if cheap_on_kalshi else "0.12", "10")])
+    seven = pair(worlds, kind=PairKind.GROUP)
+    found = find_opportunities(seven, books, fees_for(*books), BIG, NOW)
+    assert len(found) == 1
+    assert [leg.contract.venue.value for leg in found[0].legs] == [
+        "kalshi" if i % 2 == 0 else "polymarket" for i in range(7)
+    ]
+    assert found[0].kind is ArbKind.N_WAY and found[0].cost == D("8.40")

@@ -233,24 +233,21 @@ def _evaluate_combo(
     smallest = max(sides, key=lambda s: s.book.min_order_size)
     minimum = _ceil_to(max(smallest.book.min_order_size, step), step)
     problems: list[str] = []
-    if size < minimum:
+    if size >= minimum:
+        priced = _price(sides, size)
+    else:
         # The venue minimum may still be profitable overall although its last contracts
-        # are not; otherwise report it only when it is profitable but too dear.
+        # are not; when it is profitable but dearer than max_cost, say so.
         if any(s.capacity < minimum for s in sides) or (limit is not None and limit < minimum):
             return None
         size = minimum
-        at_minimum = _price(sides, size)
-        if at_minimum.profit <= 0:
-            return None
-        if at_minimum.total > params.max_cost:
+        priced = _price(sides, size)
+        if priced.total > params.max_cost:
             problems.append(
                 f"{BELOW_MINIMUM}: {smallest.contract.venue.value} needs "
-                f"{_text(minimum)} contracts, costing ${_text(at_minimum.total)} "
+                f"{_text(minimum)} contracts, costing ${_text(priced.total)} "
                 f"> max ${_text(params.max_cost)}"
             )
-    if size <= 0:
-        return None
-    priced = _price(sides, size)
     if priced.profit <= 0:
         return None
     if not problems and priced.total < params.min_cost:
