@@ -77,7 +77,7 @@ def dec(value: Any, name: str) -> Decimal:
     """A finite Decimal from a JSON number or numeric string (never from a bool)."""
     if isinstance(value, bool) or value is None:
         raise WireError(f"{name}: not a number: {value!r}")
-    if isinstance(value, float | int):
+    if isinstance(value, float | int | Decimal):
         value = str(value)
     if not isinstance(value, str) or not value.strip():
         raise WireError(f"{name}: not a number: {value!r}")
