@@ -1,0 +1,370 @@
+"""Simulated order execution against a venue's real (or simulated) books.
+
+``PaperVenue`` reads every piece of market data from a source ``VenueClient`` (a live
+adapter in paper mode, a ``SimVenue`` in the demo) and fills orders in memory: after a
+latency it re-reads the book and takes only what the book offers at the limit. It relies on
+nothing but the ``VenueClient`` interface of the source.
+
+``PaperLedger`` and ``check_order`` are the bookkeeping shared with ``SimVenue``: order
+validation, FOK/IOC semantics, per-fill fees, cash and positions, idempotent client ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from predarb.arbitrage.fees import taker_fee
+from predarb.domain import (
+    ONE,
+    ZERO,
+    Action,
+    Contract,
+    FeeSchedule,
+    Fill,
+    Level,
+    Market,
+    MarketStatus,
+    OrderBook,
+    OrderRequest,
+    OrderResult,
+    OrderStatus,
+    Resolution,
+    TimeInForce,
+    Venue,
+    VenuePosition,
+)
+from predarb.venues.base import VenueClient, VenueError
+
+log = logging.getLogger(__name__)
+
+FOK_KILLED = "fill_or_kill_insufficient_resting_volume"
+HALF = Decimal("0.5")
+
+
+def check_order(order: OrderRequest, market: Market | None) -> tuple[str, str] | None:
+    """Why a venue would refuse this order outright, as ``(error_code, message)``."""
+    if market is None:
+        return "market_not_found", f"unknown market {order.contract.market_id}"
+    if market.status is not MarketStatus.OPEN:
+        return "market_closed", f"market {market.market_id} is {market.status.value}"
+    if order.contract not in market.contracts:
+        return "invalid_contract", f"{order.contract.key} is not in {market.market_id}"
+    if order.tif is TimeInForce.GTC:
+        return "unsupported_time_in_force", "simulated venues only take FOK and IOC orders"
+    if not order.contracts.is_finite() or order.contracts < market.min_order_size:
+        return "below_min_order_size", f"minimum is {market.min_order_size} contracts"
+    price = order.price
+    if not price.is_finite() or not market.tick_size <= price <= ONE - market.tick_size:
+        return "invalid_price", f"price {price} outside [tick, 1 - tick]"
+    if price % market.tick_size != 0:
+        return "invalid_price", f"price {price} is not on the {market.tick_size} grid"
+    return None
+
+
+def take_levels(
+    levels: Sequence[Level], action: Action, limit: Decimal, contracts: Decimal
+) -> list[Level]:
+    """The levels a taker order consumes, best first, never past its limit price."""
+    taken: list[Level] = []
+    left = contracts
+    for level in levels:
+        if left <= 0:
+            break
+        beyond = level.price > limit if action is Action.BUY else level.price < limit
+        if beyond:
+            break
+        size = min(level.size, left)
+        if size > 0:
+            taken.append(Level(level.price, size))
+            left -= size
+    return taken
+
+
+class PaperLedger:
+    """Cash, positions, orders and fills of one simulated account on one venue."""
+
+    def __init__(self, venue: Venue, balance: Decimal, clock: Callable[[], datetime]) -> None:
+        if not balance.is_finite() or balance < 0:
+            raise ValueError(f"bad starting balance {balance}")
+        self.venue = venue
+        self.balance = balance
+        self._clock = clock
+        self._positions: dict[Contract, VenuePosition] = {}
+        self._orders: dict[str, OrderResult] = {}
+        self._fills: list[Fill] = []
+        self._seq = 0
+
+    def known(self, client_order_id: str) -> OrderResult | None:
+        return self._orders.get(client_order_id)
+
+    def positions(self) -> list[VenuePosition]:
+        return list(self._positions.values())
+
+    def fills(self, client_order_id: str = "") -> list[Fill]:
+        return [
+            f for f in self._fills if not client_order_id or f.client_order_id == client_order_id
+        ]
+
+    def finish(self, order: OrderRequest, status: OrderStatus, code: str, msg: str) -> OrderResult:
+        """Record an order that filled nothing (rejected or killed)."""
+        result = OrderResult(
+            order.client_order_id,
+            status,
+            venue_order_id=self._next_id(),
+            error_code=code,
+            error=msg,
+        )
+        self._orders[order.client_order_id] = result
+        return result
+
+    def affordable(self, order: OrderRequest, fee: FeeSchedule | None) -> tuple[str, str] | None:
+        """Whether the account can pay for (BUY) or deliver (SELL) the whole order."""
+        if order.action is Action.BUY:
+            # p(1 - p) peaks at 0.5, so no fill at or below the limit costs a higher fee.
+            worst_fee = taker_fee(fee, order.contracts, min(order.price, HALF))
+            need = order.price * order.contracts + worst_fee
+            if need > self.balance:
+                return "insufficient_balance", f"needs {need}, balance is {self.balance}"
+            return None
+        held = self._positions.get(order.contract)
+        if held is None or held.contracts < order.contracts:
+            return "insufficient_position", f"holds {held.contracts if held else ZERO} contracts"
+        return None
+
+    def execute(
+        self, order: OrderRequest, levels: Sequence[Level], fee: FeeSchedule | None
+    ) -> tuple[OrderResult, list[Level]]:
+        """Fill ``order`` against ``levels`` (the side of the book it takes from).
+
+        Returns the result and the levels it took, which the caller removes from its book.
+        The caller has already checked the order with ``check_order`` and ``affordable``.
+        """
+        taken = take_levels(levels, order.action, order.price, order.contracts)
+        filled = sum((lv.size for lv in taken), ZERO)
+        if order.tif is TimeInForce.FOK and filled < order.contracts:
+            msg = f"only {filled} of {order.contracts} available at {order.price}"
+            return self.finish(order, OrderStatus.CANCELED, FOK_KILLED, msg), []
+        if filled == 0:
+            msg = f"nothing available at {order.price}"
+            return self.finish(order, OrderStatus.CANCELED, "no_resting_volume", msg), []
+        now = self._clock()
+        venue_order_id = self._next_id()
+        fills = tuple(
+            Fill(
+                fill_id=f"{venue_order_id}-{i}",
+                client_order_id=order.client_order_id,
+                contract=order.contract,
+                action=order.action,
+                price=lv.price,
+                contracts=lv.size,
+                fee=taker_fee(fee, lv.size, lv.price),
+                ts=now,
+            )
+            for i, lv in enumerate(taken)
+        )
+        notional = sum((f.price * f.contracts for f in fills), ZERO)
+        fees = sum((f.fee for f in fills), ZERO)
+        self._book_position(order, filled, notional, fees)
+        result = OrderResult(
+            order.client_order_id,
+            OrderStatus.FILLED if filled == order.contracts else OrderStatus.PARTIAL,
+            venue_order_id=venue_order_id,
+            filled=filled,
+            avg_price=notional / filled,
+            fee=fees,
+            fills=fills,
+        )
+        self._orders[order.client_order_id] = result
+        self._fills.extend(fills)
+        return result, taken
+
+    def _book_position(
+        self, order: OrderRequest, filled: Decimal, notional: Decimal, fees: Decimal
+    ) -> None:
+        held = self._positions.get(order.contract, VenuePosition(order.contract, ZERO))
+        if order.action is Action.BUY:
+            self.balance -= notional + fees
+            after = replace(held, contracts=held.contracts + filled, cost=held.cost + notional)
+        else:
+            self.balance += notional - fees
+            left = held.contracts - filled
+            after = replace(held, contracts=left, cost=held.cost * left / held.contracts)
+        if after.contracts == 0:
+            self._positions.pop(order.contract, None)
+        else:
+            self._positions[order.contract] = after
+
+    def _next_id(self) -> str:
+        self._seq += 1
+        return f"{self.venue.value}-paper-{self._seq}"
+
+
+class PaperVenue(VenueClient):
+    """Live (or simulated) market data from ``source``; orders filled in memory.
+
+    An order waits ``latency_s`` (through ``sleep``), then re-reads the book and takes only
+    what it offers at the limit, net of what earlier paper orders took in the last
+    ``consumed_ttl_s``. With probability ``fail_rate`` the fill is killed as if the book had
+    moved. Client order ids are idempotent. Settling positions is the engine's job.
+    The venue owns ``source`` and closes it.
+    """
+
+    def __init__(
+        self,
+        source: VenueClient,
+        *,
+        balance: Decimal,
+        latency_s: float = 0.05,
+        fail_rate: float = 0.0,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        consumed_ttl_s: float = 10.0,
+    ) -> None:
+        if latency_s < 0 or not 0 <= fail_rate <= 1 or consumed_ttl_s < 0:
+            raise ValueError("latency_s and consumed_ttl_s must be >= 0, fail_rate in [0, 1]")
+        self.source = source
+        self.venue = source.venue
+        self._latency_s = latency_s
+        self._fail_rate = fail_rate
+        self._rng = rng or random.Random()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._sleep = sleep
+        self._ttl = timedelta(seconds=consumed_ttl_s)
+        self.ledger = PaperLedger(self.venue, balance, self._clock)
+        self._markets: dict[str, Market] = {}
+        self._inflight: dict[str, asyncio.Event] = {}
+        # (contract key, "asks" | "bids", price) -> [(expires, size)]
+        self._consumed: dict[tuple[str, str, Decimal], list[tuple[datetime, Decimal]]] = {}
+
+    async def list_markets(self) -> list[Market]:
+        markets = await self.source.list_markets()
+        self._markets.update((m.market_id, m) for m in markets)
+        return markets
+
+    async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
+        books = await self.source.get_order_books(contracts)
+        return {c: self._net(b) for c, b in books.items()}
+
+    async def get_resolution(self, market_id: str) -> Resolution | None:
+        return await self.source.get_resolution(market_id)
+
+    async def get_balance(self) -> Decimal:
+        return self.ledger.balance
+
+    async def get_positions(self) -> list[VenuePosition]:
+        return self.ledger.positions()
+
+    async def get_fills(self, client_order_id: str = "") -> list[Fill]:
+        return self.ledger.fills(client_order_id)
+
+    async def get_order(self, client_order_id: str, venue_order_id: str = "") -> OrderResult | None:
+        if client_order_id in self._inflight:
+            return OrderResult(client_order_id, OrderStatus.PENDING)
+        return self.ledger.known(client_order_id)
+
+    async def cancel_order(self, venue_order_id: str) -> None:
+        """Paper orders never rest, so there is nothing to cancel."""
+
+    async def health(self) -> bool:
+        return await self.source.health()
+
+    async def close(self) -> None:
+        await self.source.close()
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        coid = order.client_order_id
+        while (pending := self._inflight.get(coid)) is not None:
+            await pending.wait()
+        if (known := self.ledger.known(coid)) is not None:
+            return known
+        done = self._inflight[coid] = asyncio.Event()
+        try:
+            return await self._place(order)
+        finally:
+            del self._inflight[coid]
+            done.set()
+
+    async def _place(self, order: OrderRequest) -> OrderResult:
+        market = await self._market(order.contract)
+        if (refusal := check_order(order, market)) is not None:
+            return self.ledger.finish(order, OrderStatus.REJECTED, *refusal)
+        assert market is not None  # check_order refuses unknown markets
+        if self._latency_s:
+            await self._sleep(self._latency_s)
+        try:
+            book = await self.source.get_order_book(order.contract)
+        except VenueError as exc:
+            log.warning("paper: book unreadable", extra={"contract": order.contract.key})
+            return self.ledger.finish(order, OrderStatus.CANCELED, "book_unavailable", str(exc))
+        # From here to the end nothing awaits: checking, filling and remembering the
+        # consumed size happen as one step, so concurrent orders never fill the same size.
+        if (refusal := self.ledger.affordable(order, market.fee)) is not None:
+            return self.ledger.finish(order, OrderStatus.REJECTED, *refusal)
+        if self._fail_rate and self._rng.random() < self._fail_rate:
+            msg = "simulated: the book moved before the order arrived"
+            return self.ledger.finish(order, OrderStatus.CANCELED, FOK_KILLED, msg)
+        if book is None:
+            return self.ledger.finish(order, OrderStatus.CANCELED, "book_unavailable", "no book")
+        book = self._net(book)
+        levels = book.asks if order.action is Action.BUY else book.bids
+        result, taken = self.ledger.execute(order, levels, market.fee)
+        self._remember(market, order, taken)
+        log.info(
+            "paper order",
+            extra={"client_order_id": order.client_order_id, "status": result.status.value},
+        )
+        return result
+
+    async def _market(self, contract: Contract) -> Market | None:
+        if contract.market_id not in self._markets:
+            await self.list_markets()
+        return self._markets.get(contract.market_id)
+
+    def _remember(self, market: Market, order: OrderRequest, taken: Sequence[Level]) -> None:
+        """Remember what was taken; buying one side of a two-sided market also takes the
+        mirror offer (a YES ask at p is a NO bid at 1 - p on both venues)."""
+        now = self._clock()
+        for key in [k for k, v in self._consumed.items() if all(t <= now for t, _ in v)]:
+            del self._consumed[key]
+        expires = now + self._ttl
+        own = "asks" if order.action is Action.BUY else "bids"
+        mirror = "bids" if own == "asks" else "asks"
+        others = [c for c in market.contracts if c != order.contract]
+        for lv in taken:
+            self._consumed.setdefault((order.contract.key, own, lv.price), []).append(
+                (expires, lv.size)
+            )
+            if len(market.contracts) == 2:
+                key = (others[0].key, mirror, ONE - lv.price)
+                self._consumed.setdefault(key, []).append((expires, lv.size))
+
+    def _net(self, book: OrderBook) -> OrderBook:
+        return replace(
+            book,
+            bids=self._net_side(book.contract, "bids", book.bids),
+            asks=self._net_side(book.contract, "asks", book.asks),
+        )
+
+    def _net_side(
+        self, contract: Contract, side: str, levels: Sequence[Level]
+    ) -> tuple[Level, ...]:
+        now = self._clock()
+        out: list[Level] = []
+        for lv in levels:
+            key = (contract.key, side, lv.price)
+            live = [(t, s) for t, s in self._consumed.get(key, ()) if t > now]
+            if live:
+                self._consumed[key] = live
+            else:
+                self._consumed.pop(key, None)
+            size = lv.size - sum((s for _, s in live), ZERO)
+            if size > 0:
+                out.append(Level(lv.price, size))
+        return tuple(out)
