@@ -1,0 +1,378 @@
+"""The engine: venues -> matcher -> calculator -> risk -> placer -> store, on a loop,
+with the scheduled jobs (settlement, balances, daily summary, re-matching).
+
+One asyncio loop runs everything. The trading core never waits on a notifier: alerts
+go to ``Notifier.send``, which must return at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from predarb import reports
+from predarb.arbitrage.calculator import CalcParams, find_opportunities
+from predarb.arbitrage.live import LiveConfirmation
+from predarb.config import Settings
+from predarb.control import Control, utcnow
+from predarb.domain import (
+    Contract,
+    ExecutionStatus,
+    FeeSchedule,
+    Market,
+    Opportunity,
+    OrderBook,
+    Pair,
+    Venue,
+)
+from predarb.execution.placer import Placement, Placer
+from predarb.notify import messages
+from predarb.notify.base import Alert, AlertKind, Notifier
+from predarb.risk import RiskDecision, RiskLimits, RiskManager, RiskSnapshot, trip_reason_after_loss
+from predarb.settlement import Settler
+from predarb.store import Store
+from predarb.store.records import iso
+from predarb.venues.base import VenueClient, VenueError
+
+log = logging.getLogger(__name__)
+
+Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
+
+
+@dataclass
+class EngineStats:
+    scans: int = 0
+    opportunities: int = 0
+    approved: int = 0
+    rejected: int = 0
+    executions: dict[str, int] = field(default_factory=dict)
+    last_rejection: dict[str, str] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        venues: Mapping[Venue, VenueClient],
+        notifier: Notifier,
+        *,
+        mode: str,
+        matcher: Matcher | None = None,
+        pairs: Sequence[Pair] = (),
+        clock: Callable[[], datetime] = utcnow,
+        say: Callable[[str], None] | None = None,
+        rematch_interval_s: float = 900.0,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.venues = dict(venues)
+        self.notifier = notifier
+        self.mode = mode
+        self.matcher = matcher
+        self.pairs: list[Pair] = list(pairs)
+        self.clock = clock
+        self.say = say or (lambda text: log.info(text))
+        self.rematch_interval_s = rematch_interval_s
+        self.limits = RiskLimits.from_settings(settings)
+        self.risk = RiskManager(self.limits)
+        self.control = Control(store, self.limits, mode, clock=clock)
+        self.placer = Placer(store, self.venues, mode=mode, clock=clock)
+        self.settler = Settler(store, self.venues, self.alert, clock)
+        self.live = LiveConfirmation()
+        self.stats = EngineStats()
+        self.markets: dict[Contract, Market] = {}
+        self.balances: dict[Venue, Decimal] = {}
+        self.venues_up: dict[Venue, bool] = {v: True for v in self.venues}
+        self.cooldown_until: dict[str, datetime] = {}
+        self.in_flight: set[str] = set()
+        self.scheduler: AsyncIOScheduler | None = None
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.control.load(self.settings.executor_enabled)
+        await self.notifier.start()
+        await self.refresh_balances()
+        if self.matcher is not None:
+            await self.rematch()
+        elif self.pairs:
+            await self._remember_markets()
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.settle,
+            "interval",
+            seconds=self.settings.predarb_settlement_interval_s,
+            id="settlement",
+            max_instances=1,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.refresh_balances, "interval", seconds=60, id="balances", max_instances=1
+        )
+        self.scheduler.add_job(self.daily_summary, "cron", hour=0, minute=0, id="daily")
+        if self.matcher is not None:
+            self.scheduler.add_job(
+                self.rematch, "interval", seconds=self.rematch_interval_s, id="rematch"
+            )
+        self.scheduler.start()
+
+    async def run(self, *, duration_s: float | None = None) -> None:
+        """Scan and trade until ``stop()`` (or ``duration_s`` elapsed)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if duration_s is None else loop.time() + duration_s
+        while not self._stopping.is_set():
+            if deadline is not None and loop.time() >= deadline:
+                break
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("scan failed; continuing")
+            wait = self.settings.predarb_poll_interval_s
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - loop.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def shutdown(self) -> None:
+        self.stop()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        await self.notifier.stop()
+        for venue in self.venues.values():
+            try:
+                await venue.close()
+            except Exception:
+                log.exception("closing %s failed", venue.venue)
+
+    # -- matching ------------------------------------------------------------
+
+    async def _remember_markets(self) -> dict[Venue, list[Market]]:
+        listed: dict[Venue, list[Market]] = {}
+        for venue, client in self.venues.items():
+            listed[venue] = await client.list_markets()
+            for m in listed[venue]:
+                for c in m.contracts:
+                    self.markets[c] = m
+        return listed
+
+    async def rematch(self) -> list[Pair]:
+        from predarb.matching.codec import pair_to_json
+
+        assert self.matcher is not None
+        listed = await self._remember_markets()
+        pairs = self.matcher(listed.get(Venue.KALSHI, []), listed.get(Venue.POLYMARKET, []))
+        self.pairs = pairs
+        await self.store.save_pairs([pair_to_json(p) for p in pairs], self.clock())
+        tradable = sum(p.tradable for p in pairs)
+        self.say(f"matched {len(pairs)} pairs ({tradable} tradable)")
+        return pairs
+
+    # -- scanning and trading ---------------------------------------------------
+
+    def calc_params(self) -> CalcParams:
+        return CalcParams(
+            max_cost=self.limits.max_bet,
+            depth_fraction=self.limits.max_depth_fraction,
+        )
+
+    async def scan(self) -> list[Opportunity]:
+        """Price every pair once; returns what the calculator found (best first)."""
+        pairs = [p for p in self.pairs if p.exhaustive]
+        up = {v: c for v, c in self.venues.items() if self.venues_up.get(v, False)}
+        books = await fetch_books(up, pairs)
+        now = self.clock()
+        found = price_pairs(pairs, books, self.markets, self.calc_params(), now, self.live)
+        await self.store.set_state(reports.LAST_SCAN, iso(now), now)
+        self.stats.scans += 1
+        return found
+
+    async def tick(self) -> None:
+        for opp in await self.scan():
+            self.stats.opportunities += 1
+            decision = await self.check(opp)
+            if not decision.approved:
+                await self._rejected(opp, decision)
+                continue
+            self.stats.approved += 1
+            self.say(
+                f"APPROVED {opp.event}: {opp.kind.value}, {opp.contracts} contracts,"
+                f" cost ${opp.cost + opp.fees:.2f}, profit ${opp.profit:.2f}"
+                f" ({opp.roi_pct:.2f}%)"
+            )
+            await self.execute(opp)
+
+    async def _rejected(self, opp: Opportunity, decision: RiskDecision) -> None:
+        self.stats.rejected += 1
+        now = self.clock()
+        await self.store.record_rejection(
+            now, opp.pair_id, opp.event, decision.code, decision.reason
+        )
+        # Say each pair's reason when it changes, not on every scan.
+        if self.stats.last_rejection.get(opp.pair_id) != decision.code:
+            self.stats.last_rejection[opp.pair_id] = decision.code
+            self.say(
+                f"rejected {opp.event} ({opp.kind.value}, ROI {opp.roi_pct:.2f}%):"
+                f" {decision.reason}"
+            )
+
+    async def snapshot(self) -> RiskSnapshot:
+        now = self.clock()
+        today = reports.day_start(now)
+        unsettled = await self.store.executions(unsettled=True)
+        open_events = frozenset(e.event for e in unsettled if any(o.filled > 0 for o in e.orders))
+        blocked = frozenset(
+            e.event
+            for e in unsettled
+            if e.status in (ExecutionStatus.PARTIAL, ExecutionStatus.EXPOSED)
+        )
+        _, exposure = await reports.open_exposure(self.store)
+        return RiskSnapshot(
+            now=now,
+            trading_enabled=self.control.enabled,
+            kill_reason=self.control.reason,
+            balances=dict(self.balances),
+            venues_up=dict(self.venues_up),
+            trades_today=await reports.trades_since(self.store, today),
+            loss_today=-min(await reports.realized_since(self.store, today), Decimal(0)),
+            open_exposure=exposure,
+            open_events=open_events,
+            in_flight_events=frozenset(self.in_flight),
+            cooldown_until=dict(self.cooldown_until),
+            blocked_events=blocked,
+            blacklisted_pairs=await self.store.pair_blocks(now),
+        )
+
+    async def check(self, opp: Opportunity) -> RiskDecision:
+        return self.risk.check(opp, await self.snapshot())
+
+    async def execute(self, opp: Opportunity) -> Placement:
+        self.in_flight.add(opp.event)
+        try:
+            placement = await self.placer.execute(opp)
+        finally:
+            self.in_flight.discard(opp.event)
+            self.cooldown_until[opp.event] = self.limits.cooldown_end(self.clock())
+        status = placement.status
+        self.stats.executions[status.value] = self.stats.executions.get(status.value, 0) + 1
+        await self.refresh_balances()
+        record = await self.store.execution(placement.execution_id)
+        assert record is not None
+        if status is ExecutionStatus.SUCCESS:
+            await self.alert(messages.executed(record, self.balances))
+        elif status is ExecutionStatus.PARTIAL:
+            exposure = sum((o.avg_price * o.filled + o.fee for o in record.orders), Decimal(0))
+            await self.alert(
+                messages.partial(
+                    record, "trading on this event is blocked until it is resolved", exposure
+                )
+            )
+        else:
+            self.say(f"FAILED {opp.event}: no leg filled (killed), nothing at risk")
+        await self._check_daily_loss()
+        return placement
+
+    async def _check_daily_loss(self) -> None:
+        now = self.clock()
+        loss = -min(await reports.realized_since(self.store, reports.day_start(now)), Decimal(0))
+        reason = trip_reason_after_loss(loss, self.limits)
+        if reason and self.control.enabled:
+            await self.trip(reason)
+
+    async def trip(self, reason: str) -> None:
+        if await self.control.stop(reason):
+            now = self.clock()
+            trades = await reports.trades_since(self.store, reports.day_start(now))
+            pnl = await reports.realized_since(self.store, reports.day_start(now))
+            await self.alert(messages.kill_switch(reason, trades, pnl))
+
+    # -- scheduled jobs ----------------------------------------------------------
+
+    async def alert(self, alert: Alert) -> None:
+        await self.notifier.send(alert)
+
+    async def settle(self) -> None:
+        result = await self.settler.settle_once()
+        if result.settled:
+            await self._check_daily_loss()
+            await self.refresh_balances()
+
+    async def refresh_balances(self) -> None:
+        now = self.clock()
+        for venue, client in self.venues.items():
+            try:
+                balance = await client.get_balance()
+            except VenueError as exc:
+                log.warning("balance of %s unavailable: %s", venue.value, exc)
+                continue
+            was = self.balances.get(venue)
+            self.balances[venue] = balance
+            await self.store.set_state(reports.BALANCE_PREFIX + venue.value, str(balance), now)
+            await self.store.set_state(reports.HEALTH_PREFIX + venue.value, "up", now)
+            floor = self.limits.min_platform_balance
+            if balance < floor and (was is None or was >= floor):
+                await self.alert(
+                    messages.info(
+                        f"{venue.value} balance ${balance:.2f} is below"
+                        f" EXECUTOR_MIN_PLATFORM_BALANCE ${floor:.2f}",
+                        AlertKind.BALANCE_LOW,
+                    )
+                )
+
+    async def daily_summary(self) -> None:
+        report = await reports.pnl(self.store, self.clock())
+        await self.alert(Alert(AlertKind.DAILY_SUMMARY, messages.pnl_text(report)))
+
+
+async def fetch_books(
+    venues: Mapping[Venue, VenueClient], pairs: Sequence[Pair]
+) -> dict[Contract, OrderBook]:
+    """Every pair's books, one batched request per venue, all venues at once. A venue
+    that fails is logged and left out (its pairs then price to nothing)."""
+    wanted: dict[Venue, dict[Contract, None]] = {}
+    for pair in pairs:
+        for c in pair.contracts:
+            if c.venue in venues:
+                wanted.setdefault(c.venue, {})[c] = None
+    order = list(wanted)
+    results = await asyncio.gather(
+        *(venues[v].get_order_books(list(wanted[v])) for v in order), return_exceptions=True
+    )
+    books: dict[Contract, OrderBook] = {}
+    for venue, result in zip(order, results, strict=True):
+        if isinstance(result, BaseException):
+            log.warning("books from %s failed: %s", venue.value, result)
+            continue
+        books.update(result)
+    return books
+
+
+def price_pairs(
+    pairs: Sequence[Pair],
+    books: Mapping[Contract, OrderBook],
+    markets: Mapping[Contract, Market],
+    params: CalcParams,
+    now: datetime,
+    live: LiveConfirmation | None = None,
+) -> list[Opportunity]:
+    """The best opportunity of each pair, most profitable first."""
+    fees: dict[Contract, FeeSchedule | None] = {c: m.fee for c, m in markets.items() if c in books}
+    found: list[Opportunity] = []
+    for pair in pairs:
+        opps = find_opportunities(pair, books, fees, params, now)
+        if pair.live and live is not None:
+            opps = live.observe(pair.pair_id, opps)
+        found.extend(opps[:1])
+    found.sort(key=lambda o: o.profit, reverse=True)
+    return found

@@ -1,0 +1,100 @@
+"""Which venues each mode trades on: demo (simulated markets, simulated fills), paper
+(live public data, simulated fills, no keys) and live (real orders, keys required)."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from predarb.config import ConfigError, Settings
+from predarb.domain import Venue
+from predarb.venues.base import VenueClient
+
+PAPER_BALANCE = Decimal(1000)
+
+# The demo's own defaults, used only where the user set nothing: the interface's
+# defaults ($2 max bet, 60 s cooldown) cannot buy Polymarket's 5-share minimum.
+DEMO_DEFAULTS: dict[str, Any] = {
+    "executor_max_bet": Decimal(25),
+    "executor_cooldown_s": 3.0,
+    "executor_max_daily_trades": 500,
+    "executor_max_daily_loss": Decimal(50),
+    "executor_max_exposure": Decimal(500),
+    "predarb_settlement_interval_s": 2.0,
+    "predarb_poll_interval_s": 0.5,
+}
+
+
+class Mode(StrEnum):
+    DEMO = "demo"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+def demo_settings(settings: Settings) -> tuple[Settings, list[str]]:
+    """``settings`` with the demo defaults applied where the user set nothing, and a
+    note for each value changed."""
+    changes = {k: v for k, v in DEMO_DEFAULTS.items() if k not in settings.model_fields_set}
+    notes = [f"{k.upper()}={v}" for k, v in changes.items() if k.startswith("executor_")]
+    return settings.model_copy(update=changes), notes
+
+
+def build_demo_venues(
+    seed: int, *, resolve_after_s: float = 15.0, fail_rate: float = 0.12
+) -> dict[Venue, VenueClient]:
+    from predarb.control import utcnow
+    from predarb.venues.paper import PaperVenue
+    from predarb.venues.sim import SimVenue, SimWorld
+
+    world = SimWorld(seed, clock=utcnow, resolve_after_s=resolve_after_s, step_s=0.5)
+    rng = random.Random(seed)
+    return {
+        venue: PaperVenue(
+            SimVenue(world, venue, follow_clock=True),
+            balance=Decimal(500),
+            latency_s=0.02,
+            fail_rate=fail_rate,
+            rng=random.Random(rng.random()),
+            consumed_ttl_s=1.0,
+        )
+        for venue in (Venue.KALSHI, Venue.POLYMARKET)
+    }
+
+
+def live_problems(settings: Settings) -> list[str]:
+    """What ``--live`` lacks, one line per variable (empty when it may start)."""
+    problems = []
+    if not settings.kalshi_api_key_id:
+        problems.append("KALSHI_API_KEY_ID: required for --live")
+    if settings.kalshi_private_key_path is None:
+        problems.append("KALSHI_PRIVATE_KEY_PATH: required for --live")
+    elif not settings.kalshi_private_key_path.is_file():
+        problems.append(f"KALSHI_PRIVATE_KEY_PATH: no file at {settings.kalshi_private_key_path}")
+    if settings.poly_private_key is None:
+        problems.append("POLY_PRIVATE_KEY: required for --live")
+    return problems
+
+
+def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClient]:
+    """The real adapters; in paper mode wrapped so that orders are only simulated."""
+    from predarb.venues.kalshi import KalshiVenue
+    from predarb.venues.paper import PaperVenue
+    from predarb.venues.polymarket import PolymarketVenue
+
+    if mode is Mode.LIVE:
+        problems = live_problems(settings)
+        if problems:
+            raise ConfigError(problems[0])
+        return {
+            Venue.KALSHI: KalshiVenue.from_settings(settings),
+            Venue.POLYMARKET: PolymarketVenue.from_settings(settings),
+        }
+    # Paper: public market data only, so no key is ever loaded.
+    kalshi = KalshiVenue(settings.kalshi_base_url)
+    poly = PolymarketVenue(settings.poly_clob_url, settings.poly_gamma_url)
+    return {
+        Venue.KALSHI: PaperVenue(kalshi, balance=PAPER_BALANCE),
+        Venue.POLYMARKET: PaperVenue(poly, balance=PAPER_BALANCE),
+    }

@@ -1,0 +1,208 @@
+"""What each CLI command runs: assembling store, venues, matcher, notifiers and engine
+for a mode, and taking them down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from predarb import reports
+from predarb.config import Settings
+from predarb.domain import Market, Opportunity, Pair, Venue
+from predarb.engine import Engine
+from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
+from predarb.notify.base import FanOut, Notifier
+from predarb.notify.console import ConsoleNotifier
+from predarb.risk import RiskLimits, max_bet_warning
+from predarb.store import Store
+from predarb.venues.base import VenueClient
+
+log = logging.getLogger(__name__)
+
+
+class ModeConflict(Exception):
+    pass
+
+
+def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
+    from predarb.matching.matcher import Matcher
+
+    matcher: Matcher = Matcher.from_settings(settings)
+    return matcher.match
+
+
+def notifiers(settings: Settings, store: Store, engine_control: object, echo: bool) -> Notifier:
+    channels: list[Notifier] = [ConsoleNotifier(echo=echo)]
+    if settings.telegram_enabled:
+        from predarb.notify.telegram import TelegramNotifier
+
+        assert settings.telegram_bot_token is not None and settings.telegram_chat_id is not None
+        channels.append(
+            TelegramNotifier(
+                settings.telegram_bot_token.get_secret_value(),
+                settings.telegram_chat_id,
+                settings.telegram_base_url,
+                engine_control,  # type: ignore[arg-type]
+                store,
+            )
+        )
+    return FanOut(channels)
+
+
+async def _guard_mode(store: Store, mode: Mode) -> None:
+    """Demo rows never mix with a paper or live database, nor the reverse."""
+    previous = await store.get_state(reports.MODE)
+    if previous and previous != mode.value and Mode.DEMO.value in (previous, mode.value):
+        raise ModeConflict(
+            f"PREDARB_DB_PATH: this database belongs to {previous} mode; use another file"
+            f" for {mode.value}"
+        )
+
+
+def _say(text: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S} {text}", flush=True)
+
+
+async def run_engine(
+    settings: Settings,
+    mode: Mode,
+    venues: dict[Venue, VenueClient],
+    *,
+    duration_s: float | None,
+    say: Callable[[str], None] | None,
+    echo_alerts: bool,
+    install_signals: Callable[[Callable[[], None]], None] | None = None,
+) -> tuple[Engine, Store]:
+    store = await Store.open(settings.predarb_db_path)
+    try:
+        await _guard_mode(store, mode)
+    except ModeConflict as exc:
+        await store.close()
+        from predarb.cli import UsageProblem
+
+        raise UsageProblem(str(exc)) from None
+    engine = Engine(
+        settings,
+        store,
+        venues,
+        FanOut([]),
+        mode=mode.value,
+        matcher=make_matcher(settings),
+        say=say,
+    )
+    engine.notifier = notifiers(settings, store, engine.control, echo_alerts)
+    warning = max_bet_warning(RiskLimits.from_settings(settings))
+    if warning:
+        (say or log.warning)(warning)
+    if install_signals is not None:
+        install_signals(engine.stop)
+    try:
+        await engine.start()
+        await engine.run(duration_s=duration_s)
+        await engine.settle()
+    finally:
+        await engine.shutdown()
+    return engine, store
+
+
+async def run_demo(settings: Settings, *, duration_s: float, seed: int) -> None:
+    settings, notes = demo_settings(settings)
+    _say(f"predarb demo: simulated Kalshi and Polymarket, seed {seed}, {duration_s:g} s")
+    if notes:
+        _say("demo limits (set them to override): " + ", ".join(notes))
+    venues = build_demo_venues(seed)
+    engine, store = await run_engine(
+        settings, Mode.DEMO, venues, duration_s=duration_s, say=_say, echo_alerts=True
+    )
+    try:
+        report = await reports.pnl(store, datetime.now(UTC))
+        rejections = await store.rejection_counts(datetime.min.replace(tzinfo=UTC))
+    finally:
+        await store.close()
+    s = engine.stats
+    w = report.all_time
+    print("\n=== demo summary ===")
+    print(f"scans {s.scans}, opportunities {s.opportunities}, approved {s.approved}")
+    by_status = ", ".join(f"{k} {v}" for k, v in sorted(s.executions.items())) or "none"
+    print(f"executions this run: {by_status}")
+    top = sorted(rejections.items(), key=lambda kv: -kv[1])[:5]
+    if top:
+        print("rejections: " + ", ".join(f"{code} {n}" for code, n in top))
+    roi = f"{w.roi_pct}%" if w.roi_pct is not None else "n/a"
+    win = f"{w.win_rate_pct}%" if w.win_rate_pct is not None else "n/a"
+    print(
+        f"P&L (all time, database {settings.predarb_db_path}): realized ${w.realized:.2f}"
+        f" on {w.settled} settled, ROI {roi}, win rate {win}, fees ${w.fees:.2f},"
+        f" expected on open ${w.expected_open:.2f}"
+    )
+    print("see it again with: predarb pnl")
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    live: bool,
+    install_signals: Callable[[Callable[[], None]], None] | None = None,
+) -> None:
+    mode = Mode.LIVE if live else Mode.PAPER
+    venues = build_market_venues(settings, mode)
+    log.warning("predarb %s starting", mode.value)
+    _, store = await run_engine(
+        settings,
+        mode,
+        venues,
+        duration_s=None,
+        say=None,
+        echo_alerts=False,
+        install_signals=install_signals,
+    )
+    await store.close()
+    log.warning("predarb stopped cleanly")
+
+
+async def _listed(venues: dict[Venue, VenueClient]) -> dict[Venue, list[Market]]:
+    results = await asyncio.gather(*(v.list_markets() for v in venues.values()))
+    return dict(zip(venues, results, strict=True))
+
+
+async def match_once(settings: Settings) -> list[Pair]:
+    venues = build_market_venues(settings, Mode.PAPER)
+    try:
+        listed = await _listed(venues)
+        return make_matcher(settings)(listed[Venue.KALSHI], listed[Venue.POLYMARKET])
+    finally:
+        for v in venues.values():
+            await v.close()
+
+
+async def scan_once(settings: Settings) -> list[Opportunity]:
+    """Fetch, match and price once; nothing is placed and nothing is written."""
+    from predarb.arbitrage.calculator import CalcParams
+    from predarb.engine import fetch_books, price_pairs
+
+    venues = build_market_venues(settings, Mode.PAPER)
+    try:
+        listed = await _listed(venues)
+        pairs = make_matcher(settings)(listed[Venue.KALSHI], listed[Venue.POLYMARKET])
+        markets = {c: m for ms in listed.values() for m in ms for c in m.contracts}
+        books = await fetch_books(venues, [p for p in pairs if p.exhaustive])
+        params = CalcParams(
+            max_cost=settings.executor_max_bet, depth_fraction=settings.executor_max_depth_fraction
+        )
+        return price_pairs(pairs, books, markets, params, datetime.now(UTC))
+    finally:
+        for v in venues.values():
+            await v.close()
+
+
+async def check_configuration(settings: Settings) -> tuple[list[str], bool]:
+    """One line per check; keys that are set are proven against the venues."""
+    from predarb.checks import run_checks
+
+    lines, ok = await run_checks(settings)
+    warning = max_bet_warning(RiskLimits.from_settings(settings))
+    if warning:
+        lines.append(f"WARN executor: {warning}")
+    return lines, ok
