@@ -243,13 +243,9 @@ class KalshiVenue(VenueClient):
     async def health(self) -> bool:
         try:
             body = await self._http.get("/exchange/status")
+            return _parse(wire.parse_exchange_status, body, "exchange status")
         except VenueError:
             return False
-        return (
-            isinstance(body, dict)
-            and body.get("exchange_active") is True
-            and body.get("trading_active") is True
-        )
 
     # --- trading (signed) ----------------------------------------------------------
 
@@ -336,14 +332,20 @@ class KalshiVenue(VenueClient):
         path = f"{ORDERS}/{quote(venue_order_id, safe='')}"
         for attempt in range(self._order_retries + 1):
             try:
-                await self._http.write("DELETE", path)
-                return
+                reply = await self._http.write("DELETE", path)
             except NotFound:  # already canceled, executed or unknown: all look the same
                 return
             except VenueUnavailable:  # cancelling twice is harmless
                 if attempt == self._order_retries:
                     raise
                 await self._backoff(attempt)
+                continue
+            try:
+                reduced = str(wire_orders.parse_cancel(reply))
+            except wire.WireError:
+                reduced = "unreadable reply"  # the 200 says it is gone; the count is detail
+            log.info("kalshi: canceled", extra={"order_id": venue_order_id, "reduced_by": reduced})
+            return
 
     async def open_orders(self) -> list[OrderResult]:
         self._require_key()
@@ -368,7 +370,7 @@ class KalshiVenue(VenueClient):
         def parse(item: Any) -> Fill:
             order_id = item.get("order_id") if isinstance(item, dict) else None
             coid = client_order_id or self._client_ids.get(order_id or "", "")
-            return wire_orders.parse_fill(item, coid)
+            return wire_orders.parse_fill(item, coid, self._sent.get(coid))
 
         return list(wire.each(items, parse, "fill"))
 

@@ -38,6 +38,7 @@ T = TypeVar("T")
 MAX_COUNT = Decimal(10) ** 9  # contracts; anything larger is a corrupt body
 MAX_MONEY = Decimal(10) ** 12  # dollars
 TAKER_RATE = Decimal("0.07")
+DEFAULT_COST = Decimal(10)  # rate-limit tokens per request (spec A.6)
 MAKER_FACTOR = {  # share of the taker rate a maker pays, by series fee_type
     "quadratic": ZERO,
     "quadratic_with_maker_fees": Decimal("0.25"),
@@ -348,6 +349,29 @@ def parse_orderbook(
     book = {} if book is None else obj(book, "orderbook_fp")
     yes_bids = _ladder(book.get("yes_dollars"), "yes_dollars")
     no_bids = _ladder(book.get("no_dollars"), "no_dollars")
+    return _books(yes_bids, no_bids, ticker, tick, now)
+
+
+def parse_ws_snapshot(
+    msg: Any, *, no_on_yes_scale: bool, tick: Decimal = CENT
+) -> tuple[OrderBook, OrderBook]:
+    """A WebSocket ``orderbook_snapshot`` ``msg``. By default its NO side carries NO-leg
+    prices like REST; with ``use_yes_price`` it is on the YES scale (0.52 means a NO bid
+    at 0.48)."""
+    o = obj(msg, "snapshot")
+    ticker = text(o, "market_ticker")
+    yes_bids = _ladder(o.get("yes_dollars_fp"), "yes_dollars_fp")
+    no_bids = _ladder(o.get("no_dollars_fp"), "no_dollars_fp")
+    if no_on_yes_scale:
+        no_bids = sorted(
+            (Level(ONE - lv.price, lv.size) for lv in no_bids), key=lambda lv: -lv.price
+        )
+    return _books(yes_bids, no_bids, ticker, tick, None)
+
+
+def _books(
+    yes_bids: list[Level], no_bids: list[Level], ticker: str, tick: Decimal, now: datetime | None
+) -> tuple[OrderBook, OrderBook]:
     if yes_bids and no_bids and yes_bids[0].price + no_bids[0].price > ONE:
         raise WireError(f"{ticker}: crossed book")
     ts = now or datetime.now(UTC)
@@ -423,3 +447,46 @@ def parse_settlement(value: Any) -> Settlement:
         fee=optional(money, o, "fee_cost") or ZERO,
         settled_at=timestamp(o, "settled_time"),
     )
+
+
+def parse_exchange_status(body: Any) -> bool:
+    """True when the exchange is up and trading (not in the weekly pause)."""
+    o = obj(body, "exchange status")
+    return o.get("exchange_active") is True and o.get("trading_active") is True
+
+
+def parse_account_limits(body: Any) -> tuple[Decimal, Decimal]:
+    """``GET /account/limits`` -> (read, write) requests per second at the default cost."""
+    o = obj(body, "account limits")
+    rates = []
+    for bucket in ("read", "write"):
+        rate = obj(o.get(bucket), bucket).get("refill_rate")
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate <= 0:
+            raise WireError(f"{bucket}.refill_rate: expected a positive integer")
+        rates.append(Decimal(rate) / DEFAULT_COST)
+    return rates[0], rates[1]
+
+
+def parse_endpoint_costs(body: Any) -> dict[str, int]:
+    """``GET /account/endpoint_costs`` -> {"METHOD /path": tokens}; "*" is the default."""
+    o = obj(body, "endpoint costs")
+    default = o.get("default_cost")
+    out = {"*": default if isinstance(default, int) and default > 0 else int(DEFAULT_COST)}
+    for item in o.get("endpoint_costs") or []:
+        if isinstance(item, dict) and isinstance(item.get("cost"), int):
+            out[f"{item.get('method')} {item.get('path')}"] = item["cost"]
+    return out
+
+
+def parse_fee_changes(body: Any) -> list[tuple[str, SeriesFee, datetime | None]]:
+    """``GET /series/fee_changes`` -> scheduled (series, new fee, when)."""
+    items = obj(body, "fee changes").get("series_fee_change_arr") or []
+    if not isinstance(items, list):
+        raise WireError("series_fee_change_arr: expected a list")
+
+    def one(item: Any) -> tuple[str, SeriesFee, datetime | None]:
+        o = obj(item, "fee change")
+        fee = series_fee(o, "fee_type", "fee_multiplier") or SeriesFee()
+        return text(o, "series_ticker"), fee, timestamp(o, "scheduled_ts")
+
+    return list(each(items, one, "fee change"))

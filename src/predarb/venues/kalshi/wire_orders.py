@@ -217,9 +217,10 @@ def order_result(order: WireOrder, side: str | None = None) -> OrderResult:
     )
 
 
-def parse_fill(value: Any, client_order_id: str = "") -> Fill:
-    """A fill of the contract the order traded: the legacy ``side``/``action`` pair
-    names it exactly; without it, the bought outcome (``outcome_side``)."""
+def parse_fill(value: Any, client_order_id: str = "", request: OrderRequest | None = None) -> Fill:
+    """A fill as the legacy ``side``/``action`` pair names it (else the bought
+    ``outcome_side``), restated as the ``request``'s contract when given: buying NO at
+    q is the same trade as selling YES at 1 − q."""
     o = obj(value, "fill")
     legacy_side, legacy_action = o.get("side"), o.get("action")
     if legacy_side in ("yes", "no") and legacy_action in ("buy", "sell"):
@@ -233,13 +234,24 @@ def parse_fill(value: Any, client_order_id: str = "") -> Fill:
     ts = timestamp(o, "created_time")
     if ts is None and isinstance(o.get("ts"), int):
         ts = datetime.fromtimestamp(o["ts"], UTC)
+    fill_price = price(o, f"{side}_price_dollars")
+    if request is not None and request.contract.side.lower() != side:
+        flipped = Action.SELL if action is Action.BUY else Action.BUY
+        side, action, fill_price = request.contract.side.lower(), flipped, ONE - fill_price
     return Fill(
         fill_id=text(o, "fill_id", required=False) or text(o, "trade_id"),
         client_order_id=client_order_id,
         contract=Contract(Venue.KALSHI, ticker, side),
         action=action,
-        price=price(o, f"{side}_price_dollars"),
+        price=fill_price,
         contracts=count(o, "count_fp"),
         fee=optional(money, o, "fee_cost") or ZERO,
         ts=ts or datetime.now(UTC),
     )
+
+
+def parse_cancel(body: Any) -> Decimal:
+    """The V2 cancel reply -> contracts taken off the book (``reduced_by``)."""
+    o = obj(body, "cancel reply")
+    text(o, "order_id")
+    return count(o, "reduced_by")

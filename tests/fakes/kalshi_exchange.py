@@ -1,0 +1,419 @@
+"""The state behind the fake Kalshi (``kalshi_server.FakeKalshi``): markets, events,
+series, order books, the account, and a matching engine for V2 orders. No HTTP here;
+every method returns wire-shaped dicts (fixed-point strings, as Kalshi emits them).
+
+Book model: other traders' resting bids per market, YES bids and NO bids (NO-leg
+prices). A V2 ``bid`` at p buys YES from NO bids q with 1 − q ≤ p; an ``ask`` at p
+sells YES into YES bids y ≥ p (it buys NO at 1 − y). Fills happen at the resting
+price. The taker pays ``ceil_0.0001(M × 0.07 × C × P × (1 − P))`` per fill.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+from typing import Any
+
+ZERO, ONE = Decimal(0), Decimal(1)
+CENTICENT = Decimal("0.0001")
+TAKER = Decimal("0.07")
+
+
+class Refusal(Exception):
+    """An order the exchange refuses: HTTP status and nested error code."""
+
+    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
+        super().__init__(code)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def d4(x: Decimal) -> str:
+    return f"{x.quantize(CENTICENT):.4f}"
+
+
+def d6(x: Decimal) -> str:
+    return f"{x.quantize(Decimal('0.000001')):.6f}"
+
+
+def fp(x: Decimal) -> str:
+    return f"{x.quantize(Decimal('0.01')):.2f}"
+
+
+def rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def taker_fee(contracts: Decimal, yes_price: Decimal, multiplier: Decimal = ONE) -> Decimal:
+    raw = multiplier * TAKER * contracts * yes_price * (ONE - yes_price)
+    return raw.quantize(CENTICENT, rounding=ROUND_CEILING)
+
+
+@dataclass
+class Order:
+    order_id: str
+    client_order_id: str
+    ticker: str
+    book_side: str  # bid | ask
+    yes_price: Decimal  # the limit
+    initial: Decimal
+    tif: str
+    stp: str
+    created: datetime
+    filled: Decimal = ZERO
+    remaining: Decimal = ZERO
+    status: str = "resting"
+    cost: Decimal = ZERO  # paid for the outcome bought (YES for bid, NO for ask)
+    fees: Decimal = ZERO
+    updated: datetime | None = None
+
+    def wire(self) -> dict[str, Any]:
+        outcome = "yes" if self.book_side == "bid" else "no"
+        return {
+            "action": "buy",
+            "book_side": self.book_side,
+            "client_order_id": self.client_order_id,
+            "created_time": rfc3339(self.created),
+            "exchange_index": 0,
+            "fill_count_fp": fp(self.filled),
+            "initial_count_fp": fp(self.initial),
+            "last_update_time": rfc3339(self.updated or self.created),
+            "maker_fees_dollars": d6(ZERO),
+            "maker_fill_cost_dollars": d6(ZERO),
+            "no_price_dollars": d4(ONE - self.yes_price),
+            "order_id": self.order_id,
+            "outcome_side": outcome,
+            "remaining_count_fp": fp(self.remaining),
+            "self_trade_prevention_type": self.stp,
+            "side": outcome,
+            "status": self.status,
+            "subaccount_number": 0,
+            "taker_fees_dollars": d6(self.fees),
+            "taker_fill_cost_dollars": d6(self.cost),
+            "ticker": self.ticker,
+            "type": "limit",
+            "user_id": "00000000-0000-0000-0000-000000000000",
+            "yes_price_dollars": d4(self.yes_price),
+        }
+
+
+@dataclass
+class Book:
+    yes: dict[Decimal, Decimal] = field(default_factory=dict)  # others' YES bids
+    no: dict[Decimal, Decimal] = field(default_factory=dict)  # others' NO bids
+
+
+@dataclass
+class Position:
+    contracts: Decimal = ZERO  # signed: + YES, − NO
+    cost: Decimal = ZERO
+    fees: Decimal = ZERO
+    traded: Decimal = ZERO
+
+
+class Exchange:
+    def __init__(self) -> None:
+        self.markets: dict[str, dict[str, Any]] = {}
+        self.events: dict[str, dict[str, Any]] = {}
+        self.series: dict[str, dict[str, Any]] = {}
+        self.books: dict[str, Book] = {}
+        self.orders: dict[str, Order] = {}
+        self.client_ids: set[str] = set()  # permanent per account, even after cancel
+        self.fills: list[dict[str, Any]] = []
+        self.positions: dict[str, Position] = {}
+        self.settlements: list[dict[str, Any]] = []
+        self.balance = Decimal("1000")
+        self._seq = itertools.count(1)
+
+    # --- seeding ---------------------------------------------------------------------
+
+    def add_market(self, market: dict[str, Any]) -> dict[str, Any]:
+        ticker, event_ticker = market["ticker"], market["event_ticker"]
+        self.markets[ticker] = market
+        self.books.setdefault(ticker, Book())
+        series = event_ticker.split("-", 1)[0]
+        self.events.setdefault(
+            event_ticker,
+            {
+                "event_ticker": event_ticker,
+                "series_ticker": series,
+                "title": market.get("title") or event_ticker,
+                "sub_title": "",
+                "collateral_return_type": "",
+                "mutually_exclusive": False,
+                "settlement_sources": [],
+                "exchange_index": 0,
+            },
+        )
+        self.series.setdefault(
+            self.events[event_ticker]["series_ticker"],
+            {"ticker": series, "title": series, "fee_type": "quadratic", "fee_multiplier": 1},
+        )
+        return market
+
+    def set_book(self, ticker: str, yes: list[tuple[Any, Any]], no: list[tuple[Any, Any]]) -> None:
+        self.books[ticker] = Book(
+            {Decimal(str(p)): Decimal(str(s)) for p, s in yes},
+            {Decimal(str(p)): Decimal(str(s)) for p, s in no},
+        )
+
+    def fee_multiplier(self, ticker: str) -> Decimal:
+        event = self.events.get(self.markets[ticker]["event_ticker"], {})
+        series = self.series.get(event.get("series_ticker", ""), {})
+        return Decimal(str(series.get("fee_multiplier", 1)))
+
+    # --- views -----------------------------------------------------------------------
+
+    def ladders(self, ticker: str) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+        """YES and NO bid ladders, others' liquidity plus our own resting orders."""
+        book = self.books.get(ticker, Book())
+        yes, no = dict(book.yes), dict(book.no)
+        for o in self.orders.values():
+            if o.ticker == ticker and o.status == "resting":
+                side, p = (yes, o.yes_price) if o.book_side == "bid" else (no, ONE - o.yes_price)
+                side[p] = side.get(p, ZERO) + o.remaining
+        return yes, no
+
+    def orderbook(self, ticker: str, depth: int = 0) -> dict[str, Any]:
+        def ladder(levels: dict[Decimal, Decimal]) -> list[list[str]]:
+            best = sorted((p, s) for p, s in levels.items() if s > 0)
+            best = best[-depth:] if depth else best
+            return [[d4(p), fp(s)] for p, s in best]
+
+        yes, no = self.ladders(ticker)
+        return {"yes_dollars": ladder(yes), "no_dollars": ladder(no)}
+
+    def market(self, ticker: str) -> dict[str, Any]:
+        out = dict(self.markets[ticker])
+        yes, no = self.ladders(ticker)
+        yes_bid = max((p for p, s in yes.items() if s > 0), default=ZERO)
+        no_bid = max((p for p, s in no.items() if s > 0), default=ZERO)
+        out.update(
+            yes_bid_dollars=d4(yes_bid),
+            yes_ask_dollars=d4(ONE - no_bid if no_bid else ONE),
+            no_bid_dollars=d4(no_bid),
+            no_ask_dollars=d4(ONE - yes_bid if yes_bid else ONE),
+            yes_bid_size_fp=fp(yes.get(yes_bid, ZERO)),
+            yes_ask_size_fp=fp(no.get(no_bid, ZERO)),
+        )
+        return out
+
+    # --- orders ----------------------------------------------------------------------
+
+    def place(self, req: dict[str, Any], now: datetime) -> tuple[Order, Decimal, Decimal]:
+        """Validate and match one V2 order; returns (order, avg YES price, fee paid)."""
+        ticker = req["ticker"]
+        market = self.markets.get(ticker)
+        if market is None:
+            raise Refusal(404, "not_found", "not found")
+        if market["status"] != "active":
+            raise Refusal(400, "market_closed", "market closed")
+        count, price = req["count"], req["price"]
+        if not on_grid(price, market.get("price_ranges") or []):
+            raise Refusal(400, "invalid_price", "invalid price")
+        coid = req.get("client_order_id") or str(uuid.uuid4())
+        if coid in self.client_ids:
+            raise Refusal(409, "order_already_exists", "order already exists")
+        side = req["side"]
+        yes, no = self.books[ticker].yes, self.books[ticker].no
+        # Others' levels we can take, best first, as (YES price, size, ladder, key).
+        if side == "bid":
+            takeable = [(ONE - q, s, no, q) for q, s in sorted(no.items(), reverse=True)]
+            takeable = [t for t in takeable if t[0] <= price and t[1] > 0]
+        else:
+            takeable = [(y, s, yes, y) for y, s in sorted(yes.items(), reverse=True)]
+            takeable = [t for t in takeable if t[0] >= price and t[1] > 0]
+        own_cross = any(
+            o.ticker == ticker
+            and o.status == "resting"
+            and o.book_side != side
+            and (o.yes_price <= price if side == "bid" else o.yes_price >= price)
+            for o in self.orders.values()
+        )
+        if req.get("post_only") and (takeable or own_cross):
+            raise Refusal(400, "invalid_order", "invalid order", "post only cross")
+        order = Order(
+            order_id=str(uuid.uuid4()),
+            client_order_id=coid,
+            ticker=ticker,
+            book_side=side,
+            yes_price=price,
+            initial=count,
+            tif=req["time_in_force"],
+            stp=req["self_trade_prevention_type"],
+            created=now,
+            remaining=count,
+        )
+        killed = own_cross and order.stp == "taker_at_cross"
+        if killed:
+            takeable = []  # the taker is cancelled before it trades with itself
+        plan: list[tuple[Decimal, Decimal, dict[Decimal, Decimal], Decimal]] = []
+        left = order.remaining
+        for yes_price, size, ladder, key in takeable:
+            if left <= 0:
+                break
+            take = min(size, left)
+            plan.append((yes_price, take, ladder, key))
+            left -= take
+        matched = sum((t[1] for t in plan), ZERO)
+        if order.tif == "fill_or_kill" and matched < count:
+            raise Refusal(
+                409,
+                "fill_or_kill_insufficient_resting_volume",
+                "fill or kill insufficient resting volume",
+            )
+        mult = self.fee_multiplier(ticker)
+        fees = [taker_fee(take, p, mult) for p, take, _, _ in plan]
+        pos = self.positions.get(ticker, Position())
+        cash = self._cash_delta(side, plan, pos.contracts) - sum(fees, ZERO)
+        rest_cost = (price if side == "bid" else ONE - price) * (
+            left if order.tif == "good_till_canceled" else ZERO
+        )
+        if self.balance + cash - rest_cost < 0:
+            raise Refusal(400, "insufficient_balance", "insufficient balance")
+        self.client_ids.add(coid)
+        self.orders[order.order_id] = order
+        for (yes_price, take, ladder, key), fee in zip(plan, fees, strict=True):
+            ladder[key] -= take
+            if ladder[key] <= 0:
+                del ladder[key]
+            self._fill(order, yes_price, take, fee, now)
+        if order.status != "canceled":
+            order.remaining = count - order.filled if order.tif == "good_till_canceled" else ZERO
+            order.status = (
+                "executed"
+                if order.filled == count
+                else "resting"
+                if order.remaining > 0
+                else "canceled"
+            )
+        avg = sum((p * t for p, t, _, _ in plan), ZERO) / order.filled if order.filled else ZERO
+        return order, avg, sum(fees, ZERO)
+
+    def _cash_delta(self, side: str, plan: list[Any], held: Decimal) -> Decimal:
+        """Cash change of the fills: pay for the outcome bought; a YES+NO pair formed
+        against an opposite position is redeemed for $1 at once."""
+        delta = ZERO
+        for yes_price, take, _, _ in plan:
+            paid = yes_price if side == "bid" else ONE - yes_price
+            opposite = max(-held, ZERO) if side == "bid" else max(held, ZERO)
+            delta += -paid * take + min(take, opposite)
+            held += take if side == "bid" else -take
+        return delta
+
+    def _fill(
+        self, order: Order, yes_price: Decimal, take: Decimal, fee: Decimal, now: datetime
+    ) -> None:
+        bid = order.book_side == "bid"
+        pos = self.positions.setdefault(order.ticker, Position())
+        self.balance += (
+            self._cash_delta(order.book_side, [(yes_price, take, None, None)], pos.contracts) - fee
+        )
+        paid = (yes_price if bid else ONE - yes_price) * take
+        before = pos.contracts
+        pos.contracts += take if bid else -take
+        if before == 0 or (before > 0) == bid:
+            pos.cost += paid
+        elif abs(pos.contracts) < abs(before) or pos.contracts == 0:
+            pos.cost = pos.cost * abs(pos.contracts) / abs(before) if before else ZERO
+        else:  # flipped through zero
+            pos.cost = paid * abs(pos.contracts) / take
+        pos.fees += fee
+        pos.traded += paid
+        order.filled += take
+        order.cost += paid
+        order.fees += fee
+        order.updated = now
+        outcome = "yes" if bid else "no"
+        fill_id = str(uuid.uuid4())
+        self.fills.append(
+            {
+                "action": "buy",
+                "book_side": order.book_side,
+                "count_fp": fp(take),
+                "created_time": rfc3339(now),
+                "exchange_index": 0,
+                "fee_cost": d6(fee),
+                "fill_id": fill_id,
+                "is_taker": True,
+                "market_ticker": order.ticker,
+                "no_price_dollars": d4(ONE - yes_price),
+                "order_id": order.order_id,
+                "outcome_side": outcome,
+                "side": outcome,
+                "subaccount_number": 0,
+                "ticker": order.ticker,
+                "trade_id": fill_id,
+                "ts": int(now.timestamp()),
+                "yes_price_dollars": d4(yes_price),
+            }
+        )
+
+    def cancel(self, order_id: str, now: datetime) -> dict[str, Any] | None:
+        order = self.orders.get(order_id)
+        if order is None or order.status != "resting":
+            return None
+        reduced, order.remaining, order.status, order.updated = (
+            order.remaining,
+            ZERO,
+            "canceled",
+            now,
+        )
+        return {
+            "order_id": order.order_id,
+            "client_order_id": order.client_order_id,
+            "reduced_by": fp(reduced),
+            "ts_ms": int(now.timestamp() * 1000),
+        }
+
+    # --- settlement --------------------------------------------------------------------
+
+    def settle(self, ticker: str, result: str, value: Decimal | None, now: datetime) -> None:
+        if value is None:
+            value = ONE if result == "yes" else ZERO
+        market = self.markets[ticker]
+        market.update(
+            status="finalized",
+            result=result,
+            settlement_value_dollars=d4(value),
+            settlement_ts=rfc3339(now),
+        )
+        for order in self.orders.values():
+            if order.ticker == ticker and order.status == "resting":
+                self.cancel(order.order_id, now)
+        pos = self.positions.pop(ticker, Position())
+        yes_count, no_count = max(pos.contracts, ZERO), max(-pos.contracts, ZERO)
+        revenue = int(
+            ((yes_count * value + no_count * (ONE - value)) * 100).to_integral_value(ROUND_DOWN)
+        )
+        self.balance += Decimal(revenue) / 100
+        self.settlements.append(
+            {
+                "ticker": ticker,
+                "event_ticker": market["event_ticker"],
+                "market_result": result,
+                "yes_count_fp": fp(yes_count),
+                "yes_total_cost_dollars": d6(pos.cost if pos.contracts > 0 else ZERO),
+                "no_count_fp": fp(no_count),
+                "no_total_cost_dollars": d6(pos.cost if pos.contracts < 0 else ZERO),
+                "revenue": revenue,
+                "value": int(value * 100),
+                "fee_cost": d6(ZERO),
+                "settled_time": rfc3339(now),
+                "exchange_index": 0,
+            }
+        )
+
+
+def on_grid(price: Decimal, ranges: list[dict[str, str]]) -> bool:
+    if not ranges:
+        ranges = [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]
+    if not ZERO < price < ONE:
+        return False
+    for r in ranges:
+        start, end, step = Decimal(r["start"]), Decimal(r["end"]), Decimal(r["step"])
+        if start <= price <= end and (price - start) % step == 0:
+            return True
+    return False
