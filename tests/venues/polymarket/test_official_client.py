@@ -1,0 +1,63 @@
+"""The fake accepts what the official py-clob-client-v2 sends and refuses a wrong
+signer: proof that it checks what Polymarket checks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from py_clob_client_v2 import ApiCreds, ClobClient, OrderArgs, OrderType
+from py_clob_client_v2.exceptions import PolyApiException
+
+from tests.fakes.polymarket_server import FakePolymarket
+from tests.venues.polymarket.conftest import KEY, OTHER_KEY, Env
+
+
+def official(env: Env, key: str) -> ClobClient:
+    k, s, p = env.creds
+    return ClobClient(host=env.fake.clob_url, chain_id=137, key=key, creds=ApiCreds(k, s, p))
+
+
+async def test_official_order_accepted(env: Env) -> None:
+    client = official(env, KEY)
+    args = OrderArgs(token_id=env.yes, price=0.46, size=20.0, side="BUY")
+    reply = await asyncio.to_thread(client.create_and_post_order, args, None, OrderType.FOK)
+    assert reply["success"] is True and reply["status"] == "matched"
+    assert reply["takingAmount"] == "20000000" and reply["makingAmount"] == "9100000"
+    assert reply["transactionsHashes"]  # resolved from /data/trades, no 30 s poll
+    assert env.fake.signer_failures == 0 and env.fake.auth_failures == 0
+    order = await asyncio.to_thread(client.get_order, reply["orderID"])
+    assert order["status"] == "MATCHED" and order["size_matched"] == "20"
+
+
+async def test_official_order_with_wrong_signer_refused(env: Env) -> None:
+    """A wallet that is not the API key's: refused with the documented 400."""
+    client = official(env, OTHER_KEY)
+    args = OrderArgs(token_id=env.yes, price=0.46, size=20.0, side="BUY")
+    with pytest.raises(PolyApiException) as info:
+        await asyncio.to_thread(client.create_and_post_order, args, None, OrderType.FOK)
+    assert info.value.status_code in (400, 401)
+    assert env.fake.signer_failures + env.fake.auth_failures >= 1
+    assert env.fake.orders == {}
+
+
+async def test_forged_signature_refused(env: Env) -> None:
+    """Right signer field, signature by another key: the recovered signer differs."""
+    good, evil = official(env, KEY), official(env, OTHER_KEY)
+    args = OrderArgs(token_id=env.yes, price=0.46, size=20.0, side="BUY")
+    order = await asyncio.to_thread(good.create_order, args)
+    forged = await asyncio.to_thread(evil.create_order, args)
+    tampered = dataclasses.replace(order, signature=forged.signature)
+    with pytest.raises(PolyApiException) as info:
+        await asyncio.to_thread(good.post_order, tampered, OrderType.FOK)
+    assert info.value.status_code == 400 and "signature" in str(info.value.error_msg)
+    assert env.fake.signer_failures == 1 and env.fake.orders == {}
+
+
+async def test_official_l1_derive(fake: FakePolymarket) -> None:
+    client = ClobClient(host=fake.clob_url, chain_id=137, key=KEY)
+    creds = await asyncio.to_thread(client.create_or_derive_api_key)
+    assert (creds.api_key, creds.api_secret, creds.api_passphrase) == fake.register_wallet(
+        client.get_address()
+    )
