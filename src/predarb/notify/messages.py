@@ -1,45 +1,75 @@
-"""Alert texts, built by pure functions (no I/O, no bot): Telegram HTML with every
-dynamic value escaped. The console notifier shows the same text without tags."""
+"""Alert and reply texts, built by pure functions (no I/O, no bot): Telegram HTML with
+every dynamic value escaped. The console notifier shows the same text without tags.
+
+Lengths are measured as Telegram measures them (UTF-16 code units), so a message full
+of emoji still stays under the 4096 limit once split.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
 from predarb.domain import ExecutionStatus, Venue
 from predarb.notify.base import Alert, AlertKind
 from predarb.reports import PnlReport, PnlWindow, StatusReport
-from predarb.store.records import ExecutionRecord, OrderRecord
+from predarb.store.records import ExecutionRecord, Holding, OrderRecord
 
 TELEGRAM_LIMIT = 4096
+# Room left under the limit for a continuation marker and Telegram's own counting quirks.
+MESSAGE_BUDGET = TELEGRAM_LIMIT - 96
+SEPARATOR = "\n\n"
+
+# (command, description) for /help and setMyCommands, in menu order.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("status", "mode, trading on/off, balances, exposure, today vs limits"),
+    ("stop", "turn trading off (open positions keep being tracked)"),
+    ("start", "turn trading on again"),
+    ("trades", "the last 10 executions"),
+    ("pnl", "P&L today, this week, all time"),
+    ("positions", "open positions"),
+    ("balance", "balance per venue"),
+    ("help", "this list"),
+)
+
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji may count 2)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def money(amount: Decimal | None) -> str:
-    """Dollars to the cent, sign first: ``-$1.25``."""
+    """Dollars to the cent (half up), sign first: ``-$1,234.57``."""
     if amount is None:
         return "n/a"
-    cents = amount.quantize(Decimal("0.01"))
+    cents = amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "-" if cents < 0 else ""
     return f"{sign}${abs(cents):,.2f}"
 
 
 def pct(value: Decimal | None) -> str:
-    return "n/a" if value is None else f"{value.quantize(Decimal('0.01'))}%"
+    if value is None:
+        return "n/a"
+    return f"{value.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}%"
 
 
 def qty(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
+def _venues(amounts: Mapping[Venue, Decimal]) -> str:
+    return ", ".join(f"{escape(v.value)} {money(b)}" for v, b in amounts.items())
+
+
 def leg_line(o: OrderRecord) -> str:
     filled = f"{qty(o.filled)}/{qty(o.contracts)}"
-    side = escape(o.side if o.venue is Venue.KALSHI else f"{o.side}")
     price = o.avg_price if o.filled else o.price
     return (
         f"{escape(o.role)} {escape(o.venue.value)} {escape(o.market_id)} "
-        f"{escape(o.action)} {side} {filled} @ {price:.4f} [{escape(o.status.value)}]"
+        f"{escape(o.action)} {escape(o.side)} {filled} @ {price:.4f} [{escape(o.status.value)}]"
     )
 
 
@@ -51,9 +81,7 @@ def executed(ex: ExecutionRecord, balances: Mapping[Venue, Decimal] | None = Non
         f"expected profit {money(ex.expected_profit)} (ROI {pct(ex.roi_pct)})",
     ]
     if balances:
-        lines.append(
-            "balances: " + ", ".join(f"{escape(v.value)} {money(b)}" for v, b in balances.items())
-        )
+        lines.append("balances: " + _venues(balances))
     return Alert(AlertKind.EXECUTED, "\n".join(lines))
 
 
@@ -71,19 +99,18 @@ def partial(ex: ExecutionRecord, action: str, exposure: Decimal) -> Alert:
 
 def outcome_after_partial(ex: ExecutionRecord) -> Alert:
     """The result of handling a partial: hedged, unwound, or still exposed."""
+    legs = "\n".join(leg_line(o) for o in ex.orders)
     if ex.status is ExecutionStatus.EXPOSED:
         return Alert(
             AlertKind.EXPOSED,
             f"<b>EXPOSED</b> {escape(ex.event)}: an unhedged leg is still held; trading on this"
-            f" event is blocked until it is resolved.\n{escape(ex.note)}\n"
-            + "\n".join(leg_line(o) for o in ex.orders),
+            f" event is blocked until it is resolved.\n{escape(ex.note)}\n{legs}",
         )
-    word = "HEDGED" if ex.status is ExecutionStatus.HEDGED else escape(ex.status.value.upper())
     window = f" in {ex.unhedged_ms} ms" if ex.unhedged_ms is not None else ""
     return Alert(
         AlertKind.EXECUTED,
-        f"<b>{word}</b> {escape(ex.event)}{window}. {escape(ex.note)}\n"
-        + "\n".join(leg_line(o) for o in ex.orders),
+        f"<b>{escape(ex.status.value.upper())}</b> {escape(ex.event)}{window}."
+        f" {escape(ex.note)}\n{legs}",
     )
 
 
@@ -122,49 +149,78 @@ def info(text: str, kind: AlertKind = AlertKind.INFO) -> Alert:
     return Alert(kind, escape(text))
 
 
-def batch(alerts: Sequence[Alert]) -> list[str]:
-    """Join alerts into as few messages as fit under Telegram's length limit."""
-    chunks: list[str] = []
-    current = ""
-    for alert in alerts:
-        for piece in split(alert.html):
-            joined = f"{current}\n\n{piece}" if current else piece
-            if len(joined) <= TELEGRAM_LIMIT - 96:
-                current = joined
-            else:
-                chunks.append(current)
-                current = piece
-    if current:
-        chunks.append(current)
-    return chunks
+def daily_summary(day: str, s: StatusReport, p: PnlReport) -> Alert:
+    """The end-of-day push: today's figures, then the state a human may want to check."""
+    state = "ON" if s.trading_enabled else f"OFF ({escape(s.kill_reason or 'stopped')})"
+    lines = [
+        f"<b>Daily summary</b> {escape(day)}: trading {state}",
+        _window(p.today),
+        _window(p.all_time),
+        f"open positions {s.open_positions}, exposure {money(s.exposure)}",
+    ]
+    if s.balances:
+        lines.append("balances: " + _venues(s.balances))
+    if s.exposed:
+        lines.append("<b>EXPOSED</b>: " + ", ".join(escape(e) for e in s.exposed))
+    return Alert(AlertKind.DAILY_SUMMARY, "\n".join(lines))
 
 
-def split(text: str, limit: int = TELEGRAM_LIMIT - 96) -> list[str]:
-    """Split on line boundaries below ``limit`` characters (a single overlong line is cut)."""
-    out: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                out.append(current)
-                current = ""
-            out.append(line[:limit])
-            line = line[limit:]
-        joined = f"{current}\n{line}" if current else line
-        if len(joined) > limit:
-            out.append(current)
-            current = line
-        else:
-            current = joined
-    if current:
-        out.append(current)
-    return out
+# -- command replies --------------------------------------------------------------
+
+
+def help_text() -> str:
+    lines = ["<b>predarb</b> commands"]
+    lines.extend(f"/{name}: {escape(text)}" for name, text in COMMANDS)
+    return "\n".join(lines)
+
+
+def stop_reply(was_on: bool) -> str:
+    head = "Trading turned <b>OFF</b>." if was_on else "Trading was already <b>OFF</b>."
+    return f"{head} Open positions keep being tracked and settled. /start resumes."
+
+
+def start_reply(refusal: str | None, was_on: bool) -> str:
+    if refusal:
+        return f"Trading stays <b>OFF</b>: {escape(refusal)}"
+    return "Trading was already <b>ON</b>." if was_on else "Trading turned <b>ON</b>."
+
+
+def balance_text(s: StatusReport) -> str:
+    lines = ["<b>Balances</b>"]
+    if s.balances:
+        lines.extend(f"{escape(v.value)}: {money(b)}" for v, b in s.balances.items())
+        lines.append(f"total {money(sum(s.balances.values(), Decimal(0)))}")
+    else:
+        lines.append("not known yet (no balance sync so far)")
+    lines.append(f"in open positions {money(s.exposure)}")
+    return "\n".join(lines)
+
+
+def positions_text(executions: Sequence[ExecutionRecord], holdings: Sequence[Holding]) -> str:
+    """Open (unsettled) executions and what each holds, from its fills."""
+    held: dict[str, list[Holding]] = {}
+    for h in holdings:
+        held.setdefault(h.execution_id, []).append(h)
+    shown = [ex for ex in executions if ex.id in held]
+    if not shown:
+        return "<b>Positions</b>: none open"
+    lines = [f"<b>Open positions</b> ({len(shown)})"]
+    for ex in shown:
+        lines.append(
+            f"{escape(ex.event)} [{escape(ex.status.value)}] expected {money(ex.expected_profit)}"
+        )
+        lines.extend(
+            f"  {escape(h.venue.value)} {escape(h.market_id)} {escape(h.side)}"
+            f" {qty(h.contracts)} for {money(h.cost)} + fees {money(h.fees)}"
+            for h in held[ex.id]
+        )
+    return "\n".join(lines)
 
 
 def _ago(ts: datetime | None, now: datetime) -> str:
     if ts is None:
         return "never"
-    seconds = int((now - ts).total_seconds())
+    seconds = max(0, int((now - ts).total_seconds()))
     return f"{seconds}s ago" if seconds < 120 else f"{seconds // 60}m ago"
 
 
@@ -174,18 +230,15 @@ def status_text(r: StatusReport, now: datetime) -> str:
     if not r.trading_enabled and r.kill_reason:
         lines.append(f"reason: {escape(r.kill_reason)}")
     if r.balances:
-        lines.append(
-            "balances: " + ", ".join(f"{escape(v.value)} {money(b)}" for v, b in r.balances.items())
-        )
+        lines.append("balances: " + _venues(r.balances))
     if r.health:
         lines.append(
             "venues: " + ", ".join(f"{escape(v.value)} {escape(h)}" for v, h in r.health.items())
         )
     lines.append(f"open positions {r.open_positions}, exposure {money(r.exposure)}")
-    trades_cap = f"/{r.max_daily_trades}" if r.max_daily_trades else ""
-    loss_cap = f" (loss limit {money(r.max_daily_loss)})" if r.max_daily_loss else ""
     lines.append(
-        f"today: {r.trades_today}{trades_cap} executions, P&amp;L {money(r.pnl_today)}{loss_cap}"
+        f"today: {r.trades_today}/{r.max_daily_trades} executions,"
+        f" P&amp;L {money(r.pnl_today)} (loss limit {money(r.max_daily_loss)})"
     )
     if r.exposed:
         lines.append("<b>EXPOSED</b>: " + ", ".join(escape(e) for e in r.exposed))
@@ -224,3 +277,91 @@ def pnl_text(r: PnlReport) -> str:
             f" payouts {money(v.payout)}"
         )
     return "\n".join(lines)
+
+
+# -- fitting text into Telegram messages ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """Messages carrying whole alerts: several short alerts joined into one message, or
+    one long alert split into several. ``members`` are indexes into the input."""
+
+    members: tuple[int, ...]
+    messages: tuple[str, ...]
+
+
+def bundles(texts: Sequence[str], limit: int = MESSAGE_BUDGET) -> list[Bundle]:
+    """Pack texts, in order, into as few messages as fit under ``limit``."""
+    out: list[Bundle] = []
+    members: list[int] = []
+    current = ""
+    for index, text in enumerate(texts):
+        pieces = split(text, limit)
+        if len(pieces) > 1:
+            if members:
+                out.append(Bundle(tuple(members), (current,)))
+                members, current = [], ""
+            out.append(Bundle((index,), tuple(pieces)))
+            continue
+        piece = pieces[0] if pieces else ""
+        joined = f"{current}{SEPARATOR}{piece}" if members else piece
+        if members and tg_len(joined) > limit:
+            out.append(Bundle(tuple(members), (current,)))
+            members, joined = [], piece
+        members.append(index)
+        current = joined
+    if members:
+        out.append(Bundle(tuple(members), (current,)))
+    return out
+
+
+def batch(alerts: Sequence[Alert]) -> list[str]:
+    """Join alerts into as few messages as fit under Telegram's length limit."""
+    return [m for b in bundles([a.html for a in alerts]) for m in b.messages]
+
+
+def split(text: str, limit: int = MESSAGE_BUDGET) -> list[str]:
+    """Split on line boundaries below ``limit``; a single overlong line is cut at a
+    space when it has one, and never inside an HTML entity or tag."""
+    out: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while tg_len(line) > limit:
+            if current:
+                out.append(current)
+                current = ""
+            cut = _cut_point(line, limit)
+            out.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        joined = f"{current}\n{line}" if current else line
+        if current and tg_len(joined) > limit:
+            out.append(current)
+            current = line
+        else:
+            current = joined
+    if current:
+        out.append(current)
+    return out
+
+
+def _cut_point(line: str, limit: int) -> int:
+    """The longest prefix of ``line`` within ``limit`` that ends outside a tag or entity."""
+    end = 0
+    used = 0
+    for i, ch in enumerate(line):
+        used += tg_len(ch)
+        if used > limit:
+            break
+        end = i + 1
+    head = line[:end]
+    amp, semi = head.rfind("&"), head.rfind(";")
+    if amp > semi:
+        end = amp
+    lt, gt = head.rfind("<"), head.rfind(">")
+    if lt > gt:
+        end = min(end, lt)
+    space = line.rfind(" ", 0, end)
+    if space > end // 2:
+        end = space
+    return max(end, 1)
