@@ -112,7 +112,8 @@ async def run_demo(settings: Settings, *, duration_s: float, seed: int) -> None:
     _say(f"predarb demo: simulated Kalshi and Polymarket, seed {seed}, {duration_s:g} s")
     if notes:
         _say("demo limits (set them to override): " + ", ".join(notes))
-    venues = build_demo_venues(seed)
+    # Events resolve within the run, so that settlements show too.
+    venues = build_demo_venues(seed, resolve_after_s=max(3.0, duration_s * 0.7))
     engine, store = await run_engine(
         settings, Mode.DEMO, venues, duration_s=duration_s, say=_say, echo_alerts=True
     )

@@ -1,0 +1,128 @@
+"""The command line as a user runs it: real processes, a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def predarb(
+    *args: str, env: dict[str, str] | None = None, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EXECUTOR_", "PREDARB_", "KALSHI_", "POLY_", "TELEGRAM_", "LOG_"))
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "predarb", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_demo_runs_trades_settles_and_pnl_agrees(tmp_path: Path) -> None:
+    db = tmp_path / "demo.sqlite3"
+    env = {"PREDARB_DB_PATH": str(db)}
+    out = predarb("demo", "--duration", "8", "--seed", "3", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "matched" in text and "pairs" in text
+    assert "APPROVED" in text
+    assert "EXECUTED" in text
+    assert "=== demo summary ===" in text
+
+    with sqlite3.connect(db) as conn:
+        statuses = dict(conn.execute("SELECT status, COUNT(*) FROM executions GROUP BY status"))
+        settled = conn.execute(
+            "SELECT COUNT(*) FROM executions WHERE settled_at IS NOT NULL"
+        ).fetchone()[0]
+        pairs = conn.execute("SELECT COUNT(*) FROM pairs WHERE tradable = 1").fetchone()[0]
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM orders WHERE status IN ('pending', 'unknown')"
+        ).fetchone()[0]
+        realized = conn.execute(
+            "SELECT COALESCE(SUM(realized_pnl_micros), 0) FROM executions"
+            " WHERE settled_at IS NOT NULL AND status != 'failed'"
+        ).fetchone()[0]
+    assert statuses.get("success", 0) >= 1
+    assert settled >= 1
+    assert pairs >= 3
+    assert orphans == 0
+    summary = re.search(r"realized (-?)\$([\d,]+\.\d\d)", text)
+    assert summary is not None
+    expected = f"{summary.group(1)}${summary.group(2)}"
+    assert expected == (
+        f"-${abs(realized) / 1e6:,.2f}" if realized < 0 else f"${realized / 1e6:,.2f}"
+    )
+
+    pnl = predarb("pnl", env=env, cwd=tmp_path)
+    assert pnl.returncode == 0, pnl.stderr
+    assert f"all time: realized {expected}" in pnl.stdout
+
+    status = predarb("status", env=env, cwd=tmp_path)
+    assert status.returncode == 0 and "mode demo" in status.stdout
+    trades = predarb("trades", env=env, cwd=tmp_path)
+    assert trades.returncode == 0 and "executions" in trades.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"EXECUTOR_MAX_BET": "-3"}, "EXECUTOR_MAX_BET"),
+        ({"EXECUTOR_MAX_DAILY_TRADES": "1e12"}, "EXECUTOR_MAX_DAILY_TRADES"),
+        ({"EXECUTOR_MIN_ROI": "abc"}, "EXECUTOR_MIN_ROI"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"POLY_SIGNATURE_TYPE": "7"}, "POLY_SIGNATURE_TYPE"),
+    ],
+)
+def test_bad_configuration_is_one_line_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], variable: str
+) -> None:
+    db = tmp_path / "x.sqlite3"
+    out = predarb("demo", "--duration", "1", env={**env, "PREDARB_DB_PATH": str(db)}, cwd=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0]
+    assert not db.exists()  # nothing written
+
+
+def test_corrupt_database_is_refused_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "corrupt.sqlite3"
+    db.write_bytes(b"garbage" * 500)
+    out = predarb("demo", "--duration", "1", env={"PREDARB_DB_PATH": str(db)}, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "not a usable SQLite database" in out.stderr
+    assert db.read_bytes() == b"garbage" * 500
+
+
+def test_reports_without_a_database_say_so(tmp_path: Path) -> None:
+    out = predarb("pnl", env={"PREDARB_DB_PATH": str(tmp_path / "none.sqlite3")}, cwd=tmp_path)
+    assert out.returncode == 2 and "no database" in out.stderr
+    assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_live_without_keys_refuses_to_start(tmp_path: Path) -> None:
+    out = predarb(
+        "run", "--live", env={"PREDARB_DB_PATH": str(tmp_path / "l.sqlite3")}, cwd=tmp_path
+    )
+    assert out.returncode == 2
+    assert "KALSHI_API_KEY_ID" in out.stderr
+    assert not (tmp_path / "l.sqlite3").exists()
+
+
+def test_unknown_command_is_usage_error(tmp_path: Path) -> None:
+    assert predarb("frobnicate", cwd=tmp_path).returncode == 2
