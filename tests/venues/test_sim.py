@@ -273,3 +273,32 @@ async def test_sim_venue_follows_an_injected_clock() -> None:
     now[0] += timedelta(seconds=30)
     assert await venue.list_markets() == []
     assert await venue.get_resolution(poly_market) is not None
+
+
+def test_respawn_keeps_the_world_populated() -> None:
+    world = SimWorld(6, resolve_after_s=20, respawn=True)
+    before = {p.pair_id for p in world.ground_truth()}
+    world.step(25)
+    after = world.ground_truth()
+    assert not before & {p.pair_id for p in world.ground_truth() if world.book(p.contracts[0])}
+    live = [p for p in after if world.book(p.contracts[0]) is not None]
+    assert len(live) == len(before)  # every resolved pair was replaced
+    assert all(world.book(c) is not None for p in live for c in p.contracts)
+    assert len({p.pair_id for p in after}) == len(after)
+
+
+def test_paired_listings_agree_on_the_game_day() -> None:
+    world = SimWorld(12)
+    for pair in world.ground_truth():
+        starts = {
+            m.extra.get("game_start_time")
+            for v in Venue
+            for mid in pair.markets(v)
+            if (m := world.market(v, mid)) is not None and v is P
+        }
+        assert len(starts) == 1
+        kalshi_event = world.market(K, pair.markets(K)[0]).event_id  # type: ignore[union-attr]
+        poly_slug = world.market(P, pair.markets(P)[0]).series  # type: ignore[union-attr]
+        if pair.category == "sports":
+            day = datetime.fromisoformat(poly_slug[-10:]).date()
+            assert f"{day:%y}{day:%b}{day:%d}".upper() in kalshi_event

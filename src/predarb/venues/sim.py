@@ -18,7 +18,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from predarb.arbitrage.fees import kalshi_schedule, polymarket_schedule
@@ -107,7 +107,7 @@ LEAGUES: dict[str, League] = {
     )),
 }  # fmt: skip
 EPL = _teams(
-    "ARS|Arsenal|Arsenal FC", "CHE|Chelsea|Chelsea FC", "LFC|Liverpool|Liverpool FC",
+    "ARS|Arsenal|Arsenal FC", "CHE|Chelsea|Chelsea FC", "LIV|Liverpool|Liverpool FC",
     "MCI|Manchester City|Manchester City FC", "MUN|Manchester United|Manchester United FC",
     "TOT|Tottenham|Tottenham Hotspur FC", "NEW|Newcastle|Newcastle United FC",
     "AVL|Aston Villa|Aston Villa FC", "BHA|Brighton|Brighton & Hove Albion FC",
@@ -178,8 +178,9 @@ class SimWorld:
     """A seeded, deterministic world of events and both venues' markets and books.
 
     Time is the injected ``clock`` or, without one, an internal clock that starts at
-    ``START`` and advances ``step_s`` per ``step()``. Every event resolves within
-    ``resolve_after_s`` of the world's start (staggered from half of it).
+    ``START`` and advances ``step_s`` per ``step()``. Each event resolves between half of
+    ``resolve_after_s`` and ``resolve_after_s`` after it was listed; with ``respawn`` a
+    resolved pair is replaced by a fresh event of the same kind, so long demos keep trading.
     """
 
     def __init__(
@@ -193,6 +194,7 @@ class SimWorld:
         clock: Callable[[], datetime] | None = None,
         resolve_after_s: float = 600.0,
         step_s: float = 1.0,
+        respawn: bool = False,
     ) -> None:
         if resolve_after_s <= 0 or step_s <= 0:
             raise ValueError("resolve_after_s and step_s must be positive")
@@ -201,15 +203,19 @@ class SimWorld:
         self._clock = clock
         self._step_s = step_s
         self._resolve_after_s = resolve_after_s
+        self._respawns = respawn
+        self._spawned = 0
         self.steps = 0
         self.start = self.now()
         self._synced_at = self.start
         self.events: list[SimEvent] = []
         self._by_id: dict[tuple[Venue, str], _SimMarket] = {}
+        self._owner: dict[tuple[Venue, str], SimEvent] = {}
         self._poly_ids = self._rng.randint(1_800_000, 1_900_000)
         self._poly_events: dict[str, str] = {}
         self._build(n_games, n_crypto, n_soccer, n_decoys)
-        self._quote_all()
+        for ev in self.events:
+            self._quote(ev)
 
     # -- time --------------------------------------------------------------------------
 
@@ -226,7 +232,9 @@ class SimWorld:
                 if not ev.resolved:
                     self._walk(ev)
             self._settle_due()
-            self._quote_all()
+            for ev in self.events:
+                if not ev.resolved:
+                    self._quote(ev)
 
     def sync(self, max_steps: int = 600) -> None:
         """With an injected clock: take one step per ``step_s`` elapsed since the last sync."""
@@ -306,7 +314,7 @@ class SimWorld:
         sim = self._by_id.get((venue, market_id))
         if sim is None:
             return None
-        ev = self._event_of(sim)
+        ev = self._owner[(venue, market_id)]
         if venue not in ev.winners:
             return None
         winner = ev.winners[venue]
@@ -357,12 +365,6 @@ class SimWorld:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _event_of(self, sim: _SimMarket) -> SimEvent:
-        for ev in self.events:
-            if any(sim in ms for ms in ev.markets.values()):
-                return ev
-        raise KeyError(sim.market.market_id)
-
     def _walk(self, ev: SimEvent) -> None:
         rng = self._rng
         ev.logits = [x + rng.gauss(0, 0.05) for x in ev.logits]
@@ -373,9 +375,11 @@ class SimWorld:
 
     def _settle_due(self) -> None:
         now = self.now()
-        for ev in self.events:
-            if not ev.resolved and now >= ev.resolve_at:
-                self._resolve(ev)
+        due = [ev for ev in self.events if not ev.resolved and now >= ev.resolve_at]
+        for ev in due:
+            self._resolve(ev)
+            if self._respawns and ev.venues == (K, P):
+                self._respawn(ev)
 
     def _resolve(self, ev: SimEvent) -> None:
         if ev.rigged is not None:
@@ -395,19 +399,15 @@ class SimWorld:
                 sim.market = replace(sim.market, status=MarketStatus.SETTLED)
                 sim.bids = sim.asks = ()
 
-    def _quote_all(self) -> None:
-        rng = self._rng
-        for ev in self.events:
-            if ev.resolved:
-                continue
-            probs = ev.probabilities()
-            for sims in ev.markets.values():
-                for sim in sims:
-                    mid = min(0.97, max(0.03, probs[sim.outcome] + sim.deviation))
-                    tick = sim.market.tick_size
-                    sim.bids, sim.asks = _ladder(mid, sim.half_spread, tick, rng)
-                    sim.taken_bids.clear()
-                    sim.taken_asks.clear()
+    def _quote(self, ev: SimEvent) -> None:
+        probs = ev.probabilities()
+        for sims in ev.markets.values():
+            for sim in sims:
+                mid = min(0.97, max(0.03, probs[sim.outcome] + sim.deviation))
+                tick = sim.market.tick_size
+                sim.bids, sim.asks = _ladder(mid, sim.half_spread, tick, self._rng)
+                sim.taken_bids.clear()
+                sim.taken_asks.clear()
 
     def _build(self, n_games: int, n_crypto: int, n_soccer: int, n_decoys: int) -> None:
         rng, day0 = self._rng, self.start.date()
@@ -422,7 +422,7 @@ class SimWorld:
         for i in range(n_crypto):
             coin = COINS[i % len(COINS)]
             strike = coin.strike + 2 * coin.step * (i // len(COINS))
-            self._add_threshold(coin.code, strike, day0 + timedelta(days=8), (K, P))
+            self._add_threshold(coin, strike, day0 + timedelta(days=8), (K, P))
         used_clubs: set[Team] = set()
         for i in range(n_soccer):
             home, away = rng.sample([t for t in EPL if t not in used_clubs], 2)
@@ -437,21 +437,30 @@ class SimWorld:
             elif n_crypto:
                 coin = COINS[(i // 2) % min(n_crypto, len(COINS))]
                 strike = coin.strike + (coin.step if venue is P else -coin.step)
-                self._add_threshold(coin.code, strike, day0 + timedelta(days=8), (venue,))
+                self._add_threshold(coin, strike, day0 + timedelta(days=8), (venue,))
+
+    def _respawn(self, ev: SimEvent) -> None:
+        """List a fresh event of the same kind, on a later day, in place of a resolved one."""
+        self._spawned += 1
+        day = self.start.date() + timedelta(days=13 + self._spawned)
+        head = ev.key.split("-")[0]
+        if ev.kind == "game":
+            away, home = self._rng.sample(LEAGUES[head.upper()].teams, 2)
+            self._add_game(head.upper(), away, home, day, (K, P))
+        elif ev.kind == "soccer":
+            home, away = self._rng.sample(EPL, 2)
+            self._add_soccer(home, away, day)
+        else:
+            coin = next(c for c in COINS if c.code.lower() == head)
+            self._add_threshold(coin, coin.strike, day, (K, P))
+        self._quote(self.events[-1])
 
     def _new_event(
-        self,
-        key: str,
-        kind: str,
-        title: str,
-        category: str,
-        outcomes: tuple[str, ...],
-        logits: list[float],
+        self, key: str, kind: str, title: str, outcomes: tuple[str, ...], logits: list[float]
     ) -> SimEvent:
-        offset = self._resolve_after_s * self._rng.uniform(0.5, 1.0)
-        ev = SimEvent(
-            key, kind, title, category, outcomes, self.start + timedelta(seconds=offset), logits
-        )
+        offset = timedelta(seconds=self._resolve_after_s * self._rng.uniform(0.5, 1.0))
+        category = "crypto" if kind == "threshold" else "sports"
+        ev = SimEvent(key, kind, title, category, outcomes, self.now() + offset, logits)
         self.events.append(ev)
         return ev
 
@@ -460,37 +469,34 @@ class SimWorld:
             half_spread = self._rng.choice((0.01, 0.015, 0.02))
         else:
             half_spread = self._rng.uniform(0.004, 0.015)
-        market = replace(market, close_time=ev.resolve_at, resolve_time=ev.resolve_at)
+        market = replace(
+            market, category=ev.category, close_time=ev.resolve_at, resolve_time=ev.resolve_at
+        )
         sim = _SimMarket(market, outcome, half_spread)
         ev.markets.setdefault(market.venue, []).append(sim)
         self._by_id[(market.venue, market.market_id)] = sim
+        self._owner[(market.venue, market.market_id)] = ev
 
     def _add_game(
         self, league: str, away: Team, home: Team, day: date, venues: tuple[Venue, ...]
     ) -> None:
-        spec = LEAGUES[league]
+        series = LEAGUES[league].series
         slug = f"{league.lower()}-{away.code.lower()}-{home.code.lower()}-{day.isoformat()}"
         title = f"{away.name} at {home.name} Winner?"
-        ev = self._new_event(
-            slug, "game", title, "sports", (away.name, home.name), [self._rng.gauss(0, 0.8), 0.0]
-        )
+        logits = [self._rng.gauss(0, 0.8), 0.0]
+        ev = self._new_event(slug, "game", title, (away.name, home.name), logits)
         when = f"{day:%b} {day.day}, {day.year}"
+        # 7:30 pm Eastern, the evening of ``day``.
+        start = datetime.combine(day + timedelta(days=1), time(0, 30), UTC).isoformat()
         if K in venues:
-            event_ticker = f"{spec.series}-{_kdate(day)}{away.code}{home.code}"
+            event_ticker = f"{series}-{_kdate(day)}{away.code}{home.code}"
             for i, team in enumerate((away, home)):
                 rules = (
                     f"If {team.name} wins the {away.name} at {home.name} {league} game "
                     f"originally scheduled for {when}, then the market resolves to Yes."
                 )
-                market = _kalshi(
-                    f"{event_ticker}-{team.code}",
-                    event_ticker,
-                    title,
-                    team.name,
-                    spec.series,
-                    "sports",
-                    rules,
-                )
+                ticker = f"{event_ticker}-{team.code}"
+                market = _kalshi(ticker, event_ticker, title, team.name, series, rules)
                 self._list(ev, market, i)
         if P in venues:
             question = f"{away.short} vs. {home.short}"
@@ -499,28 +505,25 @@ class SimWorld:
                 f'{home.name} scheduled for {when}. It resolves to "{away.short}" if the '
                 f'{away.name} win and to "{home.short}" if the {home.name} win.'
             )
-            market = self._poly(
-                question, (away.short, home.short), slug, slug, question, "", "sports", rules, CENT
-            )
-            self._list(
-                ev, replace(market, extra={**market.extra, "sports_market_type": "moneyline"}), 0
-            )
+            extra = {
+                "sportsMarketType": "moneyline",
+                "game_start_time": start,
+                "tags": f"sports,{league.lower()}",
+            }
+            outcomes = (away.short, home.short)
+            market = self._poly(question, outcomes, slug, slug, question, "", rules, CENT, extra)
+            self._list(ev, market, 0)
 
-    def _add_threshold(self, code: str, strike: int, day: date, venues: tuple[Venue, ...]) -> None:
-        coin = next(c for c in COINS if c.code == code)
-        key = f"{code.lower()}-above-{strike}-{day.isoformat()}"
+    def _add_threshold(self, coin: Coin, strike: int, day: date, venues: tuple[Venue, ...]) -> None:
+        key = f"{coin.code.lower()}-above-{strike}-{day.isoformat()}"
         dollars = f"${strike:,}"
+        title = f"{coin.name} above {dollars} on {day:%B} {day.day}"
         ev = self._new_event(
-            key,
-            "threshold",
-            f"{coin.name} above {dollars} on {day:%B} {day.day}",
-            "crypto",
-            ("above", "not above"),
-            [self._rng.gauss(0, 0.7), 0.0],
+            key, "threshold", title, ("above", "not above"), [self._rng.gauss(0, 0.7), 0.0]
         )
         if K in venues:
-            event_ticker = f"KX{code}-{_kdate(day)}"
-            title = (
+            event_ticker = f"KX{coin.code}-{_kdate(day)}"
+            question = (
                 f"Will the {coin.name} price be above {dollars} on {day:%b} {day.day}, {day.year}?"
             )
             rules = (
@@ -530,19 +533,18 @@ class SimWorld:
             market = _kalshi(
                 f"{event_ticker}-T{strike}",
                 event_ticker,
-                title,
+                question,
                 f"{dollars} or above",
-                f"KX{code}",
-                "crypto",
+                f"KX{coin.code}",
                 rules,
             )
             extra = {**market.extra, "floor_strike": str(strike), "strike_type": "greater"}
             self._list(ev, replace(market, extra=extra), 0)
         if P in venues:
             question = f"Will {coin.name} be above {dollars} on {day:%B} {day.day}?"
-            event_slug = f"{coin.name.lower()}-above-on-{day:%B}-{day.day}".lower()
+            event_slug = f"{coin.name}-above-on-{day:%B}-{day.day}".lower()
             rules = (
-                f'This market will resolve to "Yes" if the Binance {code}/USDT 1 minute '
+                f'This market will resolve to "Yes" if the Binance {coin.code}/USDT 1 minute '
                 f"candle for 12:00 ET on {day:%B} {day.day} closes above {dollars}."
             )
             market = self._poly(
@@ -552,54 +554,44 @@ class SimWorld:
                 event_slug,
                 f"{coin.name} above ___ on {day:%B} {day.day}?",
                 f"{strike:,}",
-                "crypto",
                 rules,
                 MILLI,
+                {"tags": f"crypto,{coin.name.lower()}"},
             )
             self._list(ev, market, 0)
 
     def _add_soccer(self, home: Team, away: Team, day: date) -> None:
         slug = f"epl-{home.code.lower()}-{away.code.lower()}-{day.isoformat()}"
         title = f"{home.name} vs {away.name} Winner?"
-        logits = [self._rng.gauss(0.2, 0.5), self._rng.gauss(-0.3, 0.2), self._rng.gauss(0, 0.5)]
-        ev = self._new_event(
-            slug, "soccer", title, "sports", (home.name, "Draw", away.name), logits
-        )
+        rng = self._rng
+        logits = [rng.gauss(0.2, 0.5), rng.gauss(-0.3, 0.2), rng.gauss(0, 0.5)]
+        ev = self._new_event(slug, "soccer", title, (home.name, "Draw", away.name), logits)
         event_ticker = f"KXEPLGAME-{_kdate(day)}{home.code}{away.code}"
         when = f"{day:%b} {day.day}, {day.year}"
-        for i, (code, sub) in enumerate(
-            ((home.code, home.name), ("TIE", "Tie"), (away.code, away.name))
-        ):
+        sides = ((home.code, home.name), ("TIE", "Tie"), (away.code, away.name))
+        for i, (code, sub) in enumerate(sides):
             what = "ends in a tie" if code == "TIE" else f"is won by {sub}"
             rules = (
                 f"If the {home.name} vs {away.name} professional soccer game scheduled for "
                 f"{when} {what} after regulation time, then the market resolves to Yes."
             )
-            market = _kalshi(
-                f"{event_ticker}-{code}", event_ticker, title, sub, "KXEPLGAME", "sports", rules
-            )
-            self._list(ev, market, i)
-        event_title = f"{home.short} vs. {away.short}"
+            ticker = f"{event_ticker}-{code}"
+            self._list(ev, _kalshi(ticker, event_ticker, title, sub, "KXEPLGAME", rules), i)
+        match = f"{home.short} vs. {away.short}"
+        rules = (
+            f"This market refers to the English Premier League game {match} on "
+            f"{day.isoformat()}, counting 90 minutes plus stoppage time only."
+        )
+        start = datetime.combine(day, time(15, 0), UTC).isoformat()
+        extra = {"game_start_time": start, "tags": "sports,soccer,epl"}
         questions = (
             (f"Will {home.short} win on {day.isoformat()}?", home.short),
-            (f"Will {event_title} end in a draw?", f"Draw ({event_title})"),
+            (f"Will {match} end in a draw?", f"Draw ({match})"),
             (f"Will {away.short} win on {day.isoformat()}?", away.short),
         )
         for i, (question, group) in enumerate(questions):
-            rules = (
-                f"This market refers to the English Premier League game {event_title} on "
-                f"{day.isoformat()}, counting 90 minutes plus stoppage time only."
-            )
             market = self._poly(
-                question,
-                ("Yes", "No"),
-                f"{slug}-{i}",
-                slug,
-                event_title,
-                group,
-                "sports",
-                rules,
-                MILLI,
+                question, ("Yes", "No"), f"{slug}-{i}", slug, match, group, rules, MILLI, extra
             )
             self._list(ev, replace(market, neg_risk=True), i)
 
@@ -611,40 +603,39 @@ class SimWorld:
         event_slug: str,
         event_title: str,
         group: str,
-        category: str,
         rules: str,
         tick: Decimal,
+        extra: dict[str, str],
     ) -> Market:
         rng = self._rng
         self._poly_ids += rng.randint(1, 40)
         market_id = str(self._poly_ids)
         event_id = self._poly_events.setdefault(event_slug, str(rng.randint(90_000, 190_000)))
         tokens = tuple(Contract(P, market_id, o, str(rng.getrandbits(255))) for o in outcomes)
-        rate = Decimal("0.07") if category == "crypto" else Decimal("0.05")
+        crypto = "crypto" in extra.get("tags", "")
         return Market(
             venue=P,
             market_id=market_id,
             event_id=event_id,
             title=question,
             contracts=tokens,
-            category=category,
             series=event_slug,
             subtitle=group,
             rules=rules,
             tick_size=tick,
             min_order_size=Decimal(5),
-            fee=polymarket_schedule(rate),
+            fee=polymarket_schedule(Decimal("0.07") if crypto else Decimal("0.05")),
             extra={
                 "slug": market_slug,
-                "event_slug": event_slug,
                 "event_title": event_title,
-                "condition_id": f"0x{rng.getrandbits(256):064x}",
+                "conditionId": f"0x{rng.getrandbits(256):064x}",
+                **extra,
             },
         )
 
 
 def _kalshi(
-    ticker: str, event_ticker: str, title: str, sub: str, series: str, category: str, rules: str
+    ticker: str, event_ticker: str, title: str, sub: str, series: str, rules: str
 ) -> Market:
     return Market(
         venue=K,
@@ -652,14 +643,18 @@ def _kalshi(
         event_id=event_ticker,
         title=title,
         contracts=(Contract(K, ticker, "yes"), Contract(K, ticker, "no")),
-        category=category,
         series=series,
         subtitle=sub,
         rules=rules,
         tick_size=CENT,
         min_order_size=ONE,
         fee=kalshi_schedule(),
-        extra={"yes_sub_title": sub, "no_sub_title": sub, "market_type": "binary"},
+        extra={
+            "yes_sub_title": sub,
+            "no_sub_title": sub,
+            "market_type": "binary",
+            "fee_type": "quadratic",
+        },
     )
 
 
