@@ -1,0 +1,1 @@
+"""Matching markets across venues: see :class:`predarb.matching.matcher.Matcher`."""

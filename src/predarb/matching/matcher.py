@@ -1,0 +1,260 @@
+"""The matcher: venue markets in, pairs with their outcome mapping out.
+
+Steps: normalize every market once; block; compare candidates (guards, mapping,
+confidence); flag ambiguous matches; assemble games into groups (a team per Kalshi
+market, 3-way events); keep binary pairs a group does not already cover; apply the
+overrides (which win). Deterministic: the same markets give the same pairs and ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from predarb.domain import Contract, Market, Pair, PairKind, Venue, World
+from predarb.matching.aliases import Aliases, load_aliases
+from predarb.matching.candidates import candidate_pairs
+from predarb.matching.normalize import Facts, Kind, normalize
+from predarb.matching.overrides import Forced, Overrides
+from predarb.matching.payout import DRAW, Outcomes
+from predarb.matching.score import MIN_TRADABLE_CONFIDENCE, Match, compare
+
+log = logging.getLogger(__name__)
+
+
+def pair_id_for(contracts: Iterable[Contract]) -> str:
+    """Stable id: a hash of the sorted contract keys."""
+    keys = "|".join(sorted({c.key for c in contracts}))
+    return "pr_" + hashlib.sha256(keys.encode()).hexdigest()[:16]
+
+
+class Matcher:
+    """``Matcher(overrides).match(kalshi_markets, polymarket_markets) -> list[Pair]``."""
+
+    def __init__(
+        self,
+        overrides: Overrides | None = None,
+        *,
+        aliases: Aliases | None = None,
+        min_confidence: float = MIN_TRADABLE_CONFIDENCE,
+    ) -> None:
+        self.overrides = overrides or Overrides()
+        self.aliases = aliases or load_aliases()
+        self.min_confidence = min_confidence
+
+    def facts(self, markets: Sequence[Market], venue: Venue) -> list[Facts]:
+        return [normalize(m, self.aliases) for m in markets if m.venue is venue]
+
+    def match(self, kalshi: Sequence[Market], poly: Sequence[Market]) -> list[Pair]:
+        kf = self.facts(kalshi, Venue.KALSHI)
+        pf = self.facts(poly, Venue.POLYMARKET)
+        matches = [
+            m for i, j in candidate_pairs(kf, pf) if (m := compare(kf[i], pf[j])) is not None
+        ]
+        matches = _flag_ambiguous(matches)
+        groups = [g for g in (self._group(c) for c in _components(matches)) if g]
+        covered = [frozenset(c.key for c in g.contracts) for g in groups]
+        binaries = [
+            self._binary(m)
+            for m in matches
+            if m.full and not any(_keys(m) <= keys for keys in covered)
+        ]
+        pairs = [p for p in (*groups, *binaries) if not self.overrides.forbids(p)]
+        forced = self._forced([*kalshi, *poly])
+        forced_markets = {(c.venue, c.market_id) for p in forced for c in p.contracts}
+        pairs = [
+            p
+            for p in pairs
+            if not any((c.venue, c.market_id) in forced_markets for c in p.contracts)
+        ]
+        unique = {p.pair_id: p for p in (*pairs, *forced)}
+        return sorted(unique.values(), key=lambda p: p.pair_id)
+
+    # ---- building pairs
+
+    def _binary(self, m: Match) -> Pair:
+        k, p = m.kalshi.market, m.poly.market
+        worlds = tuple(
+            World(k.contracts[i].side, (k.contracts[i], p.contracts[j])) for i, j in m.mapping
+        )
+        tradable = not m.flags and m.confidence >= self.min_confidence
+        return Pair(
+            pair_id=pair_id_for(c for w in worlds for c in w.contracts),
+            kind=PairKind.BINARY,
+            event=k.title,
+            worlds=worlds,
+            confidence=m.confidence,
+            tradable=tradable,
+            exhaustive=True,
+            flags=m.flags,
+            evidence=m.evidence + (", inverted" if m.inverted else ""),
+            category=_category(m.kalshi),
+            series=tuple(dict.fromkeys(s for s in (k.series, p.series) if s)),
+            live=k.live or p.live,
+            resolve_time=_latest(k.resolve_time, p.resolve_time),
+        )
+
+    def _group(self, component: list[Match]) -> Pair | None:
+        members = {id(f): f for m in component for f in (m.kalshi, m.poly)}
+        facts = sorted(members.values(), key=lambda f: (f.market.venue, f.market.market_id))
+        if len(facts) <= 2 or any(f.kind is not Kind.WINNER for f in facts):
+            return None
+        universes = {f.universe for f in facts if f.universe is not None}
+        if len(universes) != 1:
+            return None
+        universe = universes.pop()
+        flags = list(dict.fromkeys(x for m in component for x in m.flags))
+        worlds: list[World] = []
+        for atom in sorted(universe, key=lambda a: (a == DRAW, a)):
+            paying = tuple(
+                c
+                for f in facts
+                for c, pay in zip(f.market.contracts, f.payouts, strict=False)
+                if isinstance(pay, Outcomes)
+                and pay.canonical(universe) == Outcomes(frozenset({atom}))
+            )
+            if paying:
+                worlds.append(World(self._label(atom), paying))
+            else:
+                flags.append("tie_possible" if atom == DRAW else "uncovered_outcome")
+        venues = {c.venue for w in worlds for c in w.contracts}
+        if len(worlds) < 2 or len(venues) < 2:
+            return None
+        exhaustive = len(worlds) == len(universe)
+        confidence = min(m.confidence for m in component)
+        first = facts[0]
+        titles = [f.market.extra.get("event_title", "") or f.market.title for f in facts]
+        event = min(titles, key=lambda t: (len(t), t))
+        return Pair(
+            pair_id=pair_id_for(c for w in worlds for c in w.contracts),
+            kind=PairKind.GROUP,
+            event=event,
+            worlds=tuple(worlds),
+            confidence=confidence,
+            tradable=exhaustive and not flags and confidence >= self.min_confidence,
+            exhaustive=exhaustive,
+            flags=tuple(flags),
+            evidence=f"group of {len(facts)} markets, worlds "
+            + "|".join(w.label for w in worlds)
+            + f"; {component[0].basis}",
+            category=_category(first),
+            series=tuple(dict.fromkeys(f.market.series for f in facts if f.market.series)),
+            live=any(f.market.live for f in facts),
+            resolve_time=_latest(*(f.market.resolve_time for f in facts)),
+        )
+
+    def _label(self, atom: str) -> str:
+        if atom == DRAW:
+            return "draw"
+        return self.aliases.names.get(atom, atom.removeprefix("p:"))
+
+    def _forced(self, markets: Sequence[Market]) -> list[Pair]:
+        by_key = {(m.venue, m.market_id): m for m in markets}
+        pairs: list[Pair] = []
+        for forced in self.overrides.forced:
+            pair = _forced_pair(forced, by_key)
+            if pair is None:
+                log.info("override skipped: market not listed", extra={"event": forced.event})
+            else:
+                pairs.append(pair)
+        return pairs
+
+
+def _forced_pair(forced: Forced, by_key: dict[tuple[Venue, str], Market]) -> Pair | None:
+    worlds: list[World] = []
+    for w in forced.worlds:
+        contracts: list[Contract] = []
+        for ref in w.contracts:
+            market = by_key.get((ref.venue, ref.market_id))
+            if market is None:
+                return None
+            try:
+                contracts.append(market.contract(ref.side))
+            except KeyError:
+                log.warning("override names an unknown side", extra={"side": ref.side})
+                return None
+        worlds.append(World(w.label, tuple(contracts)))
+    listed = [by_key[k] for k in sorted(forced.market_keys)]
+    is_binary = len(listed) == 2 and len({m.venue for m in listed}) == 2
+    return Pair(
+        pair_id=pair_id_for(c for w in worlds for c in w.contracts),
+        kind=PairKind.BINARY if is_binary else PairKind.GROUP,
+        event=forced.event,
+        worlds=tuple(worlds),
+        confidence=1.0,
+        tradable=forced.exhaustive,
+        exhaustive=forced.exhaustive,
+        flags=("override",),
+        evidence=f"forced by overrides file{': ' + forced.note if forced.note else ''}",
+        series=tuple(dict.fromkeys(m.series for m in listed if m.series)),
+        live=any(m.live for m in listed),
+        resolve_time=_latest(*(m.resolve_time for m in listed)),
+    )
+
+
+def _keys(m: Match) -> frozenset[str]:
+    k, p = m.kalshi.market, m.poly.market
+    return frozenset(key for i, j in m.mapping for key in (k.contracts[i].key, p.contracts[j].key))
+
+
+def _flag_ambiguous(matches: list[Match]) -> list[Match]:
+    """A market whose claim matches two markets on the other venue: trust neither."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for m in matches:
+        if not m.full:
+            continue
+        k_yes = m.kalshi.market.contracts[m.mapping[0][0]].side
+        seen.setdefault(("k", m.kalshi.market.market_id), set()).add(m.poly.market.market_id)
+        seen.setdefault((f"p{m.mapping[0][1]}{k_yes}", m.poly.market.market_id), set()).add(
+            m.kalshi.market.market_id
+        )
+    out: list[Match] = []
+    for m in matches:
+        k_yes = m.kalshi.market.contracts[m.mapping[0][0]].side
+        crowded = len(seen.get(("k", m.kalshi.market.market_id), ())) > 1 or (
+            len(seen.get((f"p{m.mapping[0][1]}{k_yes}", m.poly.market.market_id), ())) > 1
+        )
+        if m.full and crowded and "ambiguous" not in m.flags:
+            m = replace(m, flags=(*m.flags, "ambiguous"))
+        out.append(m)
+    return out
+
+
+def _components(matches: list[Match]) -> list[list[Match]]:
+    """Winner matches joined by shared markets: the markets of one game."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def join(a: str, b: str) -> None:
+        parent[find(a)] = find(b)
+
+    winners = [m for m in matches if m.kalshi.kind is Kind.WINNER]
+    for m in winners:
+        k, p = m.kalshi.market, m.poly.market
+        join("k" + k.market_id, "p" + p.market_id)
+        # One event per game on both venues: its team and draw markets belong together.
+        if k.event_id:
+            join("k" + k.market_id, "ke" + k.event_id)
+        if p.event_id:
+            join("p" + p.market_id, "pe" + p.event_id)
+    groups: dict[str, list[Match]] = {}
+    for m in winners:
+        groups.setdefault(find("k" + m.kalshi.market.market_id), []).append(m)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _category(f: Facts) -> str:
+    return f"{f.category}/{f.league}" if f.league else f.category
+
+
+def _latest(*times: datetime | None) -> datetime | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
