@@ -37,7 +37,7 @@ from typing import Any
 from aiohttp import web
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 D = Decimal
 UNITS = D(1_000_000)
@@ -49,8 +49,10 @@ FAK_KILL = (
     "no orders found to match with FAK order. "
     "FAK orders are partially filled or killed if no match is found."
 )
-_V2_FIELDS = ("salt", "maker", "signer", "tokenId", "makerAmount", "takerAmount", "side")
-_V2_FIELDS += ("expiration", "signatureType", "timestamp", "metadata", "builder", "signature")
+_V2_FIELDS = (
+    *("salt", "maker", "signer", "tokenId", "makerAmount", "takerAmount", "side"),
+    *("expiration", "signatureType", "timestamp", "metadata", "builder", "signature"),
+)
 _ORDER_TYPE = [
     {"name": n, "type": t}
     for n, t in (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from predarb.domain import Contract, MarketStatus, Venue
+from predarb.domain import Contract, Level, MarketStatus, Venue
 from predarb.venues.polymarket import wire
 
 FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "polymarket"
@@ -86,7 +86,7 @@ def test_deep_and_ws_books(name: str) -> None:
 def test_deep_book_values() -> None:
     raw = load("book__fairx_normalized_deep_2026-07-13.json")
     book = wire.book(raw, Contract(PM, "m", "Yes", "1"), tick_size=D("0.0025"))
-    assert book.asks[-1] == wire.Level(D("0.9975"), D("6100000"))
+    assert book.asks[-1] == Level(D("0.9975"), D("6100000"))
     assert book.tick_size == D("0.0025")
 
 
@@ -204,7 +204,9 @@ def test_order_replies() -> None:
     )
     assert (full.status, full.making, full.taking) == ("matched", D("2.65"), D(5))
     partial = wire.posted_order(
-        load("orders__post_v1_fak_buy_matched_partial.json"), making_bound=D("4.7"), taking_bound=D(10)
+        load("orders__post_v1_fak_buy_matched_partial.json"),
+        making_bound=D("4.7"),
+        taking_bound=D(10),
     )
     assert (partial.making, partial.taking) == (D("2.35"), D(5))
     issue = wire.posted_order(

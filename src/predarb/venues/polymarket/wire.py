@@ -150,6 +150,16 @@ def when(value: Any) -> datetime | None:
     return out if out.tzinfo else out.replace(tzinfo=UTC)
 
 
+def epoch(value: Any, name: str, *, per_second: int = 1) -> datetime:
+    """A Unix time (seconds, or ms with ``per_second=1000``); now when absent."""
+    if value in (None, ""):
+        return datetime.now(UTC)
+    n = dec(value, name) / per_second
+    if not 0 < n < 10**11:
+        raise WireError(f"{name}: {value!r} is not a sane time")
+    return datetime.fromtimestamp(float(n), UTC)
+
+
 def json_list(value: Any, name: str) -> list[Any]:
     """Gamma's JSON-in-a-string arrays (``"[\\"Yes\\", \\"No\\"]"``), or a real array."""
     if isinstance(value, str):
@@ -369,13 +379,7 @@ def book(
         a.price >= b.price for a, b in itertools.pairwise(asks)
     ):
         raise WireError("book: levels out of order")
-    ts_raw = raw.get("timestamp")
-    ts = datetime.now(UTC)
-    if ts_raw not in (None, ""):
-        ms = dec(ts_raw, "timestamp")
-        if ms <= 0:
-            raise WireError("book: bad timestamp")
-        ts = datetime.fromtimestamp(float(ms / 1000), UTC)
+    ts = epoch(raw.get("timestamp"), "timestamp", per_second=1000)
     t = tick(raw["tick_size"]) if raw.get("tick_size") not in (None, "") else tick_size
     mos = raw.get("min_order_size")
     return OrderBook(
@@ -567,12 +571,7 @@ def trade(raw: Any, *, address: str, bound: Decimal = SHARE_BOUND) -> Trade:
         rate_raw = m.get("fee_rate_bps", rate_raw)
     if side not in ("BUY", "SELL"):
         raise WireError(f"trade: side {side!r}")
-    ts_raw = raw.get("match_time")
-    ts = (
-        datetime.fromtimestamp(int(dec(ts_raw, "match_time")), UTC)
-        if ts_raw not in (None, "")
-        else datetime.now(UTC)
-    )
+    ts = epoch(raw.get("match_time"), "match_time")
     fee_rate = None if rate_raw in (None, "") else dec(rate_raw, "fee_rate_bps") / 10_000
     if fee_rate is not None and not ZERO <= fee_rate <= ONE:
         raise WireError("trade: absurd fee rate")

@@ -1,0 +1,246 @@
+"""PolymarketVenue against the fake Gamma + CLOB over loopback HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from predarb.domain import (
+    Action,
+    Contract,
+    MarketStatus,
+    OrderRequest,
+    OrderStatus,
+    TimeInForce,
+    Venue,
+)
+from predarb.venues.base import (
+    AuthError,
+    NotFound,
+    OrderStateUnknown,
+    RateLimited,
+    VenueUnavailable,
+)
+from predarb.venues.polymarket import PolymarketVenue
+from predarb.venues.polymarket.errors import PolymarketOrderStateUnknown
+from tests.fakes.polymarket_server import FakePolymarket
+from tests.venues.polymarket.conftest import ADDRESS, KEY, Env
+
+
+def buy(
+    env: Env, coid: str, price: str, qty: str, tif: TimeInForce = TimeInForce.FOK
+) -> OrderRequest:
+    contract = Contract(Venue.POLYMARKET, env.market.market_id, "Yes", env.yes)
+    return OrderRequest(coid, contract, Action.BUY, D(price), D(qty), tif)
+
+
+async def test_discovery_paginates_and_keeps_open(fake: FakePolymarket) -> None:
+    for i in range(5):
+        fake.add_market(str(600 + i), tags=("sports",), accepting=i != 4)
+    fake.page_size = 2
+    venue = PolymarketVenue(fake.clob_url, fake.gamma_url, page_size=2)
+    markets = await venue.list_markets()
+    await venue.close()
+    assert sorted(m.market_id for m in markets) == ["600", "601", "602", "603"]
+    assert all(m.category == "Sports" and m.status is MarketStatus.OPEN for m in markets)
+    assert fake.requests.count(("GET", "/events")) == 3
+
+
+async def test_books_best_first_and_paper_mode(env: Env) -> None:
+    paper = PolymarketVenue(env.fake.clob_url, env.fake.gamma_url)
+    (market,) = await paper.list_markets()
+    books = await paper.get_order_books(market.contracts)
+    yes = books[market.contract("Yes")]
+    assert [lv.price for lv in yes.asks] == [D("0.45"), D("0.46"), D("0.5")]
+    assert [lv.price for lv in yes.bids] == [D("0.4"), D("0.39")]
+    assert (yes.tick_size, yes.min_order_size) == (D("0.01"), D(5))
+    with pytest.raises(AuthError, match="POLY_PRIVATE_KEY"):
+        await paper.place_order(buy(env, "p1", "0.46", "10"))
+    with pytest.raises(AuthError):
+        await paper.get_balance()
+    await paper.close()
+
+
+async def test_fok_fill_pending_then_confirmed(env: Env) -> None:
+    result = await env.venue.place_order(buy(env, "c1", "0.46", "20"))
+    assert result.status is OrderStatus.FILLED
+    assert (result.filled, result.avg_price) == (D(20), D("0.455"))
+    assert result.venue_order_id in env.fake.orders
+    assert env.fake.wallet(ADDRESS).balance == D(100) - D("9.1") - D("0.19836")
+    order = await env.venue.get_order("c1")
+    assert order is not None and order.status is OrderStatus.FILLED
+    assert [(f.price, f.contracts, f.final) for f in order.fills] == [
+        (D("0.45"), D(10), False),
+        (D("0.46"), D(10), False),
+    ]
+    assert sum(f.fee for f in order.fills) == D("0.19836")
+    env.fake.settle_trades("CONFIRMED")
+    fills = await env.venue.get_fills("c1")
+    assert all(f.final and f.client_order_id == "c1" for f in fills) and len(fills) == 2
+    assert await env.venue.get_balance() == D("90.70164")
+    (pos,) = await env.venue.get_positions()
+    assert (pos.contract.token_id, pos.contracts, pos.cost) == (env.yes, D(20), D("9.1"))
+
+
+async def test_failed_trade_is_a_failed_leg(env: Env) -> None:
+    result = await env.venue.place_order(buy(env, "c2", "0.45", "10"))
+    assert result.status is OrderStatus.FILLED
+    env.fake.settle_trades("FAILED")
+    order = await env.venue.get_order("c2", result.venue_order_id)
+    assert order is not None
+    assert (order.status, order.filled, order.error_code) == (
+        OrderStatus.REJECTED,
+        D(0),
+        "trade_failed",
+    )
+    assert await env.venue.get_fills("c2") == []
+    assert await env.venue.get_balance() == D(100)
+
+
+async def test_fok_kill_is_canceled_not_an_exception(env: Env) -> None:
+    result = await env.venue.place_order(buy(env, "c3", "0.46", "31"))
+    assert (result.status, result.error_code) == (OrderStatus.CANCELED, "fok_killed")
+    assert result.filled == 0 and env.fake.orders == {}
+
+
+async def test_fak_partial_and_no_match(env: Env) -> None:
+    partial = await env.venue.place_order(buy(env, "c4", "0.45", "15", TimeInForce.IOC))
+    assert (partial.status, partial.filled, partial.avg_price) == (
+        OrderStatus.PARTIAL,
+        D(10),
+        D("0.45"),
+    )
+    none = await env.venue.place_order(buy(env, "c5", "0.44", "15", TimeInForce.IOC))
+    assert (none.status, none.error_code) == (OrderStatus.CANCELED, "fak_no_match")
+
+
+async def test_refusals_become_rejected(env: Env) -> None:
+    small = await env.venue.place_order(buy(env, "r1", "0.46", "4.99"))
+    assert (small.status, small.error_code) == (OrderStatus.REJECTED, "below_min_size")
+    off_grid = await env.venue.place_order(buy(env, "r2", "0.455", "10"))
+    assert (off_grid.status, off_grid.error_code) == (OrderStatus.REJECTED, "invalid_order")
+    poor = await env.venue.place_order(buy(env, "r3", "0.50", "300"))
+    assert (poor.status, poor.error_code) == (OrderStatus.REJECTED, "insufficient_balance")
+    assert ("POST", "/order") in env.fake.requests  # the venue, not us, refused r3
+    assert env.fake.requests.count(("POST", "/order")) == 1
+
+
+async def test_neg_risk_order_signed_for_its_exchange(fake: FakePolymarket) -> None:
+    m = fake.add_market("777", neg_risk=True, tick="0.001")
+    fake.set_book(m.tokens["Yes"], asks=[("0.123", "50")])
+    venue = PolymarketVenue(
+        fake.clob_url,
+        fake.gamma_url,
+        private_key=KEY,
+        api_creds=fake.register_wallet(ADDRESS, balance="50"),
+    )
+    await venue.list_markets()
+    c = Contract(Venue.POLYMARKET, "777", "Yes", m.tokens["Yes"])
+    result = await venue.place_order(OrderRequest("n1", c, Action.BUY, D("0.123"), D("10")))
+    await venue.close()
+    assert result.status is OrderStatus.FILLED and fake.signer_failures == 0
+
+
+async def test_token_info_looked_up_when_unknown(env: Env) -> None:
+    """No list_markets first: tick/neg-risk/min size come from /clob-markets."""
+    result = await env.venue.place_order(buy(env, "t1", "0.45", "5"))
+    assert result.status is OrderStatus.FILLED
+    assert ("GET", f"/clob-markets/{env.market.condition_id}") in env.fake.requests
+
+
+@pytest.mark.parametrize("status", [425, 500, 503])
+async def test_unclear_order_reply_raises_state_unknown(env: Env, status: int) -> None:
+    env.fake.fail_next("POST", "/order", status)
+    with pytest.raises(PolymarketOrderStateUnknown) as info:
+        await env.venue.place_order(buy(env, "u1", "0.46", "5"))
+    assert info.value.venue_order_id.startswith("0x")
+    assert env.fake.requests.count(("POST", "/order")) == 1  # never resent
+    assert await env.venue.get_order("u1") is None  # it never arrived
+
+
+async def test_dropped_reply_then_lookup_by_hash(env: Env) -> None:
+    env.fake.drop_next("POST", "/order")
+    with pytest.raises(OrderStateUnknown) as info:
+        await env.venue.place_order(buy(env, "d1", "0.46", "5"))
+    assert isinstance(info.value, PolymarketOrderStateUnknown)
+    assert env.fake.requests.count(("POST", "/order")) == 1
+    found = await env.venue.get_order("d1")
+    assert found is not None and found.status is OrderStatus.FILLED and found.filled == 5
+    assert found.venue_order_id == info.value.venue_order_id
+
+
+async def test_malformed_order_reply_is_unknown(env: Env) -> None:
+    env.fake.malformed_next(
+        "POST", "/order", '{"success":true,"status":"matched","makingAmount":"NaN"}'
+    )
+    with pytest.raises(PolymarketOrderStateUnknown):
+        await env.venue.place_order(buy(env, "m1", "0.46", "5"))
+
+
+async def test_reads_retry_429_and_5xx(env: Env) -> None:
+    env.fake.fail_next("GET", "/balance-allowance", 429, headers={"Retry-After": "0"})
+    env.fake.fail_next("GET", "/balance-allowance", 502)
+    assert await env.venue.get_balance() == D(100)
+    for _ in range(4):
+        env.fake.fail_next("GET", "/balance-allowance", 429)
+    with pytest.raises(RateLimited):
+        await env.venue.get_balance()
+
+
+async def test_order_429_is_not_resent(env: Env) -> None:
+    env.fake.fail_next("POST", "/order", 429)
+    with pytest.raises(RateLimited):
+        await env.venue.place_order(buy(env, "q1", "0.46", "5"))
+    assert env.fake.requests.count(("POST", "/order")) == 1
+
+
+async def test_bad_credentials_401(env: Env) -> None:
+    key, _, passphrase = env.creds
+    bad = PolymarketVenue(
+        env.fake.clob_url, env.fake.gamma_url, private_key=KEY, api_creds=(key, "AAAA", passphrase)
+    )
+    with pytest.raises(AuthError) as info:
+        await bad.get_balance()
+    await bad.close()
+    assert info.value.status == 401 and "AAAA" not in str(info.value)
+
+
+async def test_derive_credentials_at_start(env: Env) -> None:
+    venue = PolymarketVenue(env.fake.clob_url, env.fake.gamma_url, private_key=KEY)
+    assert not venue.can_trade
+    await venue.connect()
+    assert venue.can_trade and await venue.get_balance() == D(100)
+    await venue.close()
+
+
+async def test_resting_order_cancel_and_open_orders(env: Env) -> None:
+    result = await env.venue.place_order(buy(env, "g1", "0.30", "10", TimeInForce.GTC))
+    assert result.status is OrderStatus.OPEN
+    env.fake.page_size = 1
+    await env.venue.place_order(buy(env, "g2", "0.31", "10", TimeInForce.GTC))
+    opened = await env.venue.open_orders()
+    assert {o.client_order_id for o in opened} == {"g1", "g2"}
+    await env.venue.cancel_order(result.venue_order_id)
+    await env.venue.cancel_order(result.venue_order_id)  # already gone: not an error
+    assert [o.client_order_id for o in await env.venue.open_orders()] == ["g2"]
+
+
+async def test_resolution(env: Env) -> None:
+    assert await env.venue.get_resolution("501") is None
+    env.fake.resolve_market("501", "No")
+    res = await env.venue.get_resolution("501")
+    assert res is not None and res.payouts["No"] == 1 and res.payouts[env.yes] == 0
+    env.fake.resolve_market("501", None)
+    half = await env.venue.get_resolution("501")
+    assert half is not None and half.payouts["Yes"] == half.payouts["No"] == D("0.5")
+    with pytest.raises(NotFound):
+        await env.venue.get_resolution("999")
+
+
+async def test_gamma_5xx_exhausts_retries(env: Env) -> None:
+    for _ in range(4):
+        env.fake.fail_next("GET", "/events", 503)
+    with pytest.raises(VenueUnavailable):
+        await env.venue.list_markets()
+    assert env.fake.requests.count(("GET", "/events")) == 4
