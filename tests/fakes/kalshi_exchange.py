@@ -267,11 +267,11 @@ class Exchange:
         mult = self.fee_multiplier(ticker)
         fees = [taker_fee(take, p, mult) for p, take, _, _ in plan]
         pos = self.positions.get(ticker, Position())
+        # Collateral for the whole order at its limit, except what closes a position.
+        closes = max(-pos.contracts, ZERO) if side == "bid" else max(pos.contracts, ZERO)
+        unit = price if side == "bid" else ONE - price
         cash = self._cash_delta(side, plan, pos.contracts) - sum(fees, ZERO)
-        rest_cost = (price if side == "bid" else ONE - price) * (
-            left if order.tif == "good_till_canceled" else ZERO
-        )
-        if self.balance + cash - rest_cost < 0:
+        if self.balance < unit * max(count - closes, ZERO) or self.balance + cash < 0:
             raise Refusal(400, "insufficient_balance", "insufficient balance")
         self.client_ids.add(coid)
         self.orders[order.order_id] = order
