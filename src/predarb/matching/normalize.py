@@ -198,12 +198,18 @@ class _Reader:
         return f"p:{words[-1]}" if words else ""
 
     def sides(self) -> list[str]:
-        text = self.lower
         event_title = ascii_lower(self.m.extra.get("event_title", ""))
-        pair = split_sides(text) or (split_sides(event_title) if event_title else None)
-        if pair is None:
-            return []
-        return [e for e in (self.entity(pair[0]), self.entity(pair[1])) if e]
+        for text in (self.lower, event_title):
+            pair = split_sides(text) if text else None
+            if pair is not None:
+                return [e for e in (self.entity(pair[0]), self.entity(pair[1])) if e]
+        # "Away at Home" is a game only when both sides are teams we know.
+        pair = split_sides(self.lower, at=True)
+        if pair is not None:
+            ids = [self.entity(pair[0]), self.entity(pair[1])]
+            if all(i and not i.startswith("p:") and i != DRAW for i in ids):
+                return ids
+        return []
 
     def infer_league(self, ids: list[str]) -> None:
         """Unknown league: accept one only if every named team belongs to it."""

@@ -14,15 +14,16 @@ from predarb.matching.payout import Range
 
 _PARENS = re.compile(r"\([^)]*\)")
 _VERSUS = re.compile(r"\s(?:vs\.?|v\.?|versus|@)\s")
+_AT = re.compile(r"\sat\s")
 _BEAT = re.compile(r"will (?:the )?(.+?) (?:beat|defeat) (?:the )?(.+?)(?:\?| on | in |$)")
 _LEFT_CUT = re.compile(r":|\bthe\b|\bwill\b| - |\?")
 _RIGHT_CUT = re.compile(r":|\?|,| - | game\b| match\b| on | in | end | to | winner\b")
 
 
-def split_sides(lower: str) -> tuple[str, str] | None:
-    """The two sides of "A vs B" (or "will A beat B"), as written."""
+def split_sides(lower: str, *, at: bool = False) -> tuple[str, str] | None:
+    """The two sides of "A vs B" (or "will A beat B"; "A at B" only when ``at``)."""
     text = _PARENS.sub(" ", lower)
-    m = _VERSUS.search(text)
+    m = _VERSUS.search(text) or (_AT.search(text) if at else None)
     if m is None:
         beat = _BEAT.search(text)
         return (beat.group(1), beat.group(2)) if beat else None
