@@ -48,7 +48,15 @@ def build_demo_venues(
     from predarb.venues.paper import PaperVenue
     from predarb.venues.sim import SimVenue, SimWorld
 
-    world = SimWorld(seed, clock=utcnow, resolve_after_s=resolve_after_s, step_s=0.5)
+    world = SimWorld(
+        seed,
+        n_games=14,
+        n_crypto=6,
+        n_soccer=5,
+        clock=utcnow,
+        resolve_after_s=resolve_after_s,
+        step_s=0.5,
+    )
     rng = random.Random(seed)
     return {
         venue: PaperVenue(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from predarb import reports
-from predarb.config import Settings
+from predarb.config import ConfigError, Settings
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
@@ -28,9 +28,14 @@ class ModeConflict(Exception):
 
 def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
     from predarb.matching.matcher import Matcher
+    from predarb.matching.overrides import Overrides, OverridesError
 
-    matcher: Matcher = Matcher.from_settings(settings)
-    return matcher.match
+    path = settings.predarb_match_overrides
+    try:
+        overrides = Overrides.load(path) if path is not None else None
+    except (OverridesError, OSError) as exc:
+        raise ConfigError(f"PREDARB_MATCH_OVERRIDES: {exc}") from None
+    return Matcher(overrides).match
 
 
 def notifiers(settings: Settings, store: Store, engine_control: object, echo: bool) -> Notifier:
