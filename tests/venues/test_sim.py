@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,7 +118,7 @@ def test_books_are_sane(seed: int, steps: int) -> None:
 
 def test_arbitrage_appears_and_disappears() -> None:
     world = SimWorld(1, resolve_after_s=10_000)
-    pairs = world.ground_truth()
+    pairs = [p for p in world.ground_truth() if p.exhaustive]
     seen: dict[str, list[bool]] = {p.pair_id: [] for p in pairs}
     for _ in range(150):
         for p in pairs:
@@ -135,24 +134,28 @@ def test_arbitrage_appears_and_disappears() -> None:
 def test_ground_truth_matches_listings_and_skips_decoys() -> None:
     world = SimWorld(5, n_games=4, n_crypto=2, n_soccer=2)
     listed = {(v, m.market_id): m for v in Venue for m in world.markets(v)}
-    pairs = world.ground_truth()
-    assert len(pairs) == 4 + 2 + 2
+    pairs = {p.pair_id: p for p in world.ground_truth()}
+    assert len(pairs) == 4 + 2 + 2 * (1 + 3)  # a 3-way game is also three binaries
     paired: set[tuple[Venue, str]] = set()
-    for pair in pairs:
-        assert pair.exhaustive and pair.tradable and pair.confidence == 1.0
+    for pair in pairs.values():
         labels = [w.label for w in pair.worlds]
-        assert len(set(labels)) == len(labels)
+        assert len(set(labels)) == len(labels) and pair.confidence == 1.0
         for c in pair.contracts:
             assert c in listed[(c.venue, c.market_id)].contracts
             paired.add((c.venue, c.market_id))
         assert {c.venue for c in pair.contracts} == {K, P}
-        if pair.category == "crypto":
-            assert pair.kind is PairKind.BINARY and len(pair.worlds) == 2
+        if pair.category == "crypto" or pair.pair_id[-2] == "-":
+            assert pair.kind is PairKind.BINARY and len(pair.worlds) == 2 and pair.exhaustive
         elif len(pair.worlds) == 3:
-            assert pair.kind is PairKind.GROUP and labels[1] == "Draw"
+            assert pair.kind is PairKind.GROUP and labels[1] == "Draw" and pair.exhaustive
             assert len(pair.markets(K)) == 3 and len(pair.markets(P)) == 3
+            assert all(len(w.contracts) == 2 for w in pair.worlds)  # YES and Yes only
+        elif pair.pair_id.startswith("sim-nfl-"):  # a tie is possible
+            assert not pair.exhaustive and not pair.tradable and "tie_possible" in pair.flags
+            assert all(len(w.contracts) == 2 for w in pair.worlds)  # no NO sides
         else:
-            assert pair.kind is PairKind.GROUP and len(pair.markets(P)) == 1
+            assert pair.kind is PairKind.GROUP and pair.exhaustive and pair.tradable
+            assert all(len(w.contracts) == 3 for w in pair.worlds)  # YES, other NO, token
     decoys = [m for key, m in listed.items() if key not in paired]
     titles = {m.title for m in decoys}
     assert "Will Bitcoin be above $105,000 on November 30?" in titles
@@ -160,21 +163,31 @@ def test_ground_truth_matches_listings_and_skips_decoys() -> None:
     assert any(m.venue is P and m.category == "sports" for m in decoys)
 
 
-@pytest.mark.parametrize("winner_index", [0, 1, 2])
-def test_each_world_pays_exactly_its_contracts(winner_index: int) -> None:
-    for pair in SimWorld(11).ground_truth():
-        world = SimWorld(11)
-        key = pair.pair_id.removeprefix("sim-")
-        if winner_index >= len(pair.worlds):
-            continue
-        label = pair.worlds[winner_index].label
-        world.set_resolution(key, label, label)
-        world.resolve_now(key)
-        for i, w in enumerate(pair.worlds):
-            for c in w.contracts:
-                res = world.resolution(c.venue, c.market_id)
-                assert res is not None and not res.void
-                assert res.payout(c) == (ONE if i == winner_index else 0), (pair.pair_id, c)
+def test_each_pair_pays_in_exactly_one_world_whatever_happens() -> None:
+    for event in SimWorld(11).events:
+        for winner in event.outcomes:
+            world = SimWorld(11)
+            world.set_resolution(event.key, winner, winner)
+            world.resolve_now(event.key)
+            for pair in world.ground_truth():
+                if not pair.pair_id.startswith(f"sim-{event.key}"):
+                    continue
+                paying = []
+                for w in pair.worlds:
+                    payouts = set()
+                    for c in w.contracts:
+                        res = world.resolution(c.venue, c.market_id)
+                        assert res is not None and not res.void
+                        payouts.add(res.payout(c))
+                    assert len(payouts) == 1, (pair.pair_id, w.label)  # its contracts agree
+                    if payouts == {ONE}:
+                        paying.append(w.label)
+                assert len(paying) == 1, (pair.pair_id, winner)
+                [label] = paying
+                if label in event.outcomes:
+                    assert label == winner
+                else:
+                    assert label.startswith("not ") and label != f"not {winner}"
 
 
 def test_events_resolve_on_time_consistently_on_both_venues() -> None:
@@ -205,7 +218,7 @@ def test_events_resolve_on_time_consistently_on_both_venues() -> None:
 
 def test_void_and_inconsistent_knobs() -> None:
     world = SimWorld(4)
-    game, other = [p for p in world.ground_truth() if len(p.worlds) == 2][:2]
+    game, other = [p for p in world.ground_truth() if p.kind is PairKind.GROUP][:2]
     game_key, other_key = game.pair_id[4:], other.pair_id[4:]
     world.set_resolution(game_key, None, None)
     a, b = other.worlds[0].label, other.worlds[1].label

@@ -127,6 +127,9 @@ class _SimMarket:
 
     market: Market
     outcome: int  # index of the event outcome in which ``primary`` pays
+    # The outcome in which ``mirror`` pays and nothing else does (None: several do, as for
+    # a 3-way NO, or a tie is possible).
+    mirror_outcome: int | None
     half_spread: float
     deviation: float = 0.0
     bids: tuple[Level, ...] = ()
@@ -141,6 +144,11 @@ class _SimMarket:
     @property
     def mirror(self) -> Contract:
         return self.market.contracts[1]
+
+    def paying_only_in(self, outcome: int) -> list[Contract]:
+        """The contracts of this market that pay $1 in ``outcome`` and in no other."""
+        sides = ((self.primary, self.outcome), (self.mirror, self.mirror_outcome))
+        return [c for c, pays_in in sides if pays_in == outcome]
 
 
 @dataclass(eq=False)
@@ -329,39 +337,59 @@ class SimWorld:
     # -- ground truth ------------------------------------------------------------------
 
     def ground_truth(self) -> list[Pair]:
-        """The true cross-venue pairs with their exact outcome mapping (decoys excluded)."""
+        """The true cross-venue pairs with their exact outcome mapping (decoys excluded).
+
+        A game is one group pair. An NFL game can end in a tie, in which Kalshi's NO sides
+        pay and Polymarket refunds half, so its pair holds only the team contracts and is
+        neither exhaustive nor tradable (the matcher flags it the same way). Each outcome
+        of a 3-way game is also a binary pair: YES/Yes against NO/No.
+        """
         pairs: list[Pair] = []
         for ev in self.events:
             if ev.venues != (K, P):
                 continue
-            worlds = []
-            for i, label in enumerate(ev.outcomes):
-                contracts = []
-                for venue in (K, P):
-                    for sim in ev.markets[venue]:
-                        if sim.outcome == i:
-                            contracts.append(sim.primary)
-                        elif len(ev.outcomes) == 2:  # the other side pays exactly here
-                            contracts.append(sim.mirror)
-                worlds.append(World(label, tuple(contracts)))
+            sims = [sim for v in (K, P) for sim in ev.markets[v]]
+            worlds = [
+                World(label, tuple(c for sim in sims for c in sim.paying_only_in(i)))
+                for i, label in enumerate(ev.outcomes)
+            ]
+            tie = ev.key.startswith("nfl-")
             binary = all(len(ev.markets[v]) == 1 for v in (K, P))
-            first = {v: ev.markets[v][0].market for v in (K, P)}
-            pairs.append(
-                Pair(
-                    pair_id=f"sim-{ev.key}",
-                    kind=PairKind.BINARY if binary else PairKind.GROUP,
-                    event=ev.title,
-                    worlds=tuple(worlds),
-                    confidence=1.0,
-                    tradable=True,
-                    exhaustive=True,
-                    evidence="simulator ground truth",
-                    category=ev.category,
-                    series=(first[K].series, first[P].series),
-                    resolve_time=ev.resolve_at,
-                )
-            )
+            kind = PairKind.BINARY if binary else PairKind.GROUP
+            pairs.append(self._pair(ev, f"sim-{ev.key}", kind, worlds, tie_possible=tie))
+            if len(ev.outcomes) > 2:
+                for i, label in enumerate(ev.outcomes):
+                    k, p = (next(s for s in ev.markets[v] if s.outcome == i) for v in (K, P))
+                    worlds = [
+                        World(label, (k.primary, p.primary)),
+                        World(f"not {label}", (k.mirror, p.mirror)),
+                    ]
+                    pairs.append(self._pair(ev, f"sim-{ev.key}-{i}", PairKind.BINARY, worlds))
         return pairs
+
+    def _pair(
+        self,
+        ev: SimEvent,
+        pair_id: str,
+        kind: PairKind,
+        worlds: list[World],
+        *,
+        tie_possible: bool = False,
+    ) -> Pair:
+        return Pair(
+            pair_id=pair_id,
+            kind=kind,
+            event=ev.title,
+            worlds=tuple(worlds),
+            confidence=1.0,
+            tradable=not tie_possible,
+            exhaustive=not tie_possible,
+            flags=("tie_possible",) if tie_possible else (),
+            evidence="simulator ground truth",
+            category=ev.category,
+            series=tuple(ev.markets[v][0].market.series for v in (K, P)),
+            resolve_time=ev.resolve_at,
+        )
 
     # -- internals ---------------------------------------------------------------------
 
@@ -464,7 +492,7 @@ class SimWorld:
         self.events.append(ev)
         return ev
 
-    def _list(self, ev: SimEvent, market: Market, outcome: int) -> None:
+    def _list(self, ev: SimEvent, market: Market, outcome: int, mirror: int | None) -> None:
         if market.venue is K:
             half_spread = self._rng.choice((0.01, 0.015, 0.02))
         else:
@@ -472,7 +500,7 @@ class SimWorld:
         market = replace(
             market, category=ev.category, close_time=ev.resolve_at, resolve_time=ev.resolve_at
         )
-        sim = _SimMarket(market, outcome, half_spread)
+        sim = _SimMarket(market, outcome, mirror, half_spread)
         ev.markets.setdefault(market.venue, []).append(sim)
         self._by_id[(market.venue, market.market_id)] = sim
         self._owner[(market.venue, market.market_id)] = ev
@@ -497,7 +525,7 @@ class SimWorld:
                 )
                 ticker = f"{event_ticker}-{team.code}"
                 market = _kalshi(ticker, event_ticker, title, team.name, series, rules)
-                self._list(ev, market, i)
+                self._list(ev, market, i, None if league == "NFL" else 1 - i)
         if P in venues:
             question = f"{away.short} vs. {home.short}"
             rules = (
@@ -512,7 +540,7 @@ class SimWorld:
             }
             outcomes = (away.short, home.short)
             market = self._poly(question, outcomes, slug, slug, question, "", rules, CENT, extra)
-            self._list(ev, market, 0)
+            self._list(ev, market, 0, 1)
 
     def _add_threshold(self, coin: Coin, strike: int, day: date, venues: tuple[Venue, ...]) -> None:
         key = f"{coin.code.lower()}-above-{strike}-{day.isoformat()}"
@@ -539,7 +567,7 @@ class SimWorld:
                 rules,
             )
             extra = {**market.extra, "floor_strike": str(strike), "strike_type": "greater"}
-            self._list(ev, replace(market, extra=extra), 0)
+            self._list(ev, replace(market, extra=extra), 0, 1)
         if P in venues:
             question = f"Will {coin.name} be above {dollars} on {day:%B} {day.day}?"
             event_slug = f"{coin.name}-above-on-{day:%B}-{day.day}".lower()
@@ -558,7 +586,7 @@ class SimWorld:
                 MILLI,
                 {"tags": f"crypto,{coin.name.lower()}"},
             )
-            self._list(ev, market, 0)
+            self._list(ev, market, 0, 1)
 
     def _add_soccer(self, home: Team, away: Team, day: date) -> None:
         slug = f"epl-{home.code.lower()}-{away.code.lower()}-{day.isoformat()}"
@@ -576,7 +604,7 @@ class SimWorld:
                 f"{when} {what} after regulation time, then the market resolves to Yes."
             )
             ticker = f"{event_ticker}-{code}"
-            self._list(ev, _kalshi(ticker, event_ticker, title, sub, "KXEPLGAME", rules), i)
+            self._list(ev, _kalshi(ticker, event_ticker, title, sub, "KXEPLGAME", rules), i, None)
         match = f"{home.short} vs. {away.short}"
         rules = (
             f"This market refers to the English Premier League game {match} on "
@@ -593,7 +621,7 @@ class SimWorld:
             market = self._poly(
                 question, ("Yes", "No"), f"{slug}-{i}", slug, match, group, rules, MILLI, extra
             )
-            self._list(ev, replace(market, neg_risk=True), i)
+            self._list(ev, replace(market, neg_risk=True), i, None)
 
     def _poly(
         self,
