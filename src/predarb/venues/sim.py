@@ -555,8 +555,8 @@ class SimWorld:
                 f"Will the {coin.name} price be above {dollars} on {day:%b} {day.day}, {day.year}?"
             )
             rules = (
-                f"If the {coin.name} price is above {dollars} at 5pm EST on {day:%b} "
-                f"{day.day}, {day.year}, then the market resolves to Yes."
+                f"If the CF Benchmarks {coin.name} Real Time Index is above {dollars} at 5pm "
+                f"EST on {day:%b} {day.day}, {day.year}, then the market resolves to Yes."
             )
             market = _kalshi(
                 f"{event_ticker}-T{strike}",
@@ -572,8 +572,8 @@ class SimWorld:
             question = f"Will {coin.name} be above {dollars} on {day:%B} {day.day}?"
             event_slug = f"{coin.name}-above-on-{day:%B}-{day.day}".lower()
             rules = (
-                f'This market will resolve to "Yes" if the Binance {coin.code}/USDT 1 minute '
-                f"candle for 12:00 ET on {day:%B} {day.day} closes above {dollars}."
+                f'This market will resolve to "Yes" if the CF Benchmarks {coin.name} Real Time '
+                f"Index is above {dollars} at 17:00 ET on {day:%B} {day.day}, {day.year}."
             )
             market = self._poly(
                 question,
