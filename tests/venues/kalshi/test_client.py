@@ -279,3 +279,18 @@ async def test_unknown_key_is_an_auth_error(fake: FakeKalshi, tmp_path: Path) ->
         assert exc.value.status == 401 and "NOT_FOUND" in exc.value.message
     finally:
         await venue.close()
+
+
+async def test_series_filter_and_a_repeating_cursor_ends_the_walk(fake: FakeKalshi) -> None:
+    fake.add_market("KXA-26-X")
+    fake.add_market("KXB-26-Y")
+    venue = KalshiVenue(fake.base_url, series_tickers=["KXB"])
+    try:
+        assert [m.market_id for m in await venue.list_markets()] == ["KXB-26-Y"]
+        looping = {"markets": [fake.exchange.market("KXA-26-X")], "cursor": "c2FtZQ"}
+        fake.fail_next(200, looping, path="/markets", times=5)
+        found = await venue.fetch_markets(status="open")
+    finally:
+        await venue.close()
+    assert [m.market_id for m in found] == ["KXA-26-X", "KXA-26-X"]
+    assert sum(1 for _, p, _ in fake.requests if p == "/markets") == 2

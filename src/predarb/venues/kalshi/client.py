@@ -140,13 +140,14 @@ class KalshiVenue(VenueClient):
 
     async def list_markets(self) -> list[Market]:
         """Open markets of open events (all pages, or of ``series_tickers`` only)."""
-        events: list[wire.WireEvent] = []
-        for series in self._series or (None,):
+        raw: list[Any] = []
+        for series in self._series or ("",):
             params = {"status": "open", "with_nested_markets": "true", "limit": 200}
-            if series:
-                params["series_ticker"] = series
-            async for item in self._pages("/events", "events", params):
-                events.extend(wire.each([item], wire.parse_event, "event"))
+            raw += [
+                e
+                async for e in self._pages("/events", "events", {**params, "series_ticker": series})
+            ]
+        events = list(wire.each(raw, wire.parse_event, "event"))
         fees = await self._series_fees(e.series_ticker for e in events if not e.fee_override)
         markets: list[Market] = []
         for event in events:
@@ -250,13 +251,16 @@ class KalshiVenue(VenueClient):
     # --- trading (signed) ----------------------------------------------------------
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
-        """One FOK/IOC order. A FOK the book cannot fill comes back CANCELED with
-        ``error_code``; other refusals REJECTED; a lost reply raises ``OrderStateUnknown``."""
+        """One FOK/IOC (or GTC) order, sent on the YES book as ``wire_orders`` maps it
+        (buy NO at q = ask at 1 − q). A FOK the book cannot fill comes back CANCELED with
+        ``error_code``; other refusals REJECTED; a lost or unreadable reply raises
+        ``OrderStateUnknown``. The price must lie on the market's grid and the count have
+        at most 2 decimals, else REJECTED locally without sending."""
         self._require_key()
         ticker = order.contract.market_id
         try:
             body = wire_orders.order_body(order, await self._grid(ticker))
-        except NotFound as exc:
+        except VenueError as exc:  # the market's price grid is unknown: nothing was sent
             return _refused(order, OrderStatus.REJECTED, exc)
         except wire.WireError as exc:
             return OrderResult(
