@@ -7,7 +7,8 @@ that could not be read with certainty is listed in ``problems``; a market with p
 may still be paired and shown, but never traded.
 
 Venue adapters may pass hints in ``Market.extra`` (all optional, all strings):
-``slug``, ``tags`` (comma-separated), ``event_title``, ``game_start_time`` (ISO),
+``slug``, ``tags`` (comma-separated), ``event_title``, ``game_start_time`` or
+``gameStartTime`` (ISO),
 ``strike_type``/``floor_strike``/``cap_strike`` (Kalshi), ``resolution_source``.
 """
 
@@ -161,7 +162,8 @@ class _Reader:
     def when(self) -> tuple[date | None, bool, datetime | None, datetime | None]:
         m = self.m
         resolve = m.resolve_time or m.close_time
-        start = parse_instant(m.extra.get("game_start_time", "")) if m.extra else None
+        raw_start = m.extra.get("game_start_time") or m.extra.get("gameStartTime") or ""
+        start = parse_instant(raw_start) if raw_start else None
         day: date | None = None
         if m.venue is Venue.KALSHI:
             day, ticker_start = ticker_date(m.event_id or m.market_id)
@@ -321,6 +323,8 @@ def _sports(r: _Reader, base: Facts) -> Facts | None:
             if favourite in {"", DRAW}:
                 return None
             participants.add(favourite)
+            if not set(labels) <= _YES_NO:
+                participants.update(e for c in m.contracts if (e := r.entity(c.side)) != DRAW)
             anchor = min(participants)
             fav_rng = rng if favourite == anchor else rng.mirrored()
             variable = f"margin:{anchor}"

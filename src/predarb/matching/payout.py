@@ -41,19 +41,23 @@ class Range:
     hi: Decimal | None
     hi_closed: bool
     complement: bool = False
+    whole: bool = False  # the number is a whole number (points, degrees, hits)
 
     def negate(self) -> Range:
-        return Range(self.lo, self.lo_closed, self.hi, self.hi_closed, not self.complement)
+        return Range(
+            self.lo, self.lo_closed, self.hi, self.hi_closed, not self.complement, self.whole
+        )
 
     def canonical(self, universe: frozenset[str] | None = None) -> Range:
         """The outside of a one-sided range is a one-sided range: say it that way."""
         if not self.complement:
             return self
+        flipped = self
         if self.hi is None and self.lo is not None:
-            return Range(None, False, self.lo, not self.lo_closed)
-        if self.lo is None and self.hi is not None:
-            return Range(self.hi, not self.hi_closed, None, False)
-        return self
+            flipped = Range(None, False, self.lo, not self.lo_closed, whole=self.whole)
+        elif self.lo is None and self.hi is not None:
+            flipped = Range(self.hi, not self.hi_closed, None, False, whole=self.whole)
+        return flipped.integral() if self.whole else flipped
 
     def integral(self) -> Range:
         """Same claim on a whole-number quantity: strict bounds become inclusive ones."""
@@ -66,7 +70,7 @@ class Range:
             whole = hi.to_integral_value(rounding="ROUND_CEILING")
             hi = whole - 1 if (not hi_closed or whole != hi) else whole
             hi_closed = True
-        return Range(lo, lo_closed, hi, hi_closed, self.complement)
+        return Range(lo, lo_closed, hi, hi_closed, self.complement, whole=True)
 
     def mirrored(self) -> Range:
         """The same claim about the negated number (a margin seen from the other team)."""
@@ -76,6 +80,7 @@ class Range:
             -self.lo if self.lo is not None else None,
             self.lo_closed,
             self.complement,
+            self.whole,
         )
 
 

@@ -21,6 +21,7 @@ from predarb.matching.payout import Payout, describe, same_claim
 START_TOLERANCE = timedelta(minutes=90)
 TIME_TOLERANCE = timedelta(minutes=5)
 MIN_TRADABLE_CONFIDENCE = 0.7
+DAILY_READINGS = frozenset({"weather"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,10 @@ def _same_time(k: Facts, p: Facts, flags: list[str]) -> bool:
     if k.kind is Kind.ELECTION:
         return True
     if k.kind is Kind.THRESHOLD:
+        if k.category in DAILY_READINGS:
+            # A day's reading (a high temperature): the day is the fact, whatever hour
+            # each venue publishes its result.
+            return k.day is not None and k.day == p.day and k.day_explicit and p.day_explicit
         if k.resolve is None or p.resolve is None:
             return k.day is not None and k.day == p.day
         gap = abs(k.resolve - p.resolve)

@@ -42,7 +42,6 @@ _SCOPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bmap (\d)\b"), "map"),
     (re.compile(r"\b(1st|first) set\b|\bset (\d)\b"), "set"),
     (re.compile(r"\b(advance|qualify|to progress)\b"), "advance"),
-    (re.compile(r"\bgame (\d)\b"), "game"),
 )
 
 
@@ -56,7 +55,7 @@ def game_scope(words: str) -> str:
     return ""
 
 
-_NUM = r"\$?\s?(-?\d+(?:\.\d+)?)\s?(k|m|b|bn|thousand|million|billion)?\b"
+_NUM = r"\$?\s?(-?\d+(?:\.\d+)?)(?!\d)(?:\s?(k|m|b|bn|thousand|million|billion)\b)?"
 _UNIT = r"(?:\s|°|f\b|%|usd|points?|goals?|runs?)*"
 _SCALE = {"k": 3, "thousand": 3, "m": 6, "million": 6, "b": 9, "bn": 9, "billion": 9}
 _SUFFIX_GE = re.compile(_NUM + _UNIT + r"(?:or above|or more|or higher|or greater|\+)")
