@@ -1,0 +1,190 @@
+"""The Telegram channel: push alerts (through the SQLite outbox) and chat commands.
+
+python-telegram-bot runs inside the bot's own asyncio loop, started and stopped by hand
+(no ``run_polling``). ``start`` returns at once: connecting, ``getMe`` and polling are
+retried in a background task, so Telegram being down never delays trading; alerts wait
+in the outbox meanwhile. The trading core only sees the ``Notifier`` interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.error import Conflict, InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from predarb import reports
+from predarb.control import Control, utcnow
+from predarb.notify import messages
+from predarb.notify.base import Alert, Notifier
+from predarb.notify.delivery import OutboxSender
+from predarb.notify.telegram_commands import Commands
+from predarb.store import Store
+
+log = logging.getLogger(__name__)
+
+DAILY_SUMMARY_KEY = "telegram:daily_summary_day"
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramNotifier(Notifier):
+    """Alerts to, and commands from, the one chat ``chat_id``.
+
+    ``send`` never raises and never waits for Telegram: it writes the alert to the
+    outbox and wakes the sender. ``stop`` returns within about ``stop_timeout_s``.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        chat_id: int,
+        base_url: str,
+        control: Control,
+        store: Store,
+        *,
+        batch_window_s: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+        min_interval_s: float = 1.0,
+        poll_timeout_s: float = 10.0,
+        stop_timeout_s: float = 5.0,
+        daily_summary_at: time | None = time(23, 55, tzinfo=UTC),
+    ) -> None:
+        self._token = token
+        self.chat_id = chat_id
+        self.base_url = base_url
+        self.store = store
+        self.clock = clock
+        self.poll_timeout_s = poll_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self.daily_summary_at = daily_summary_at
+        self.commands = Commands(chat_id, control, store, clock)
+        self.ready = asyncio.Event()  # set once getMe succeeded: sending may begin
+        self.polling = asyncio.Event()  # set once commands are being received
+        self.sender = OutboxSender(
+            store,
+            self._send_text,
+            clock,
+            ready=self.ready,
+            batch_window_s=batch_window_s,
+            min_interval_s=min_interval_s,
+        )
+        self.app: AnyApp | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        app = ApplicationBuilder().token(self._token).base_url(self.base_url).build()
+        app.add_handler(TypeHandler(Update, self.commands.gate), group=-1)
+        for handler in self.commands.handlers():
+            app.add_handler(handler)
+        app.add_error_handler(self._on_handler_error)
+        self.app = app
+        self._tasks = [
+            asyncio.create_task(self._connect(app), name="telegram-connect"),
+            asyncio.create_task(self.sender.run(), name="telegram-sender"),
+        ]
+        self.sender.wake()  # alerts left unsent by the previous run
+
+    async def send(self, alert: Alert) -> None:
+        await self.sender.enqueue(alert)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        app, self.app = self.app, None
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await self._bounded(app.updater.stop(), "stop polling")
+        if app.running:
+            await self._bounded(app.stop(), "stop the application")
+        await self._bounded(app.shutdown(), "shut down")
+        await self._bounded(app.bot.shutdown(), "close connections")
+
+    async def _bounded(self, step: Awaitable[None], what: str) -> None:
+        try:
+            await asyncio.wait_for(step, self.stop_timeout_s)
+        except Exception as exc:
+            log.warning("telegram: %s failed (%s)", what, type(exc).__name__)
+
+    async def _connect(self, app: AnyApp) -> None:
+        """getMe until it answers, then start the application and the long poll."""
+        delay = 0.5
+        while True:
+            try:
+                await app.initialize()
+                break
+            except InvalidToken:
+                # The exception text carries the token: never log it.
+                log.error("telegram: TELEGRAM_BOT_TOKEN was rejected; alerts stay in the outbox")
+                return
+            except Exception as exc:
+                log.warning(
+                    "telegram unreachable (%s); retrying in %.1fs", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        log.info("telegram: connected as @%s", app.bot.username)
+        self.ready.set()
+        await app.start()
+        if app.updater is None:
+            return
+        await app.updater.start_polling(
+            timeout=timedelta(seconds=self.poll_timeout_s),
+            bootstrap_retries=-1,
+            error_callback=_on_poll_error,
+        )
+        self.polling.set()
+        try:
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in messages.COMMANDS])
+        except TelegramError as exc:
+            log.warning("telegram: setMyCommands failed (%s)", type(exc).__name__)
+        if self.daily_summary_at is not None and app.job_queue is not None:
+            app.job_queue.run_daily(
+                self._daily_job,
+                time=self.daily_summary_at,
+                name="daily_summary",
+                job_kwargs={"id": "daily_summary", "replace_existing": True},
+            )
+
+    async def _send_text(self, text: str, silent: bool, as_html: bool) -> None:
+        if self.app is None:
+            raise RuntimeError("telegram is stopped")
+        await self.app.bot.send_message(
+            self.chat_id,
+            text,
+            parse_mode=ParseMode.HTML if as_html else None,
+            disable_notification=silent,
+        )
+
+    async def send_daily_summary(self) -> bool:
+        """Queue today's summary unless it was already sent today (survives restarts)."""
+        now = self.clock()
+        day = now.astimezone(UTC).date().isoformat()
+        if await self.store.get_state(DAILY_SUMMARY_KEY) == day:
+            return False
+        status = await self.commands.control.status()
+        pnl = await reports.pnl(self.store, now)
+        await self.send(messages.daily_summary(day, status, pnl))
+        await self.store.set_state(DAILY_SUMMARY_KEY, day, now)
+        return True
+
+    async def _daily_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.send_daily_summary()
+
+    async def _on_handler_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: a command failed", exc_info=context.error)
+
+
+def _on_poll_error(exc: TelegramError) -> None:
+    if isinstance(exc, Conflict):
+        log.warning("telegram: 409 Conflict, another process polls this bot token; retrying")
+    else:
+        log.warning("telegram: polling failed (%s); retrying", type(exc).__name__)
