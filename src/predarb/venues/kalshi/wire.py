@@ -227,6 +227,8 @@ class WireEvent:
     title: str
     sub_title: str
     fee_override: SeriesFee | None
+    category: str = ""
+    sources: str = ""  # settlement source names, comma-separated
     markets: tuple[Any, ...] = field(default=())  # raw market objects, parsed later
 
 
@@ -240,6 +242,12 @@ def parse_event(value: Any) -> WireEvent:
         sub_title=text(o, "sub_title", required=False),
         fee_override=series_fee(o, "fee_type_override", "fee_multiplier_override"),
         markets=tuple(markets) if isinstance(markets, list) else (),
+        category=text(o, "category", required=False),
+        sources=", ".join(
+            str(s.get("name"))
+            for s in (o.get("settlement_sources") or ())
+            if isinstance(s, dict) and isinstance(s.get("name"), str)
+        ),
     )
 
 
@@ -279,6 +287,10 @@ def parse_market(
         if isinstance(o.get(key), str | int | float) and not isinstance(o.get(key), bool)
     }
     extra["fee_type"] = fee.fee_type
+    if event is not None:
+        # Hints for the matcher: the event's own title and its settlement sources.
+        extra.update({"event_title": event.title, "resolution_source": event.sources})
+        extra = {k: v for k, v in extra.items() if v}
     return Market(
         venue=Venue.KALSHI,
         market_id=ticker,
@@ -290,6 +302,7 @@ def parse_market(
         resolve_time=timestamp(o, "expected_expiration_time")
         or timestamp(o, "occurrence_datetime"),
         series=series,
+        category=event.category.lower() if event else "",
         subtitle=subtitle,
         rules=text(o, "rules_primary", required=False),
         tick_size=tick_size(ranges),

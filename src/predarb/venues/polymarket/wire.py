@@ -274,6 +274,14 @@ def gamma_market(
         "sportsMarketType": sports_type,
         "line": text(raw.get("line")),
         "gameStartTime": game_start.isoformat() if game_start else "",
+        # Hints for the matcher (see matching.normalize).
+        "event_title": text(event.get("title")),
+        "tags": ",".join(
+            text(t.get("label") or t.get("slug"))
+            for t in (event.get("tags") or ())
+            if isinstance(t, Mapping)
+        ),
+        "resolution_source": text(raw.get("resolutionSource") or event.get("resolutionSource")),
     }
     return Market(
         venue=PM,
