@@ -13,18 +13,22 @@ import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=1 << 16)
 def ascii_lower(text: str) -> str:
     """Lowercase and strip accents, keeping punctuation (numbers need it)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return decomposed.encode("ascii", "ignore").decode("ascii").lower()
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Lowercase ASCII words separated by single spaces."""
     return _NON_WORD.sub(" ", ascii_lower(text)).strip()
@@ -101,6 +105,9 @@ class Aliases:
     measure_groups: Mapping[str, MeasureGroup]  # group key -> group
     measure_category: Mapping[str, str]  # measure code -> category
     names: Mapping[str, str] = field(default_factory=dict)  # id -> canonical name
+    league_by_slug: Mapping[str, str] = field(default_factory=dict)  # slug head -> league
+    league_by_tag: Mapping[str, str] = field(default_factory=dict)  # folded tag -> league
+    category_by_tag: Mapping[str, str] = field(default_factory=dict)  # folded tag -> category
 
     def league_for_kalshi_series(self, series: str) -> League | None:
         """The league whose Kalshi prefix starts ``series`` (``KX`` already removed)."""
@@ -181,6 +188,10 @@ def load_aliases() -> Aliases:
             measure_category[code] = category
             names[code] = canonical
             measure_pairs.extend((alias, code) for alias in (canonical, *aliases))
+    by_slug = {h: lg.key for lg in leagues.values() for h in lg.slug_prefixes}
+    # A generic sport word ("basketball") names no single league.
+    by_tag = {t: lg.key for lg in leagues.values() for t in lg.tags if t not in {"basketball"}}
+    category_by_tag = {fold(t): g.category for g in groups.values() for t in g.tags}
     return Aliases(
         leagues=leagues,
         any_league=any_league,
@@ -189,4 +200,7 @@ def load_aliases() -> Aliases:
         measure_groups=groups,
         measure_category=measure_category,
         names=names,
+        league_by_slug=by_slug,
+        league_by_tag=by_tag,
+        category_by_tag=category_by_tag,
     )

@@ -56,12 +56,8 @@ class Matcher:
         ]
         matches = _flag_ambiguous(matches)
         groups = [g for g in (self._group(c) for c in _components(matches)) if g]
-        covered = [frozenset(c.key for c in g.contracts) for g in groups]
-        binaries = [
-            self._binary(m)
-            for m in matches
-            if m.full and not any(_keys(m) <= keys for keys in covered)
-        ]
+        in_group = {c.key: n for n, g in enumerate(groups) for c in g.contracts}
+        binaries = [self._binary(m) for m in matches if m.full and not _covered(m, in_group)]
         pairs = [p for p in (*groups, *binaries) if not self.overrides.forbids(p)]
         forced = self._forced([*kalshi, *poly])
         forced_markets = {(c.venue, c.market_id) for p in forced for c in p.contracts}
@@ -198,6 +194,12 @@ def _forced_pair(forced: Forced, by_key: dict[tuple[Venue, str], Market]) -> Pai
 def _keys(m: Match) -> frozenset[str]:
     k, p = m.kalshi.market, m.poly.market
     return frozenset(key for i, j in m.mapping for key in (k.contracts[i].key, p.contracts[j].key))
+
+
+def _covered(m: Match, in_group: dict[str, int]) -> bool:
+    """Every contract of the match is already in one group: the group says it all."""
+    owners = {in_group.get(key, -1) for key in _keys(m)}
+    return len(owners) == 1 and -1 not in owners
 
 
 def _flag_ambiguous(matches: list[Match]) -> list[Match]:

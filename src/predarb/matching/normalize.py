@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 from predarb.domain import Market, Venue
 from predarb.matching.aliases import Aliases, League, ascii_lower, fold, load_aliases
@@ -92,6 +93,8 @@ class Facts:
 
 def _lossy(text: str) -> bool:
     """True when folding to ASCII drops letters (not just accents): the name is unreadable."""
+    if text.isascii():
+        return False
     for ch in unicodedata.normalize("NFKD", text):
         if ord(ch) > 127 and unicodedata.category(ch)[0] == "L":
             return True
@@ -120,7 +123,6 @@ class _Reader:
         if self.series.startswith("KX"):
             self.series = self.series[2:]
         self.slug = (m.extra.get("slug") or m.series or "").lower()
-        self.tags = fold(" ".join((m.category, m.extra.get("tags", ""))))
         self.league: League | None = None
         self.category = ""
 
@@ -133,21 +135,17 @@ class _Reader:
             self.category = self.league.category if self.league else ""
             self.category = self.category or a.measure_category_for_kalshi_series(self.series)
         else:
-            head = self.slug.split("-")[0]
-            tag_words = f" {self.tags} "
-            for league in a.leagues.values():
-                if head in league.slug_prefixes or any(
-                    f" {t} " in tag_words for t in league.tags if t not in {"basketball"}
-                ):
-                    self.league = league
-                    break
+            tags = [fold(t) for t in (m.category, *m.extra.get("tags", "").split(","))]
+            key = a.league_by_slug.get(self.slug.split("-")[0]) or next(
+                (a.league_by_tag[t] for t in tags if t in a.league_by_tag), None
+            )
+            self.league = a.leagues[key] if key else None
             if self.league:
                 self.category = self.league.category
             else:
-                for group in a.measure_groups.values():
-                    if any(f" {fold(t)} " in tag_words for t in group.tags):
-                        self.category = group.category
-                        break
+                self.category = next(
+                    (a.category_by_tag[t] for t in tags if t in a.category_by_tag), ""
+                )
         if not self.category:
             cat = fold(m.category)
             if any(w in cat for w in ("sport", "soccer", "football", "basketball", "tennis")):
@@ -234,6 +232,10 @@ class _Reader:
         return self.entity(self.m.subtitle) if self.sub else ""
 
 
+def _with(base: dict[str, Any], **fields: Any) -> Facts:
+    return Facts(**{**base, **fields})
+
+
 def _yes_no_payouts(m: Market, yes: Payout) -> tuple[Payout | None, ...]:
     out: list[Payout | None] = []
     for c in m.contracts:
@@ -257,22 +259,22 @@ def normalize(m: Market, aliases: Aliases | None = None) -> Facts:
         r.problems.append("no_date")
     elif not explicit:
         r.problems.append("date_unverified")
-    base = Facts(
-        m, Kind.UNKNOWN, r.category, day=day, day_explicit=explicit, start=start,
-        resolve=resolve, text=r.words,
-    )  # fmt: skip
+    base: dict[str, Any] = {
+        "market": m, "kind": Kind.UNKNOWN, "category": r.category, "day": day,
+        "day_explicit": explicit, "start": start, "resolve": resolve, "text": r.words,
+    }  # fmt: skip
     unparsed = (*r.problems, "unparsed")
     if "up or down" in r.words or _PATH_WORDS.search(r.words):
-        return replace(base, problems=unparsed)
+        return Facts(**{**base, "problems": unparsed})
     if r.league is not None or r.category == "sports":
         facts = _sports(r, base)
         if facts is not None:
             return facts
     facts = _threshold(r, base) or _election(r, base)
-    return facts or replace(base, category=r.category, problems=unparsed)
+    return facts or Facts(**{**base, "category": r.category, "problems": unparsed})
 
 
-def _sports(r: _Reader, base: Facts) -> Facts | None:
+def _sports(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
     prop = _PROP.match(r.lower)
     if prop:
@@ -282,7 +284,7 @@ def _sports(r: _Reader, base: Facts) -> Facts | None:
         if not who or n is None:
             return None
         yes = Range(n, True, None, False)
-        return replace(
+        return _with(
             base, kind=Kind.PROP, category=r.category, league=r.league.key if r.league else "",
             subject=who, variable=f"prop:{who}:{stat}", payouts=_yes_no_payouts(m, yes),
             keys=(f"prop:{who}",), problems=tuple(r.problems),
@@ -353,7 +355,7 @@ def _sports(r: _Reader, base: Facts) -> Facts | None:
     if len(participants) > 2:
         r.problems.append("too_many_sides")
     keys = tuple(f"{kind.value}:{p}" for p in sorted(participants))
-    return replace(
+    return _with(
         base, kind=kind, category=r.category or "sports", league=r.league.key if r.league else "",
         participants=frozenset(participants), subject=subject, variable=variable,
         payouts=payouts, scope=scope, draw_possible=draw_possible, keys=keys,
@@ -361,7 +363,7 @@ def _sports(r: _Reader, base: Facts) -> Facts | None:
     )  # fmt: skip
 
 
-def _threshold(r: _Reader, base: Facts) -> Facts | None:
+def _threshold(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
     text = r.words if not r.sub else f"{r.words} {r.sub}"
     measures = r.a.measures.find(text)
@@ -380,9 +382,9 @@ def _threshold(r: _Reader, base: Facts) -> Facts | None:
     sources = resolution_sources(f"{m.rules} {m.extra.get('resolution_source', '')}")
     if not sources:
         problems.append("source_unknown")
-    if base.resolve is None:
+    if base["resolve"] is None:
         problems.append("no_time")
-    return replace(
+    return _with(
         base, kind=Kind.THRESHOLD, category=category, subject=measure, variable=measure,
         payouts=_yes_no_payouts(m, rng), sources=sources, keys=(f"threshold:{measure}",),
         problems=tuple(problems),
@@ -406,7 +408,7 @@ def _kalshi_strike(m: Market) -> Range | None:
     return None
 
 
-def _election(r: _Reader, base: Facts) -> Facts | None:
+def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
     if not _ELECTION.search(r.words):
         return None
@@ -423,7 +425,7 @@ def _election(r: _Reader, base: Facts) -> Facts | None:
         return None  # a surname alone, or an "Other" bucket, is not a candidate
     subject = f"person:{words[0]} {words[-1]}"
     problems = [p for p in r.problems if p not in {"date_unverified", "no_date"}]
-    return replace(
+    return _with(
         base, kind=Kind.ELECTION, category="politics", subject=subject, race=race,
         payouts=_yes_no_payouts(m, Outcomes(frozenset({subject}))),
         keys=(f"election:{words[-1]}",), problems=tuple(problems), day=None,
