@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -35,6 +35,7 @@ from predarb.domain import (
 from predarb.execution.placer import Placement, Placer
 from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind, Notifier
+from predarb.reconcile import Reconciler
 from predarb.risk import RiskDecision, RiskLimits, RiskManager, RiskSnapshot, trip_reason_after_loss
 from predarb.settlement import Settler
 from predarb.store import Store
@@ -44,6 +45,8 @@ from predarb.venues.base import VenueClient, VenueError
 log = logging.getLogger(__name__)
 
 Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
+RECONCILE_INTERVAL_S = 300
+TELEGRAM_DAILY_SUMMARY_KEY = "telegram:daily_summary_day"  # notify.telegram's state key
 
 
 @dataclass
@@ -118,12 +121,30 @@ class Engine:
         self.scheduler.add_job(
             self.refresh_balances, "interval", seconds=60, id="balances", max_instances=1
         )
-        self.scheduler.add_job(self.daily_summary, "cron", hour=0, minute=0, id="daily")
+        self.scheduler.add_job(
+            self.daily_summary,
+            "cron",
+            hour=0,
+            minute=0,
+            id="daily",
+            misfire_grace_time=3600,
+            coalesce=True,
+        )
+        self.reconciler = Reconciler(self.store, self.venues, self.alert, self.clock)
+        self.scheduler.add_job(
+            self.reconciler.reconcile_once,
+            "interval",
+            seconds=RECONCILE_INTERVAL_S,
+            id="reconcile",
+            max_instances=1,
+            coalesce=True,
+        )
         if self.matcher is not None:
             self.scheduler.add_job(
                 self.rematch, "interval", seconds=self.rematch_interval_s, id="rematch"
             )
         self.scheduler.start()
+        await self.daily_summary()  # the one missed while the bot was down, if any
 
     async def run(self, *, duration_s: float | None = None) -> None:
         """Scan and trade until ``stop()`` (or ``duration_s`` elapsed)."""
@@ -309,12 +330,16 @@ class Engine:
             await self.refresh_balances()
 
     async def refresh_balances(self) -> None:
+        """Fresh balances for the risk manager; a fall below the floor is alerted once."""
         now = self.clock()
         for venue, client in self.venues.items():
             try:
                 balance = await client.get_balance()
             except VenueError as exc:
                 log.warning("balance of %s unavailable: %s", venue.value, exc)
+                continue
+            except Exception:
+                log.exception("balance of %s failed", venue.value)
                 continue
             was = self.balances.get(venue)
             self.balances[venue] = balance
@@ -330,9 +355,24 @@ class Engine:
                     )
                 )
 
-    async def daily_summary(self) -> None:
-        report = await reports.pnl(self.store, self.clock())
-        await self.alert(Alert(AlertKind.DAILY_SUMMARY, messages.pnl_text(report)))
+    async def daily_summary(self) -> bool:
+        """The summary of the UTC day that just ended, sent once: the day sent last is
+        kept in bot_state, so a restart neither resends it nor skips it. Daily counters
+        need no reset: they are sums over the current UTC day."""
+        now = self.clock()
+        day = (reports.day_start(now) - timedelta(days=1)).date().isoformat()
+        last = await self.store.get_state(reports.LAST_DAILY_SUMMARY)
+        if last >= day:
+            return False
+        # A first start has no ended day to tell; Telegram's own 23:55 summary, when
+        # it went out, already told this day.
+        if not last or await self.store.get_state(TELEGRAM_DAILY_SUMMARY_KEY) == day:
+            await self.store.set_state(reports.LAST_DAILY_SUMMARY, day, now)
+            return False
+        report = await reports.day_report(self.store, date.fromisoformat(day), now)
+        await self.alert(messages.daily_summary(day, await self.control.status(), report))
+        await self.store.set_state(reports.LAST_DAILY_SUMMARY, day, now)
+        return True
 
 
 async def fetch_books(

@@ -9,7 +9,7 @@ balances, venue health, last scan) are kept in ``bot_state`` so the CLI sees the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from predarb.domain import ExecutionStatus, Venue
@@ -23,6 +23,7 @@ KILL_REASON = "kill_reason"
 LAST_SCAN = "last_scan"
 BALANCE_PREFIX = "balance:"
 HEALTH_PREFIX = "health:"
+LAST_DAILY_SUMMARY = "last_daily_summary"  # the UTC day (ISO date) last summarized
 
 # An execution that bought and sold nothing is not a trade for win rates.
 _TRADED = (
@@ -45,21 +46,28 @@ def week_start(now: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class PnlWindow:
+    """P&L of a time window. Executions that bought nothing (failed, pending) are not
+    trades and count nowhere here; an execution belongs to the window it settled in."""
+
     label: str
     executions: int  # executions that traded, created in the window
     settled: int  # executions settled in the window
     realized: Decimal  # P&L of executions settled in the window
-    cost: Decimal  # money paid by those settled executions, net of sales
+    cost: Decimal  # money paid by those settled executions, net of sales, before fees
     fees: Decimal  # fees paid on fills in the window
     expected_open: Decimal  # expected profit of traded executions still open
-    wins: int
-    losses: int
+    wins: int  # settled in the window with a profit
+    losses: int  # settled in the window with a loss (a flat result is neither)
+    expected: Decimal = Decimal(0)  # expected profit of the executions settled in the window
+    settled_fees: Decimal = Decimal(0)  # fees of the executions settled in the window
 
     @property
     def roi_pct(self) -> Decimal | None:
-        if self.cost <= 0:
+        """Realized P&L over the money put in (cost plus fees) of settled executions."""
+        outlay = self.cost + self.settled_fees
+        if outlay <= 0:
             return None
-        return (self.realized / self.cost * 100).quantize(Decimal("0.01"))
+        return (self.realized / outlay * 100).quantize(Decimal("0.01"))
 
     @property
     def win_rate_pct(self) -> Decimal | None:
@@ -70,9 +78,11 @@ class PnlWindow:
 @dataclass(frozen=True, slots=True)
 class VenueTotals:
     venue: Venue
-    bought: Decimal
+    bought: Decimal  # all time, every fill
     fees: Decimal
-    payout: Decimal
+    payout: Decimal  # paid by settlements
+    sold: Decimal = Decimal(0)  # received for sells (unwinds)
+    realized: Decimal = Decimal(0)  # payout - net cost - fees of this venue's settled legs
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,71 +110,136 @@ class StatusReport:
     exposed: tuple[str, ...] = ()
 
 
-async def pnl_window(store: Store, label: str, since: datetime | None, now: datetime) -> PnlWindow:
-    lo = iso(since) if since else ""
-    traded = tuple(s.value for s in _TRADED)
-    marks = ",".join("?" * len(traded))
+_TRADED_VALUES = tuple(s.value for s in _TRADED)
+_TRADED_MARKS = ",".join("?" * len(_TRADED_VALUES))
+_END = "~"  # sorts after every fixed-width ISO timestamp
+
+
+async def pnl_window(
+    store: Store,
+    label: str,
+    since: datetime | None,
+    now: datetime,
+    *,
+    until: datetime | None = None,
+    expected_open: Decimal | None = None,
+) -> PnlWindow:
+    """Figures for ``[since, until)`` (open ends when None), summed in SQL as integer
+    micro-dollars."""
+    lo, hi = (iso(since) if since else ""), (iso(until) if until else _END)
     rows = await store.query(
-        f"SELECT COUNT(*) FROM executions WHERE created_at >= ? AND status IN ({marks})",
-        (lo, *traded),
+        "SELECT"
+        " COALESCE(SUM(created_at >= ?1 AND created_at < ?2), 0),"
+        " COALESCE(SUM(settled_at >= ?1 AND settled_at < ?2), 0),"
+        " COALESCE(SUM(CASE WHEN settled_at >= ?1 AND settled_at < ?2"
+        "  THEN realized_pnl_micros END), 0),"
+        " COALESCE(SUM(CASE WHEN settled_at >= ?1 AND settled_at < ?2"
+        "  THEN expected_profit_micros END), 0),"
+        " COALESCE(SUM(settled_at >= ?1 AND settled_at < ?2 AND realized_pnl_micros > 0), 0),"
+        " COALESCE(SUM(settled_at >= ?1 AND settled_at < ?2 AND realized_pnl_micros < 0), 0)"
+        f" FROM executions WHERE status IN ({_TRADED_MARKS})",
+        (lo, hi, *_TRADED_VALUES),
     )
-    executions = int(rows[0][0])
+    executions, settled, realized, expected, wins, losses = (int(v) for v in rows[0])
     rows = await store.query(
-        "SELECT COUNT(*), COALESCE(SUM(realized_pnl_micros), 0),"
-        " COALESCE(SUM(CASE WHEN realized_pnl_micros > 0 THEN 1 ELSE 0 END), 0),"
-        " COALESCE(SUM(CASE WHEN realized_pnl_micros <= 0 THEN 1 ELSE 0 END), 0)"
-        f" FROM executions WHERE settled_at >= ? AND status IN ({marks})",
-        (lo, *traded),
+        "SELECT COALESCE(SUM(f.cost_micros), 0), COALESCE(SUM(f.fee_micros), 0)"
+        " FROM executions e JOIN fills f ON f.execution_id = e.id"
+        f" WHERE e.settled_at >= ? AND e.settled_at < ? AND e.status IN ({_TRADED_MARKS})",
+        (lo, hi, *_TRADED_VALUES),
     )
-    settled, realized, wins, losses = rows[0]
+    cost, settled_fees = rows[0]
     rows = await store.query(
-        "SELECT COALESCE(SUM(f.cost_micros), 0) FROM fills f JOIN executions e"
-        f" ON e.id = f.execution_id WHERE e.settled_at >= ? AND e.status IN ({marks})",
-        (lo, *traded),
+        "SELECT COALESCE(SUM(fee_micros), 0) FROM fills WHERE ts >= ? AND ts < ?", (lo, hi)
     )
-    cost = from_micros(rows[0][0])
-    rows = await store.query("SELECT COALESCE(SUM(fee_micros), 0) FROM fills WHERE ts >= ?", (lo,))
-    fees = from_micros(rows[0][0])
-    rows = await store.query(
-        "SELECT COALESCE(SUM(expected_profit_micros), 0) FROM executions"
-        f" WHERE settled_at IS NULL AND status IN ({marks})",
-        traded,
-    )
+    fees = rows[0][0]
+    if expected_open is None:
+        expected_open = await _expected_open(store)
     return PnlWindow(
         label=label,
         executions=executions,
-        settled=int(settled),
+        settled=settled,
         realized=from_micros(realized),
-        cost=cost,
-        fees=fees,
-        expected_open=from_micros(rows[0][0]),
-        wins=int(wins),
-        losses=int(losses),
+        cost=from_micros(cost),
+        fees=from_micros(fees),
+        expected_open=expected_open,
+        wins=wins,
+        losses=losses,
+        expected=from_micros(expected),
+        settled_fees=from_micros(settled_fees),
     )
 
 
-async def pnl(store: Store, now: datetime) -> PnlReport:
+async def _expected_open(store: Store) -> Decimal:
     rows = await store.query(
-        "SELECT f.venue, COALESCE(SUM(CASE WHEN f.cost_micros > 0 THEN f.cost_micros END), 0),"
-        " COALESCE(SUM(f.fee_micros), 0) FROM fills f GROUP BY f.venue"
+        "SELECT COALESCE(SUM(expected_profit_micros), 0) FROM executions"
+        f" WHERE settled_at IS NULL AND status IN ({_TRADED_MARKS})",
+        _TRADED_VALUES,
+    )
+    return from_micros(rows[0][0])
+
+
+async def per_venue(store: Store) -> tuple[VenueTotals, ...]:
+    """All-time totals per venue; ``realized`` sums over settled executions only."""
+    rows = await store.query(
+        "SELECT f.venue,"
+        " COALESCE(SUM(CASE WHEN f.cost_micros > 0 THEN f.cost_micros END), 0),"
+        " COALESCE(SUM(CASE WHEN f.cost_micros < 0 THEN -f.cost_micros END), 0),"
+        " COALESCE(SUM(f.fee_micros), 0),"
+        " COALESCE(SUM(CASE WHEN e.settled_at IS NOT NULL"
+        "  THEN f.cost_micros + f.fee_micros END), 0)"
+        " FROM fills f JOIN executions e ON e.id = f.execution_id"
+        " GROUP BY f.venue ORDER BY f.venue"
     )
     payouts = {
-        r[0]: int(r[1])
+        str(r[0]): int(r[1])
         for r in await store.query(
             "SELECT venue, COALESCE(SUM(payout_micros), 0) FROM settlements GROUP BY venue"
         )
     }
-    per_venue = tuple(
+    return tuple(
         VenueTotals(
-            Venue(r[0]), from_micros(r[1]), from_micros(r[2]), from_micros(payouts.get(r[0]))
+            venue=Venue(r[0]),
+            bought=from_micros(r[1]),
+            fees=from_micros(r[3]),
+            payout=from_micros(payouts.get(r[0], 0)),
+            sold=from_micros(r[2]),
+            realized=from_micros(payouts.get(r[0], 0) - int(r[4])),
         )
         for r in rows
+        if r[0] in Venue._value2member_map_
     )
+
+
+async def pnl(store: Store, now: datetime) -> PnlReport:
+    """Today, this week and all time, as of ``now`` (UTC days, weeks from Monday)."""
+    expected_open = await _expected_open(store)
     return PnlReport(
-        today=await pnl_window(store, "today", day_start(now), now),
-        week=await pnl_window(store, "this week", week_start(now), now),
-        all_time=await pnl_window(store, "all time", None, now),
-        per_venue=per_venue,
+        today=await pnl_window(store, "today", day_start(now), now, expected_open=expected_open),
+        week=await pnl_window(
+            store, "this week", week_start(now), now, expected_open=expected_open
+        ),
+        all_time=await pnl_window(store, "all time", None, now, expected_open=expected_open),
+        per_venue=await per_venue(store),
+    )
+
+
+async def day_report(store: Store, day: date, now: datetime) -> PnlReport:
+    """The P&L of one whole UTC day (its week and all time up to its end), for the
+    summary sent once the day is over."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    expected_open = await _expected_open(store)
+    return PnlReport(
+        today=await pnl_window(
+            store, day.isoformat(), start, now, until=end, expected_open=expected_open
+        ),
+        week=await pnl_window(
+            store, "week", week_start(start), now, until=end, expected_open=expected_open
+        ),
+        all_time=await pnl_window(
+            store, "all time", None, now, until=end, expected_open=expected_open
+        ),
+        per_venue=await per_venue(store),
     )
 
 

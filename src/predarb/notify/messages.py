@@ -133,6 +133,36 @@ def settled(ex: ExecutionRecord) -> Alert:
     )
 
 
+def voided(ex: ExecutionRecord) -> Alert:
+    """A settlement where every market held was voided or cancelled (refunds)."""
+    return Alert(
+        AlertKind.SETTLED,
+        f"<b>VOIDED</b> {escape(ex.event)}: {escape(ex.resolution or 'voided')}\n"
+        f"refunded {money(ex.payout)}, P&amp;L {money(ex.realized_pnl)}"
+        f" (expected {money(ex.expected_profit)})",
+    )
+
+
+def resolution_mismatch(ex: ExecutionRecord, detail: str) -> Alert:
+    """The venues resolved the legs of one arbitrage differently."""
+    return Alert(
+        AlertKind.MISMATCH,
+        f"<b>RESOLUTION MISMATCH</b> {escape(ex.event)}: {escape(detail)}\n"
+        f"payout {money(ex.payout)}, P&amp;L {money(ex.realized_pnl)}"
+        f" (expected {money(ex.expected_profit)})",
+    )
+
+
+def positions_mismatch(differences: Sequence[tuple[str, Decimal, Decimal]]) -> Alert:
+    """Local holdings that differ from a venue's: (contract, local, venue) each."""
+    lines = [f"<b>POSITIONS MISMATCH</b>: {len(differences)} contract(s) differ"]
+    lines.extend(
+        f"{escape(name)}: local {qty(local)}, venue {qty(venue)}, difference {qty(venue - local)}"
+        for name, local, venue in differences
+    )
+    return Alert(AlertKind.MISMATCH, "\n".join(lines))
+
+
 def venue_down(venue: Venue, reason: str) -> Alert:
     return Alert(
         AlertKind.VENUE_DOWN,

@@ -9,6 +9,7 @@ micro-dollars.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -36,6 +37,12 @@ from predarb.store.records import (
     parse_iso,
     to_micros,
 )
+
+SERIES_BLOCKS_KEY = "blocked_series"
+
+
+class AlreadySettled(sqlite3.IntegrityError):
+    """The execution already has a settlement; nothing was written."""
 
 
 class Store:
@@ -164,9 +171,48 @@ class Store:
         )
 
     async def pair_blocks(self, now: datetime) -> dict[str, datetime]:
+        """Pairs blocked now: blocked one by one, or because a series they belong to
+        (``block_series``) is blocked; a pair under both keeps the later end."""
         sql = "SELECT pair_id, until FROM pair_blocks WHERE until > ?"
         rows = await self._rows(sql, (iso(now),))
-        return {str(r[0]): parse_iso(r[1]) for r in rows}
+        blocks = {str(r[0]): parse_iso(r[1]) for r in rows}
+        series = await self.blocked_series(now)
+        if not series:
+            return blocks
+        marks = ",".join("?" * len(series))
+        rows = await self._rows(
+            "SELECT DISTINCT p.pair_id, lower(s.value)"
+            " FROM pairs p, json_each(p.data, '$.series') s"
+            f" WHERE lower(s.value) IN ({marks})",
+            list(series),
+        )
+        for pair_id, key in rows:
+            until = series[str(key)]
+            blocks[str(pair_id)] = max(until, blocks.get(str(pair_id), until))
+        return blocks
+
+    async def block_series(
+        self, names: Iterable[str], until: datetime, reason: str, now: datetime
+    ) -> None:
+        """Block every pair of these series (a kind of pair whose resolution went
+        wrong once) until ``until``; kept in bot_state and applied by ``pair_blocks``."""
+        current = json.loads(await self.get_state(SERIES_BLOCKS_KEY, "{}"))
+        for name in names:
+            if name.strip():
+                current[name.strip().lower()] = {"until": iso(until), "reason": reason}
+        await self.set_state(SERIES_BLOCKS_KEY, json.dumps(current, sort_keys=True), now)
+
+    async def blocked_series(self, now: datetime) -> dict[str, datetime]:
+        raw = json.loads(await self.get_state(SERIES_BLOCKS_KEY, "{}"))
+        out = {str(k): parse_iso(v["until"]) for k, v in raw.items()}
+        return {k: until for k, until in out.items() if until > now}
+
+    async def pair_series(self, pair_id: str) -> tuple[str, ...]:
+        """The series of a stored pair (empty when the pair is not stored)."""
+        rows = await self._rows("SELECT data FROM pairs WHERE pair_id = ?", (pair_id,))
+        if not rows:
+            return ()
+        return tuple(str(s) for s in json.loads(rows[0][0]).get("series") or () if s)
 
     # -- executions and orders: write-ahead ------------------------------------
 
@@ -266,6 +312,43 @@ class Store:
             [(iso(now), iso(now), cid) for cid in client_order_ids],
         )
 
+    async def set_venue_order_id(
+        self, client_order_id: str, venue_order_id: str, now: datetime
+    ) -> None:
+        """Remember the id the venue knows an order by, as soon as it is known."""
+        await self._write(
+            "UPDATE orders SET venue_order_id = ?, updated_at = ? WHERE client_order_id = ?",
+            (venue_order_id, iso(now), client_order_id),
+        )
+
+    async def one_legged_count(self, since: datetime, pair_id: str | None = None) -> int:
+        """Executions created since ``since`` (on ``pair_id``, if given) that filled only
+        some legs: whatever became of them afterwards (hedged, unwound, exposed)."""
+        statuses = [
+            s.value
+            for s in (
+                ExecutionStatus.PARTIAL,
+                ExecutionStatus.HEDGED,
+                ExecutionStatus.UNWOUND,
+                ExecutionStatus.EXPOSED,
+            )
+        ]
+        sql = (
+            "SELECT COUNT(*) FROM executions WHERE created_at >= ?"
+            f" AND status IN ({','.join('?' * len(statuses))})"
+        )
+        params: list[Any] = [iso(since), *statuses]
+        if pair_id is not None:
+            sql += " AND pair_id = ?"
+            params.append(pair_id)
+        rows = await self._rows(sql, params)
+        return int(rows[0][0])
+
+    async def known_venue_order_ids(self) -> set[str]:
+        """Every venue order id recorded for any order (to tell our orders apart)."""
+        rows = await self._rows("SELECT venue_order_id FROM orders WHERE venue_order_id != ''")
+        return {str(r[0]) for r in rows}
+
     async def record_result(self, execution_id: str, result: OrderResult, now: datetime) -> None:
         """Store what the venue said of one order, and its fills (each fill once)."""
         await self._write(
@@ -347,18 +430,21 @@ class Store:
         now: datetime,
     ) -> Decimal:
         """Settle an execution: ``lines`` are (holding, payout per contract, void).
-        Returns the realized P&L. Settling twice is refused by the primary key."""
-        payout = sum((h.contracts * per for h, per, _ in lines), Decimal(0))
+        Returns the realized P&L (payouts - costs - fees, summed as integer micros so
+        the stored figures add up exactly). Settling twice is refused: by the
+        settlements primary key, and by ``AlreadySettled`` for an execution that
+        already carries a settlement time."""
+        payouts = [to_micros(h.contracts * per) for h, per, _ in lines]
         costs = await self._rows(
             "SELECT COALESCE(SUM(cost_micros), 0), COALESCE(SUM(fee_micros), 0)"
             " FROM fills WHERE execution_id = ?",
             (execution_id,),
         )
-        cost, fees = from_micros(costs[0][0]), from_micros(costs[0][1])
-        pnl = payout - cost - fees
+        payout = sum(payouts)
+        pnl = payout - int(costs[0][0]) - int(costs[0][1])
         await self.conn.execute("BEGIN IMMEDIATE")
         try:
-            for h, per, void in lines:
+            for (h, _, void), paid in zip(lines, payouts, strict=True):
                 await self._write(
                     "INSERT INTO settlements VALUES (?,?,?,?,?,?,?,?)",
                     (
@@ -367,25 +453,36 @@ class Store:
                         h.market_id,
                         h.side,
                         str(h.contracts),
-                        to_micros(h.contracts * per),
+                        paid,
                         int(void),
                         iso(now),
                     ),
                 )
-            await self._write(
+            cur = await self.conn.execute(
                 "UPDATE executions SET settled_at = ?, payout_micros = ?, realized_pnl_micros = ?,"
-                " resolution = ?, updated_at = ? WHERE id = ?",
-                (iso(now), to_micros(payout), to_micros(pnl), resolution, iso(now), execution_id),
+                " resolution = ?, updated_at = ? WHERE id = ? AND settled_at IS NULL",
+                (iso(now), payout, pnl, resolution, iso(now), execution_id),
             )
+            if cur.rowcount != 1:
+                raise AlreadySettled(f"execution {execution_id} is already settled (or unknown)")
             await self._write(
                 "INSERT INTO events(ts, kind, execution_id, payload) VALUES (?,?,?,?)",
-                (iso(now), "settled", execution_id, json.dumps({"pnl": str(pnl)})),
+                (iso(now), "settled", execution_id, json.dumps({"pnl": str(from_micros(pnl))})),
             )
             await self.conn.execute("COMMIT")
         except BaseException:
             await self.conn.execute("ROLLBACK")
             raise
-        return pnl
+        return from_micros(pnl)
+
+    async def settled_contracts(self) -> set[tuple[str, str, str, str]]:
+        """(venue, market id, side, token id) of every contract held by a settled
+        execution: a venue may keep reporting these until they are redeemed."""
+        rows = await self._rows(
+            "SELECT DISTINCT f.venue, f.market_id, f.side, f.token_id FROM fills f"
+            " JOIN executions e ON e.id = f.execution_id WHERE e.settled_at IS NOT NULL"
+        )
+        return {(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows}
 
     # -- reads -------------------------------------------------------------------
 
