@@ -3,11 +3,16 @@
 Order of work, so that a crash or a lost reply never leads to a duplicate order:
 1. the execution and its orders, each with a fresh client order id, are written to
    SQLite and committed (write-ahead);
-2. all legs go out together (``asyncio.gather``) as fill-or-kill limit orders at the
+2. the id the venue will know each order by is recorded as soon as it is known
+   (before sending when the venue can say it in advance, else from a lost reply);
+3. all legs go out together (``asyncio.gather``) as fill-or-kill limit orders at the
    prices the calculator saw;
-3. a leg whose reply was lost is looked up by its client order id, never resent;
-4. every answer and fill is recorded, and the execution classified:
-   SUCCESS (every leg filled), FAILED (none), PARTIAL (some: exposure).
+4. a leg whose reply was lost is looked up, never resent;
+5. every answer and its fills are recorded, and the execution classified:
+   SUCCESS (every leg filled), FAILED (none), PARTIAL (some: exposure, which
+   ``execution.partial.resolve_partial`` then turns into HEDGED, UNWOUND or EXPOSED).
+
+Hedge and unwind orders go through the same ``send_one``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -41,6 +46,14 @@ LOOKUP_ATTEMPTS = 4
 LOOKUP_DELAY_S = 0.25
 
 
+def _no_crash(point: str) -> None:
+    return None
+
+
+# Test hook: the crash test replaces it to SIGKILL the process at a named point.
+crash_point: Callable[[str], None] = _no_crash
+
+
 def new_client_order_id() -> str:
     return str(uuid.uuid4())
 
@@ -59,11 +72,17 @@ class Placement:
     execution_id: str
     status: ExecutionStatus
     legs: tuple[PlacedLeg, ...]
+    unhedged_ms: int | None = None  # first fill to hedge/unwind done, for one-legged results
 
     @property
     def leg_skew_ns(self) -> int:
         sent = [leg.sent_ns for leg in self.legs]
         return max(sent) - min(sent) if sent else 0
+
+    @property
+    def first_fill_ns(self) -> int | None:
+        filled = [leg.answered_ns for leg in self.legs if leg.result.filled > 0]
+        return min(filled) if filled else None
 
 
 def classify(opp_contracts: Decimal, results: list[OrderResult]) -> ExecutionStatus:
@@ -75,7 +94,9 @@ def classify(opp_contracts: Decimal, results: list[OrderResult]) -> ExecutionSta
     return ExecutionStatus.PARTIAL
 
 
-async def resolve_unknown(venue: VenueClient, order: OrderRequest) -> OrderResult:
+async def resolve_unknown(
+    venue: VenueClient, order: OrderRequest, venue_order_id: str = ""
+) -> OrderResult:
     """After a lost reply: ask the venue what became of the order, a few times, since a
     late order may still appear. Absent on every lookup means it never arrived: it is
     recorded as cancelled, and never resent."""
@@ -84,24 +105,25 @@ async def resolve_unknown(venue: VenueClient, order: OrderRequest) -> OrderResul
         if attempt:
             await asyncio.sleep(LOOKUP_DELAY_S * attempt)
         try:
-            last = await venue.get_order(order.client_order_id)
+            last = await venue.get_order(order.client_order_id, venue_order_id)
         except VenueError as exc:
             log.warning("lookup of %s failed: %s", order.client_order_id, exc)
-            last = OrderResult(order.client_order_id, OrderStatus.UNKNOWN)
+            last = OrderResult(order.client_order_id, OrderStatus.UNKNOWN, venue_order_id)
             continue
         if last is not None and last.status.final:
-            return last
+            return replace(last, client_order_id=order.client_order_id)
     if last is None:
         return OrderResult(
             order.client_order_id,
             OrderStatus.CANCELED,
+            venue_order_id=venue_order_id,
             error_code="not_found_after_timeout",
             error="no reply, and the venue has no such order",
         )
     return OrderResult(
         order.client_order_id,
         OrderStatus.UNKNOWN,
-        venue_order_id=last.venue_order_id,
+        venue_order_id=last.venue_order_id or venue_order_id,
         filled=last.filled,
         avg_price=last.avg_price,
         fee=last.fee,
@@ -109,6 +131,28 @@ async def resolve_unknown(venue: VenueClient, order: OrderRequest) -> OrderResul
         error_code="unknown_after_timeout",
         error="no reply and the lookup did not settle it",
     )
+
+
+def _fill_total(result: OrderResult) -> Decimal:
+    return sum((f.contracts for f in result.fills), ZERO)
+
+
+async def with_fills(venue: VenueClient, result: OrderResult) -> OrderResult:
+    """The result with its fills: some venues answer an order with its filled amount
+    only. Asked by venue id first (which works after a restart), then by client id."""
+    if result.filled <= _fill_total(result):
+        return result
+    try:
+        looked = await venue.get_order(result.client_order_id, result.venue_order_id)
+        fills = list(looked.fills) if looked else []
+        if sum((f.contracts for f in fills), ZERO) < result.filled:
+            fills = await venue.get_fills(result.client_order_id)
+    except VenueError as exc:
+        log.warning("fills of %s unavailable: %s", result.client_order_id, exc)
+        return result
+    if sum((f.contracts for f in fills), ZERO) < result.filled:
+        log.warning("fills of %s incomplete", result.client_order_id, extra={"n": len(fills)})
+    return replace(result, fills=tuple(fills)) if fills else result
 
 
 class Placer:
@@ -147,13 +191,16 @@ class Placer:
         execution_id = str(uuid.uuid4())
         orders = self.orders_for(opp)
         await self.store.create_execution(execution_id, opp, self.mode, orders, self.clock())
-        await self.store.mark_sent([o.client_order_id for o, _ in orders], self.clock())
+        crash_point("after_write_ahead")
+        await self._announce([order for order, _ in orders])
+        crash_point("after_mark_sent")
         placed = await asyncio.gather(*(self._send(order, world) for order, world in orders))
-        now = self.clock()
-        for leg in placed:
-            await self.store.record_result(execution_id, leg.result, now)
+        crash_point("after_all_answered")
+        for n, leg in enumerate(placed):
+            await self.store.record_result(execution_id, leg.result, self.clock())
+            crash_point(f"after_result_recorded:{n}")
         status = classify(opp.contracts, [leg.result for leg in placed])
-        await self.store.set_status(execution_id, status, now)
+        await self.store.set_status(execution_id, status, self.clock())
         log.info(
             "execution %s %s",
             execution_id,
@@ -162,14 +209,39 @@ class Placer:
         )
         return Placement(execution_id, status, tuple(placed))
 
+    async def send_one(
+        self, execution_id: str, order: OrderRequest, role: str, leg_index: int, world: str
+    ) -> PlacedLeg:
+        """A hedge or unwind order: written ahead, sent, its answer recorded."""
+        await self.store.add_order(execution_id, order, role, leg_index, world, self.clock())
+        await self._announce([order])
+        leg = await self._send(order, world)
+        await self.store.record_result(execution_id, leg.result, self.clock())
+        crash_point(f"after_{role}_recorded")
+        return leg
+
+    async def _announce(self, orders: list[OrderRequest]) -> None:
+        """Record the id each venue will know the order by (when it can say so before
+        the order is sent), then mark the orders sent: after this a restart looks them
+        up instead of assuming they never left."""
+        now = self.clock()
+        for order in orders:
+            known = await self.venues[order.contract.venue].prepare(order)
+            if known and known != order.client_order_id:
+                await self.store.set_venue_order_id(order.client_order_id, known, now)
+        await self.store.mark_sent([o.client_order_id for o in orders], now)
+
     async def _send(self, order: OrderRequest, world: str) -> PlacedLeg:
         venue = self.venues[order.contract.venue]
         sent = time.monotonic_ns()
         try:
             result = await venue.place_order(order)
         except OrderStateUnknown as exc:
+            known = str(getattr(exc, "venue_order_id", "") or "")
+            if known:
+                await self.store.set_venue_order_id(order.client_order_id, known, self.clock())
             log.warning("order %s: %s; looking it up", order.client_order_id, exc)
-            result = await resolve_unknown(venue, order)
+            result = await resolve_unknown(venue, order, known)
         except VenueError as exc:
             result = OrderResult(
                 order.client_order_id,
@@ -177,4 +249,7 @@ class Placer:
                 error_code=exc.code or type(exc).__name__,
                 error=exc.message,
             )
-        return PlacedLeg(order, world, result, sent, time.monotonic_ns())
+        answered = time.monotonic_ns()
+        crash_point(f"answered:{venue.venue.value}")
+        result = await with_fills(venue, result)
+        return PlacedLeg(order, world, result, sent, answered)

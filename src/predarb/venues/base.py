@@ -88,6 +88,12 @@ class VenueClient(abc.ABC):
         """Send one order. Raises ``OrderStateUnknown`` when the reply was lost; the
         caller then uses ``get_order`` with the same client order id."""
 
+    async def prepare(self, order: OrderRequest) -> str:
+        """The id the venue will know ``order`` by, when it can be known before sending
+        (the placer records it first, so a restart can look the order up). By default
+        the venue knows orders by their client order id."""
+        return order.client_order_id
+
     @abc.abstractmethod
     async def get_order(self, client_order_id: str, venue_order_id: str = "") -> OrderResult | None:
         """The order's state as the venue knows it, or ``None`` if it never arrived."""

@@ -1,0 +1,193 @@
+"""Bringing a one-legged (PARTIAL) execution to HEDGED, UNWOUND or EXPOSED.
+
+Everything is decided from the store, not from memory: what each leg holds is the sum
+of its orders' fills (legs, hedges, unwinds), and the ladder rung to try next is the
+number of unwind orders already sent. So the same call finishes the job after a
+crash, and never repeats an order that already went out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from predarb.domain import (
+    ZERO,
+    Action,
+    Contract,
+    ExecutionStatus,
+    FeeSchedule,
+    OrderBook,
+    OrderRequest,
+    TimeInForce,
+)
+from predarb.execution.hedging import (
+    GiveUp,
+    HedgePolicy,
+    LegHolding,
+    PlannedOrder,
+    balanced,
+    plan_hedge,
+    plan_unwind,
+)
+from predarb.execution.placer import Placer, new_client_order_id
+from predarb.store.records import ExecutionRecord, OrderRecord
+from predarb.venues.base import VenueError
+
+log = logging.getLogger(__name__)
+
+HEDGE, UNWIND = "hedge", "unwind"
+
+
+@dataclass(frozen=True, slots=True)
+class PartialOutcome:
+    status: ExecutionStatus
+    unhedged_ms: int | None
+    note: str
+
+
+def _signed(o: OrderRecord) -> Decimal:
+    return o.filled if o.action == Action.BUY.value else -o.filled
+
+
+def leg_holdings(ex: ExecutionRecord) -> list[LegHolding]:
+    """What each leg holds now, from every order of the execution that serves it."""
+    legs = sorted((o for o in ex.orders if o.role == "leg"), key=lambda o: o.leg_index)
+    out = []
+    for leg in legs:
+        held = sum((_signed(o) for o in ex.orders if o.leg_index == leg.leg_index), ZERO)
+        contract = Contract(leg.venue, leg.market_id, leg.side, leg.token_id)
+        out.append(LegHolding(leg.leg_index, contract, leg.world, held))
+    return out
+
+
+def spent(ex: ExecutionRecord) -> Decimal:
+    """Net money the execution paid: buys and fees, minus what sales brought back."""
+    return sum((_signed(o) * o.avg_price + o.fee for o in ex.orders), ZERO)
+
+
+async def _books(placer: Placer, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
+    by_venue: dict[str, list[Contract]] = {}
+    for c in contracts:
+        by_venue.setdefault(c.venue.value, []).append(c)
+    books: dict[Contract, OrderBook] = {}
+    for cs in by_venue.values():
+        try:
+            books.update(await placer.venues[cs[0].venue].get_order_books(cs))
+        except VenueError as exc:
+            log.warning("books for the hedge unavailable: %s", exc)
+    return books
+
+
+async def resolve_partial(
+    placer: Placer,
+    execution_id: str,
+    policy: HedgePolicy,
+    fee_of: Callable[[Contract], FeeSchedule | None] = lambda c: None,
+    *,
+    first_fill_ns: int | None = None,
+) -> PartialOutcome:
+    """Hedge, else unwind, the execution; record and return the final state.
+
+    ``first_fill_ns`` (monotonic) starts the unhedged window; without it (after a
+    restart) the window runs from the execution's creation.
+    """
+    store = placer.store
+    ex = await _load(placer, execution_id)
+    notes: list[str] = []
+    hedges = [o for o in ex.orders if o.role == HEDGE]
+    if not _pending(ex) and not balanced(leg_holdings(ex)) and len(hedges) < policy.hedge_attempts:
+        legs = leg_holdings(ex)
+        books = await _books(placer, [leg.contract for leg in legs])
+        plan = plan_hedge(legs, spent(ex), books, fee_of, policy)
+        if isinstance(plan, GiveUp):
+            notes.append(f"hedge: {plan.reason}")
+        else:
+            await asyncio.gather(
+                *(_send(placer, ex, o, HEDGE, TimeInForce.FOK) for o in plan.orders)
+            )
+            ex = await _load(placer, execution_id)
+    rung = max((_rungs(ex, leg.index) for leg in leg_holdings(ex)), default=0)
+    while not _pending(ex) and not balanced(leg_holdings(ex)) and rung < policy.unwind_steps:
+        legs = leg_holdings(ex)
+        books = await _books(placer, [leg.contract for leg in legs])
+        unwind = plan_unwind(legs, books, rung)
+        if isinstance(unwind, GiveUp):
+            notes.append(f"unwind: {unwind.reason}")
+            break
+        await asyncio.gather(
+            *(_send(placer, ex, o, UNWIND, TimeInForce.IOC) for o in unwind.orders)
+        )
+        ex = await _load(placer, execution_id)
+        rung += 1
+    outcome = _outcome(ex, notes, first_fill_ns, placer)
+    await store.set_status(
+        execution_id,
+        outcome.status,
+        placer.clock(),
+        note=outcome.note,
+        unhedged_ms=outcome.unhedged_ms,
+    )
+    log.warning(
+        "one-legged execution %s %s",
+        execution_id,
+        outcome.status.value,
+        extra={"execution": execution_id, "unhedged_ms": outcome.unhedged_ms},
+    )
+    return outcome
+
+
+async def _load(placer: Placer, execution_id: str) -> ExecutionRecord:
+    ex = await placer.store.execution(execution_id)
+    if ex is None:
+        raise KeyError(f"no execution {execution_id}")
+    return ex
+
+
+def _pending(ex: ExecutionRecord) -> bool:
+    """Some order's fate is not known: holdings cannot be trusted yet."""
+    return any(not o.status.final for o in ex.orders)
+
+
+def _rungs(ex: ExecutionRecord, leg_index: int) -> int:
+    return sum(1 for o in ex.orders if o.role == UNWIND and o.leg_index == leg_index)
+
+
+async def _send(
+    placer: Placer, ex: ExecutionRecord, o: PlannedOrder, role: str, tif: TimeInForce
+) -> None:
+    order = OrderRequest(new_client_order_id(), o.contract, o.action, o.price, o.contracts, tif)
+    await placer.send_one(ex.id, order, role, o.leg_index, o.world)
+
+
+def _outcome(
+    ex: ExecutionRecord, notes: list[str], first_fill_ns: int | None, placer: Placer
+) -> PartialOutcome:
+    legs = leg_holdings(ex)
+    if _pending(ex):
+        unknown = [o.client_order_id for o in ex.orders if not o.status.final]
+        notes.append(f"order state unknown: {', '.join(unknown)}")
+        return PartialOutcome(ExecutionStatus.EXPOSED, None, "; ".join(notes))
+    if not balanced(legs):
+        holding = ", ".join(f"{leg.contract.key} {leg.held}" for leg in legs)
+        notes.append(f"still holding {holding}")
+        return PartialOutcome(ExecutionStatus.EXPOSED, None, "; ".join(notes))
+    if first_fill_ns is not None:
+        window = (time.monotonic_ns() - first_fill_ns) // 1_000_000
+    else:
+        window = int((placer.clock() - ex.created_at).total_seconds() * 1000)
+    held = legs[0].held if legs else ZERO
+    if any(o.role == UNWIND and o.filled > 0 for o in ex.orders):
+        kept = f"; kept {held} covered contracts" if held > 0 else ""
+        return PartialOutcome(ExecutionStatus.UNWOUND, window, f"filled leg sold back{kept}")
+    if any(o.role == HEDGE and o.filled > 0 for o in ex.orders):
+        pnl = held - spent(ex)
+        note = f"missing leg completed at a worse price; {held} contracts, P&L {pnl:.4f}"
+        return PartialOutcome(ExecutionStatus.HEDGED, window, note)
+    # Nothing was needed after all (a lost reply turned out filled, or nothing filled).
+    status = ExecutionStatus.SUCCESS if held > 0 else ExecutionStatus.FAILED
+    return PartialOutcome(status, None, "; ".join(notes))
