@@ -9,7 +9,7 @@ import time
 from predarb.control import Control
 from predarb.domain import ExecutionStatus, Venue
 from predarb.notify import messages
-from predarb.notify.base import Alert, AlertKind
+from predarb.notify.base import Alert
 from predarb.notify.telegram import TelegramNotifier
 from predarb.store import Store
 from tests.fakes.telegram_server import FakeBotApi
@@ -149,16 +149,3 @@ async def test_stop_is_bounded_when_telegram_vanishes(
     await bot.stop()
     assert time.monotonic() - started < 5
     assert len(await store.pending_alerts()) == 1  # kept for the next start
-
-
-async def test_daily_summary_once_per_day(
-    fake: FakeBotApi, store: Store, bot: TelegramNotifier
-) -> None:
-    assert await bot.send_daily_summary()
-    assert not await bot.send_daily_summary()
-    sent = await fake.wait_for_messages(1)
-    assert sent[0].text.startswith("<b>Daily summary</b> 2026-11-22: trading ON")
-    assert sent[0].silent
-    await fake.wait_for(lambda: bot.sender.delivered == 1)
-    assert len(fake.sent) == 1
-    assert AlertKind.DAILY_SUMMARY.value == "daily_summary"

