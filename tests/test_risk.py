@@ -190,13 +190,13 @@ def test_not_executable_opportunity() -> None:
 
 
 def test_low_confidence() -> None:
-    assert_rejected(check(make_opp(confidence=0.85)), "low_confidence", "0.85", "0.90")
+    assert_rejected(check(make_opp(confidence=0.65)), "low_confidence", "0.65", "0.70")
 
 
 def test_live_confidence_is_stricter() -> None:
-    assert check(make_opp(confidence=0.93)).approved
-    decision = check(make_opp(confidence=0.93, live=True, roi_pct=D(3)))
-    assert_rejected(decision, "low_confidence", "0.93", "live", "0.95")
+    assert check(make_opp(confidence=0.85)).approved
+    decision = check(make_opp(confidence=0.85, live=True, roi_pct=D(3)))
+    assert_rejected(decision, "low_confidence", "0.85", "live", "0.90")
 
 
 # The event's state

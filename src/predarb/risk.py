@@ -52,10 +52,12 @@ class RiskLimits:
     max_quote_age_s: float
     max_depth_fraction: Decimal
     blacklist: frozenset[str] = frozenset()
-    min_confidence: float = 0.9
+    # The matcher's own floor for a tradable pair (matching.score.MIN_TRADABLE_CONFIDENCE);
+    # its guards on dates, lines and sources do the real work, this only repeats it.
+    min_confidence: float = 0.7
     live_max_quote_age_s: float = 2.0
     live_min_roi_pct: Decimal = Decimal(2)
-    live_min_confidence: float = 0.95
+    live_min_confidence: float = 0.9
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RiskLimits:
