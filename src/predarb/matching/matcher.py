@@ -80,7 +80,7 @@ class Matcher:
         return Pair(
             pair_id=pair_id_for(c for w in worlds for c in w.contracts),
             kind=PairKind.BINARY,
-            event=k.title,
+            event=k.extra.get("event_title") or k.title,
             worlds=worlds,
             confidence=m.confidence,
             tradable=tradable,
@@ -122,7 +122,14 @@ class Matcher:
         exhaustive = len(worlds) == len(universe)
         confidence = min(m.confidence for m in component)
         first = facts[0]
-        titles = [f.market.extra.get("event_title", "") or f.market.title for f in facts]
+        # The Kalshi event's title names the event the same way in every pair built on
+        # it (binary or group), which is what the risk manager's per-event checks key on.
+        kalshi_titles = [
+            f.market.extra.get("event_title", "") for f in facts if f.market.venue is Venue.KALSHI
+        ]
+        titles = [t for t in kalshi_titles if t] or [
+            f.market.extra.get("event_title", "") or f.market.title for f in facts
+        ]
         event = min(titles, key=lambda t: (len(t), t))
         return Pair(
             pair_id=pair_id_for(c for w in worlds for c in w.contracts),
