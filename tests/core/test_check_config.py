@@ -96,3 +96,27 @@ async def test_a_loose_key_file_is_a_warning(tmp_path: Path) -> None:
         code, out, _ = await check_config(env, tmp_path)
     assert code == 0
     assert "WARN kalshi: keys accepted" in out and "chmod 600" in out
+
+
+async def test_telegram_token_and_chat_are_proven(tmp_path: Path) -> None:
+    from tests.fakes.telegram_server import TOKEN, FakeBotApi
+
+    fake = FakeBotApi()
+    await fake.start()
+    try:
+        fake.known_chats.add(4242)
+        env = {
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_CHAT_ID": "4242",
+            "TELEGRAM_BASE_URL": fake.base_url,
+        }
+        code, out, err = await check_config(env, tmp_path)
+        assert code == 0
+        assert "OK telegram: bot @predarb_test_bot can reach the chat" in out
+        code, out, err = await check_config({**env, "TELEGRAM_CHAT_ID": "777"}, tmp_path)
+        assert code == 2 and "FAIL TELEGRAM_CHAT_ID: chat not reachable" in out
+        code, out, err = await check_config({**env, "TELEGRAM_BOT_TOKEN": "1:wrong"}, tmp_path)
+        assert code == 2 and "FAIL TELEGRAM_BOT_TOKEN" in out
+        assert TOKEN not in out + err
+    finally:
+        await fake.close()

@@ -68,6 +68,7 @@ class FakeBotApi:
     calls: list[Call] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
     port: int = 0
+    known_chats: set[int] = field(default_factory=set)  # the chats getChat finds
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update_id: int = 1000
     _next_message_id: int = 1
@@ -238,6 +239,17 @@ class FakeBotApi:
 
     async def _m_getMe(self, params: dict[str, str]) -> Any:
         return BOT_USER
+
+    async def _m_getChat(self, params: dict[str, str]) -> Any:
+        chat_id = int(params["chat_id"])
+        if chat_id not in self.known_chats:
+            raise web.HTTPBadRequest(
+                text=json.dumps(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+                ),
+                content_type="application/json",
+            )
+        return {"id": chat_id, "type": "private", "first_name": "Op"}
 
     async def _m_deleteWebhook(self, params: dict[str, str]) -> Any:
         return True
