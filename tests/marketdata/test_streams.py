@@ -1,0 +1,229 @@
+"""The venue streams against fake WebSocket servers: books kept from snapshot + deltas,
+and a disconnect, a sequence gap or a silent stream each lead to a REST resync and a
+fresh subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from predarb.domain import Contract, OrderBook, Venue
+from predarb.marketdata import BookCache, BookStream
+from predarb.venues.kalshi.client import KalshiVenue
+from predarb.venues.polymarket.client import PolymarketVenue
+from tests.fakes.kalshi_server import FakeKalshi
+from tests.fakes.polymarket_server import FakePolymarket
+from tests.fakes.ws_kalshi import FakeKalshiWs
+from tests.fakes.ws_polymarket import FakePolymarketWs
+
+pytestmark = pytest.mark.timeout(20)
+TICKER = "KXTEST-26-A"
+KYES = Contract(Venue.KALSHI, TICKER, "yes")
+KNO = Contract(Venue.KALSHI, TICKER, "no")
+
+
+class WatchedCache(BookCache):
+    """A BookCache that lets a test await a condition on it."""
+
+    def __init__(self, contracts: Iterable[Contract]) -> None:
+        super().__init__()
+        self._index = {c: () for c in contracts}
+        self.events: list[str] = []
+        self._cond = asyncio.Condition()
+
+    def _poke(self, what: str) -> None:
+        self.events.append(what)
+
+        async def notify() -> None:
+            async with self._cond:
+                self._cond.notify_all()
+
+        asyncio.get_running_loop().create_task(notify())
+
+    def apply(self, books: Iterable[OrderBook], received_ns: int) -> None:
+        super().apply(books, received_ns)
+        self._poke("apply")
+
+    def invalidate(self, contracts: Iterable[Contract], reason: str) -> None:
+        super().invalidate(contracts, reason)
+        self._poke("invalidate")
+
+    def set_live(self, venue: Venue, live: bool) -> None:
+        super().set_live(venue, live)
+        self._poke(f"live={live}")
+
+    async def until(self, check: Callable[[], bool]) -> None:
+        async with self._cond:
+            await self._cond.wait_for(check)
+
+
+@dataclass
+class Running:
+    stream: BookStream
+    cache: WatchedCache
+    task: asyncio.Task[None]
+
+
+@contextlib.asynccontextmanager
+async def running(stream: BookStream, contracts: list[Contract]) -> AsyncIterator[Running]:
+    cache = WatchedCache(contracts)
+    task = asyncio.create_task(stream.run(contracts, cache))
+    try:
+        yield Running(stream, cache, task)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def best_ask(cache: BookCache, c: Contract) -> Decimal | None:
+    book = cache.books.get(c)
+    return book.asks[0].price if book and book.asks else None
+
+
+# --- Kalshi ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def kalshi(tmp_path: Path) -> AsyncIterator[tuple[FakeKalshi, FakeKalshiWs, KalshiVenue]]:
+    async with FakeKalshi() as rest, FakeKalshiWs(rest) as ws:
+        key_id = rest.new_key(tmp_path / "k.pem")
+        rest.add_market(TICKER)
+        rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
+        venue = KalshiVenue(rest.base_url, key_id, tmp_path / "k.pem", ws_url=ws.url)
+        yield rest, ws, venue
+        await venue.close()
+
+
+async def test_kalshi_stream_keeps_the_book_from_snapshot_and_deltas(
+    kalshi: tuple[FakeKalshi, FakeKalshiWs, KalshiVenue],
+) -> None:
+    _, ws, venue = kalshi
+    stream = venue.book_stream()
+    assert stream is not None
+    async with running(stream, [KYES, KNO]) as r:
+        await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+        assert best_ask(r.cache, KYES) == Decimal("0.45")
+        await ws.set_level(TICKER, "no", "0.58", "3")
+        await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.42"))
+        assert best_ask(r.cache, KNO) == Decimal("0.60")
+        assert stream.resyncs == 0  # type: ignore[attr-defined]
+
+
+async def test_kalshi_needs_a_key_for_its_stream(tmp_path: Path) -> None:
+    venue = KalshiVenue("http://127.0.0.1:9/trade-api/v2")
+    assert venue.book_stream() is None
+    await venue.close()
+
+
+@pytest.mark.parametrize("fault", ["disconnect", "gap", "stale"])
+async def test_kalshi_resyncs_from_rest_and_resubscribes(
+    kalshi: tuple[FakeKalshi, FakeKalshiWs, KalshiVenue], fault: str
+) -> None:
+    rest, ws, venue = kalshi
+    stream = venue.book_stream(stale_after_s=0.3 if fault == "stale" else 30)
+    assert stream is not None
+    async with running(stream, [KYES, KNO]) as r:
+        await ws.wait_subscriptions(1)
+        await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+        before = len(rest.requests)
+        if fault == "disconnect":
+            rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.57", 5)])  # changed unseen
+            await ws.disconnect()
+        elif fault == "gap":
+            ws.skip_seq()
+            await ws.set_level(TICKER, "no", "0.57", "5")
+        else:
+            ws.silent = True
+            await ws.set_level(TICKER, "no", "0.57", "5")
+        await ws.wait_subscriptions(2)
+        await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.43"))
+        assert stream.resyncs == 1  # type: ignore[attr-defined]
+        assert any("/markets/orderbooks" in path for _, path, _ in rest.requests[before:])
+        ws.silent = False
+        await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+        await ws.set_level(TICKER, "yes", "0.41", "2")  # the new subscription streams
+        await r.cache.until(lambda: best_ask(r.cache, KNO) == Decimal("0.59"))
+
+
+async def test_kalshi_refused_upgrade_falls_back_to_rest_books(tmp_path: Path) -> None:
+    async with FakeKalshi() as rest, FakeKalshiWs(rest) as ws:
+        rest.new_key(tmp_path / "k.pem")
+        rest.add_market(TICKER)
+        rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
+        other = FakeKalshi()  # a key the fakes do not know
+        unknown = other.new_key(tmp_path / "other.pem")
+        venue = KalshiVenue(rest.base_url, unknown, tmp_path / "other.pem", ws_url=ws.url)
+        stream = venue.book_stream()
+        assert stream is not None
+        async with running(stream, [KYES, KNO]) as r:
+            # Market data is public: REST still serves the books.
+            await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.45"))
+            assert ws.connections == 0 and stream.resyncs >= 1  # type: ignore[attr-defined]
+            assert Venue.KALSHI not in r.cache.live
+        await venue.close()
+
+
+# --- Polymarket --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def poly() -> AsyncIterator[
+    tuple[FakePolymarket, FakePolymarketWs, PolymarketVenue, Contract]
+]:
+    async with FakePolymarket() as rest, FakePolymarketWs(rest) as ws:
+        m = rest.add_market("m1")
+        token = m.tokens["Yes"]
+        rest.set_book(token, bids=[("0.40", "100")], asks=[("0.45", "20"), ("0.47", "30")])
+        venue = PolymarketVenue(rest.clob_url, rest.gamma_url, ws_url=ws.url)
+        yield rest, ws, venue, Contract(Venue.POLYMARKET, "m1", "Yes", token)
+        await venue.close()
+
+
+async def test_polymarket_stream_keeps_the_book_and_pings(
+    poly: tuple[FakePolymarket, FakePolymarketWs, PolymarketVenue, Contract],
+) -> None:
+    _, ws, venue, yes = poly
+    stream = venue.book_stream(ping_interval_s=0.05)
+    async with running(stream, [yes]) as r:
+        await r.cache.until(lambda: Venue.POLYMARKET in r.cache.live)
+        assert best_ask(r.cache, yes) == Decimal("0.45")
+        await ws.set_level(yes.token_id, "SELL", "0.44", "5")
+        await r.cache.until(lambda: best_ask(r.cache, yes) == Decimal("0.44"))
+        await ws.set_level(yes.token_id, "SELL", "0.44", "0")
+        await r.cache.until(lambda: best_ask(r.cache, yes) == Decimal("0.45"))
+        await ws.wait_pings(2)
+        assert stream.resyncs == 0
+
+
+@pytest.mark.parametrize("fault", ["disconnect", "gap", "stale"])
+async def test_polymarket_resyncs_from_rest_and_resubscribes(
+    poly: tuple[FakePolymarket, FakePolymarketWs, PolymarketVenue, Contract], fault: str
+) -> None:
+    rest, ws, venue, yes = poly
+    stream = venue.book_stream(stale_after_s=0.3 if fault == "stale" else 30, ping_interval_s=10)
+    async with running(stream, [yes]) as r:
+        await r.cache.until(lambda: Venue.POLYMARKET in r.cache.live)
+        before = len(rest.requests)
+        if fault == "disconnect":
+            rest.set_book(yes.token_id, bids=[("0.40", "100")], asks=[("0.43", "9")])
+            await ws.disconnect()
+        elif fault == "gap":
+            ws.wrong_best_next()
+            await ws.set_level(yes.token_id, "SELL", "0.43", "9")
+        else:
+            ws.silent = True
+            await ws.set_level(yes.token_id, "SELL", "0.43", "9")
+        await ws.wait_subscriptions(2)
+        await r.cache.until(lambda: best_ask(r.cache, yes) == Decimal("0.43"))
+        assert stream.resyncs == 1
+        assert any(path == "/books" for _, path in rest.requests[before:])
+        ws.silent = False
+        await ws.set_level(yes.token_id, "SELL", "0.42", "1")
+        await r.cache.until(lambda: best_ask(r.cache, yes) == Decimal("0.42"))
