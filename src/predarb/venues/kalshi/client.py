@@ -52,7 +52,7 @@ from predarb.venues.base import (
     VenueUnavailable,
 )
 from predarb.venues.http import JsonHttp
-from predarb.venues.kalshi import wire, wire_orders
+from predarb.venues.kalshi import wire, wire_orders, ws
 from predarb.venues.kalshi.auth import KalshiSigner
 from predarb.venues.kalshi.errors import FOK_KILLED, RetiredEndpoint, to_error
 
@@ -85,6 +85,7 @@ class KalshiVenue(VenueClient):
         max_backoff_s: float = 4.0,
         fee_cache_s: float = 3600,
         http_client: httpx.AsyncClient | None = None,
+        ws_url: str | None = None,
     ) -> None:
         """``base_url`` includes ``/trade-api/v2``. Without ``key_id`` and
         ``private_key_path`` only market data works. ``read_rate``/``write_rate`` are
@@ -112,6 +113,7 @@ class KalshiVenue(VenueClient):
             client=http_client,
         )
         self._series = tuple(series_tickers)
+        self._ws_url = ws_url or ws.ws_url(base_url)
         self._max_pages = max_pages
         self._order_retries = order_retries
         self._max_backoff_s = max_backoff_s
@@ -135,6 +137,13 @@ class KalshiVenue(VenueClient):
     @property
     def has_credentials(self) -> bool:
         return self._signer is not None
+
+    def book_stream(self, **kwargs: Any) -> ws.KalshiBookStream | None:
+        """Streamed books (``orderbook_delta``); the channel needs a key, so ``None``
+        without one."""
+        if self._signer is None:
+            return None
+        return ws.KalshiBookStream(self._ws_url, self._signer, self, tick=self._tick, **kwargs)
 
     # --- market data (public) ------------------------------------------------------
 

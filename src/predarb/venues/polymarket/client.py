@@ -47,7 +47,7 @@ from predarb.venues.base import (
     VenueError,
 )
 from predarb.venues.http import JsonHttp
-from predarb.venues.polymarket import wire
+from predarb.venues.polymarket import wire, ws
 from predarb.venues.polymarket.auth import ApiCredentials, l1_headers, l2_headers
 from predarb.venues.polymarket.errors import (
     KILL_CODES,
@@ -91,6 +91,7 @@ class PolymarketVenue(VenueClient):
         page_size: int = 100,
         max_pages: int = 50,
         tag_id: str | None = None,
+        ws_url: str | None = None,
     ) -> None:
         self._signer = (
             OrderSigner(
@@ -127,6 +128,7 @@ class PolymarketVenue(VenueClient):
         self._clob_l1 = JsonHttp(
             VENUE, clob_url, to_error=to_error, sign=self._l1_sign, client=self._clob.client
         )
+        self._ws_url = ws_url or ws.ws_url(clob_url)
         self._tokens: dict[str, TokenInfo] = {}
         self._contracts: dict[str, Contract] = {}
         self._hash_by_client: dict[str, str] = {}
@@ -151,6 +153,14 @@ class PolymarketVenue(VenueClient):
             funder=settings.poly_funder,
             signature_type=settings.poly_signature_type,
         )
+
+    def book_stream(self, **kwargs: Any) -> ws.PolymarketBookStream:
+        """Streamed books from the public market channel."""
+        return ws.PolymarketBookStream(self._ws_url, self, min_size=self._min_size, **kwargs)
+
+    def _min_size(self, token_id: str) -> Decimal:
+        known = self._tokens.get(token_id)
+        return known.min_order_size if known else ONE
 
     # ------------------------------------------------------------ auth
 
