@@ -55,7 +55,8 @@ def build_demo_venues(
         n_soccer=5,
         clock=utcnow,
         resolve_after_s=resolve_after_s,
-        step_s=0.5,
+        step_s=0.2,
+        respawn=True,
     )
     rng = random.Random(seed)
     return {

@@ -15,6 +15,7 @@ from predarb.engine import Engine
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
 from predarb.notify.base import FanOut, Notifier
 from predarb.notify.console import ConsoleNotifier
+from predarb.notify.messages import money
 from predarb.risk import RiskLimits, max_bet_warning
 from predarb.store import Store
 from predarb.venues.base import VenueClient
@@ -139,9 +140,9 @@ async def run_demo(settings: Settings, *, duration_s: float, seed: int) -> None:
     roi = f"{w.roi_pct}%" if w.roi_pct is not None else "n/a"
     win = f"{w.win_rate_pct}%" if w.win_rate_pct is not None else "n/a"
     print(
-        f"P&L (all time, database {settings.predarb_db_path}): realized ${w.realized:.2f}"
-        f" on {w.settled} settled, ROI {roi}, win rate {win}, fees ${w.fees:.2f},"
-        f" expected on open ${w.expected_open:.2f}"
+        f"P&L (all time, database {settings.predarb_db_path}): realized {money(w.realized)}"
+        f" on {w.settled} settled, ROI {roi}, win rate {win}, fees {money(w.fees)},"
+        f" expected on open {money(w.expected_open)}"
     )
     print("see it again with: predarb pnl")
 
