@@ -8,8 +8,8 @@ go to ``Notifier.send``, which must return at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,6 +33,7 @@ from predarb.domain import (
     Venue,
 )
 from predarb.execution.placer import Placement, Placer
+from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.reconcile import Reconciler
@@ -98,6 +99,10 @@ class Engine:
         self.in_flight: set[str] = set()
         self.scheduler: AsyncIOScheduler | None = None
         self._stopping = asyncio.Event()
+        self.book_cache = BookCache()
+        self.feeds: MarketFeeds | None = None  # set while run() trades on book updates
+        self._watched: list[Pair] | None = None
+        self._last_scan_saved = 0.0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -147,24 +152,49 @@ class Engine:
         await self.daily_summary()  # the one missed while the bot was down, if any
 
     async def run(self, *, duration_s: float | None = None) -> None:
-        """Scan and trade until ``stop()`` (or ``duration_s`` elapsed)."""
+        """Trade on book updates until ``stop()`` (or ``duration_s`` elapsed).
+
+        Books come from the venues' streams where they offer one, else from REST polls
+        every ``PREDARB_POLL_INTERVAL_S``; each update re-prices only the pairs holding
+        a contract whose book changed."""
         loop = asyncio.get_running_loop()
         deadline = None if duration_s is None else loop.time() + duration_s
-        while not self._stopping.is_set():
-            if deadline is not None and loop.time() >= deadline:
-                break
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scan failed; continuing")
-            wait = self.settings.predarb_poll_interval_s
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - loop.time()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+        self.feeds = MarketFeeds(
+            self.book_cache, self.venues, poll_interval_s=self.settings.predarb_poll_interval_s
+        )
+        try:
+            while not self._stopping.is_set():
+                if deadline is not None and loop.time() >= deadline:
+                    break
+                try:
+                    await self._watch_pairs()
+                    await self.tick()
+                except Exception:
+                    log.exception("scan failed; continuing")
+                wait = self.settings.predarb_poll_interval_s
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - loop.time()))
+                try:
+                    await asyncio.wait_for(self.book_cache.changed.wait(), timeout=wait)
+                except TimeoutError:
+                    # A live opportunity needs a second sighting even if no book moved.
+                    self.book_cache.mark_all(only=lambda p: p.live)
+        finally:
+            await self.feeds.stop()
+            self.feeds = None
+
+    async def _watch_pairs(self) -> None:
+        """After a (re)match, watch the new pairs' books and price them all once."""
+        if self.feeds is None or self._watched is self.pairs:
+            return
+        self._watched = self.pairs
+        self.book_cache.set_pairs([p for p in self.pairs if p.exhaustive])
+        self.book_cache.mark_all()
+        await self.feeds.refresh()
 
     def stop(self) -> None:
         self._stopping.set()
+        self.book_cache.changed.set()  # wake run() at once
 
     async def shutdown(self) -> None:
         self.stop()
@@ -209,18 +239,31 @@ class Engine:
         )
 
     async def scan(self) -> list[Opportunity]:
-        """Price every pair once; returns what the calculator found (best first)."""
-        pairs = [p for p in self.pairs if p.exhaustive]
-        up = {v: c for v, c in self.venues.items() if self.venues_up.get(v, False)}
-        books = await fetch_books(up, pairs)
-        now = self.clock()
+        """Price the pairs whose books changed since the last scan (while ``run`` keeps
+        the book cache fed), else every pair from one REST fetch; best first."""
+        if self.feeds is None:
+            pairs = [p for p in self.pairs if p.exhaustive]
+            up = {v: c for v, c in self.venues.items() if self.venues_up.get(v, False)}
+            books = await fetch_books(up, pairs)
+            now = self.clock()
+        else:
+            now = self.clock()
+            pairs = [p for p, _ in self.book_cache.take_dirty()]
+            books = self.book_cache.quotes(pairs, now)
         found = price_pairs(pairs, books, self.markets, self.calc_params(), now, self.live)
-        await self.store.set_state(reports.LAST_SCAN, iso(now), now)
         self.stats.scans += 1
         return found
 
     async def tick(self) -> None:
-        for opp in await self.scan():
+        await self._trade(await self.scan())
+        # The status page's "last scan", written after trading and at most once a second.
+        if time.monotonic() - self._last_scan_saved >= 1.0:
+            self._last_scan_saved = time.monotonic()
+            now = self.clock()
+            await self.store.set_state(reports.LAST_SCAN, iso(now), now)
+
+    async def _trade(self, found: list[Opportunity]) -> None:
+        for opp in found:
             self.stats.opportunities += 1
             decision = await self.check(opp)
             if not decision.approved:
@@ -407,7 +450,9 @@ def price_pairs(
     live: LiveConfirmation | None = None,
 ) -> list[Opportunity]:
     """The best opportunity of each pair, most profitable first."""
-    fees: dict[Contract, FeeSchedule | None] = {c: m.fee for c, m in markets.items() if c in books}
+    fees: dict[Contract, FeeSchedule | None] = {
+        c: markets[c].fee for p in pairs for c in p.contracts if c in books and c in markets
+    }
     found: list[Opportunity] = []
     for pair in pairs:
         opps = find_opportunities(pair, books, fees, params, now)

@@ -140,10 +140,12 @@ class BookCache:
         self.changed.clear()
         return out
 
-    def mark_all(self) -> None:
+    def mark_all(self, only: Callable[[Pair], bool] | None = None) -> None:
+        """Re-price every pair (or those ``only`` selects) at the next scan."""
         now = self._clock_ns()
-        for pid in self._pairs:
-            self._dirty.setdefault(pid, now)
+        for pid, p in self._pairs.items():
+            if only is None or only(p):
+                self._dirty.setdefault(pid, now)
         if self._dirty:
             self.changed.set()
 
