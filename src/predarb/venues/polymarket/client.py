@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from aiolimiter import AsyncLimiter
 
 from predarb.domain import (
@@ -92,6 +93,7 @@ class PolymarketVenue(VenueClient):
         max_pages: int = 50,
         tag_id: str | None = None,
         ws_url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._signer = (
             OrderSigner(
@@ -122,6 +124,7 @@ class PolymarketVenue(VenueClient):
             sign=self._l2_sign,
             read_limiter=AsyncLimiter(clob_reads_per_10s, 10),
             write_limiter=AsyncLimiter(clob_writes_per_10s, 10),
+            client=http_client,
             **common,
         )
         # L1 (key creation) shares the connection pool, with its own signer.
