@@ -41,6 +41,7 @@ from predarb.venues.base import VenueError
 log = logging.getLogger(__name__)
 
 HEDGE, UNWIND = "hedge", "unwind"
+NEVER_ARRIVED = frozenset({"never_sent", "not_found_after_restart", "not_found_after_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,8 @@ async def resolve_partial(
     store = placer.store
     ex = await _load(placer, execution_id)
     notes: list[str] = []
-    hedges = [o for o in ex.orders if o.role == HEDGE]
+    # A hedge that never reached the venue (cut off by a crash) was no attempt.
+    hedges = [o for o in ex.orders if o.role == HEDGE and o.error_code not in NEVER_ARRIVED]
     if not _pending(ex) and not balanced(leg_holdings(ex)) and len(hedges) < policy.hedge_attempts:
         legs = leg_holdings(ex)
         books = await _books(placer, [leg.contract for leg in legs])
@@ -133,7 +135,7 @@ async def resolve_partial(
         unhedged_ms=outcome.unhedged_ms,
     )
     log.warning(
-        "one-legged execution %s %s",
+        "execution %s finished %s",
         execution_id,
         outcome.status.value,
         extra={"execution": execution_id, "unhedged_ms": outcome.unhedged_ms},

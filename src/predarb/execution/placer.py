@@ -215,6 +215,7 @@ class Placer:
         """A hedge or unwind order: written ahead, sent, its answer recorded."""
         await self.store.add_order(execution_id, order, role, leg_index, world, self.clock())
         await self._announce([order])
+        crash_point(f"{role}_announced")
         leg = await self._send(order, world)
         await self.store.record_result(execution_id, leg.result, self.clock())
         crash_point(f"after_{role}_recorded")

@@ -1,0 +1,254 @@
+"""Start-up reconciliation, and the periodic check of positions against the venues.
+
+After a crash, every execution not in a final state is brought to one: each of its
+orders whose fate or fills are not fully recorded is looked up at its venue (by
+client order id, or by the venue id recorded before sending), resting ones are
+cancelled, and the fills are recorded; then the execution is finished exactly as a
+live one (``resolve_partial``: nothing to do, hedge, unwind, or EXPOSED). An order
+marked as never sent is known never to have left. Orders of ours still resting from
+an earlier run are cancelled.
+
+A venue with no client order ids (Polymarket) may have taken an order whose id we
+never learnt (killed between sending and the reply). Such an order is found among
+the venue's fills that belong to no order we know: same contract, same direction,
+within the limit price, not before the order was written. Only a single candidate
+is claimed; anything ambiguous stays unknown and the execution EXPOSED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from predarb.domain import (
+    ZERO,
+    Action,
+    Contract,
+    ExecutionStatus,
+    FeeSchedule,
+    Fill,
+    OrderResult,
+    OrderStatus,
+    Venue,
+    VenuePosition,
+)
+from predarb.execution.hedging import HedgePolicy
+from predarb.execution.partial import resolve_partial
+from predarb.execution.placer import Placer, with_fills
+from predarb.store import Store
+from predarb.store.records import ExecutionRecord, Holding, OrderRecord
+from predarb.venues.base import VenueClient, VenueError
+
+log = logging.getLogger(__name__)
+
+# How much earlier than our write-ahead a venue's fill timestamp may look (clock skew).
+CLOCK_SLACK = timedelta(seconds=60)
+
+
+@dataclass
+class RecoveryReport:
+    finished: dict[str, ExecutionStatus] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)  # resting orders of ours cancelled
+
+    @property
+    def exposed(self) -> list[str]:
+        return [e for e, s in self.finished.items() if s is ExecutionStatus.EXPOSED]
+
+
+async def recover(
+    placer: Placer,
+    policy: HedgePolicy,
+    fee_of: Callable[[Contract], FeeSchedule | None] = lambda c: None,
+) -> RecoveryReport:
+    store = placer.store
+    report = RecoveryReport()
+    await _cancel_leftovers(store, placer.venues, report)
+    pending = await store.executions(statuses=[ExecutionStatus.PENDING, ExecutionStatus.PARTIAL])
+    for ex in sorted(pending, key=lambda e: e.created_at):
+        if ex.mode != placer.mode:
+            continue
+        for order in ex.orders:
+            await _reconcile(placer, ex, order)
+        outcome = await resolve_partial(placer, ex.id, policy, fee_of)
+        report.finished[ex.id] = outcome.status
+        await store.log_event(
+            "recovered", placer.clock(), execution_id=ex.id, status=outcome.status
+        )
+    return report
+
+
+async def _recorded_fills(store: Store, client_order_id: str) -> Decimal:
+    rows = await store.query(
+        "SELECT contracts FROM fills WHERE client_order_id = ?", (client_order_id,)
+    )
+    return sum((Decimal(r[0]) for r in rows), ZERO)
+
+
+async def _reconcile(placer: Placer, ex: ExecutionRecord, o: OrderRecord) -> None:
+    store, now = placer.store, placer.clock()
+    if o.status.final and await _recorded_fills(store, o.client_order_id) >= o.filled:
+        return
+    if o.sent_at is None:  # marked sent (committed) before any send: it never left
+        never = OrderResult(o.client_order_id, OrderStatus.CANCELED, error_code="never_sent")
+        await store.record_result(ex.id, never, now)
+        return
+    venue = placer.venues[o.venue]
+    result: OrderResult | None
+    try:
+        result = await venue.get_order(o.client_order_id, o.venue_order_id)
+        if result is None and not o.venue_order_id:
+            result = await _orphan(placer, venue, o)
+        if result is not None and result.status is OrderStatus.OPEN:
+            await venue.cancel_order(result.venue_order_id)
+            result = await venue.get_order(o.client_order_id, result.venue_order_id) or result
+    except VenueError as exc:
+        log.error("recovery: %s unreadable: %s", o.client_order_id, exc)
+        result = OrderResult(o.client_order_id, OrderStatus.UNKNOWN, o.venue_order_id)
+    if result is None:
+        result = OrderResult(
+            o.client_order_id,
+            OrderStatus.CANCELED,
+            o.venue_order_id,
+            error_code="not_found_after_restart",
+            error="sent before a restart; the venue has no such order",
+        )
+    result = await with_fills(venue, _as(o, result))
+    await store.record_result(ex.id, _as(o, result), now)
+
+
+def _as(o: OrderRecord, result: OrderResult) -> OrderResult:
+    """The venue's answer, filed under our client order id."""
+    if result.client_order_id == o.client_order_id:
+        return result
+    return OrderResult(
+        o.client_order_id,
+        result.status,
+        result.venue_order_id,
+        result.filled,
+        result.avg_price,
+        result.fee,
+        result.fills,
+        result.error_code,
+        result.error,
+    )
+
+
+def _matches(o: OrderRecord, fill: Fill) -> bool:
+    c = fill.contract
+    same = (
+        c.token_id == o.token_id if o.token_id else (c.market_id, c.side) == (o.market_id, o.side)
+    )
+    buy = o.action == Action.BUY.value
+    within = fill.price <= o.price if buy else fill.price >= o.price
+    return (
+        same and fill.action.value == o.action and within and fill.ts >= o.created_at - CLOCK_SLACK
+    )
+
+
+async def _orphan(placer: Placer, venue: VenueClient, o: OrderRecord) -> OrderResult | None:
+    """The one order at the venue, unknown to us, that fits ``o`` (see module doc)."""
+    store = placer.store
+    known = await store.known_venue_order_ids()
+    groups: dict[str, list[Fill]] = {}
+    for fill in await venue.get_fills():
+        if fill.client_order_id and fill.client_order_id not in known and _matches(o, fill):
+            groups.setdefault(fill.client_order_id, []).append(fill)
+    fits = [k for k, fs in groups.items() if sum((f.contracts for f in fs), ZERO) <= o.contracts]
+    if len(fits) != 1:
+        if fits:
+            log.error("recovery: %s matches several unknown orders", o.client_order_id)
+            return OrderResult(o.client_order_id, OrderStatus.UNKNOWN, error_code="ambiguous")
+        return None
+    await store.set_venue_order_id(o.client_order_id, fits[0], placer.clock())
+    return await venue.get_order(o.client_order_id, fits[0])
+
+
+async def _cancel_leftovers(
+    store: Store, venues: Mapping[Venue, VenueClient], report: RecoveryReport
+) -> None:
+    ours = {str(r[0]) for r in await store.query("SELECT client_order_id FROM orders")}
+    ours |= await store.known_venue_order_ids()
+    for venue in venues.values():
+        try:
+            resting = await venue.open_orders()
+        except VenueError as exc:
+            log.warning("recovery: open orders of %s unreadable: %s", venue.venue.value, exc)
+            continue
+        for r in resting:
+            if r.client_order_id not in ours and r.venue_order_id not in ours:
+                log.warning("recovery: resting order %s is not ours; left", r.venue_order_id)
+                continue
+            await venue.cancel_order(r.venue_order_id)
+            report.cancelled.append(r.client_order_id)
+
+
+# -- positions check ------------------------------------------------------------------
+
+
+def _key(venue: Venue, market_id: str, side: str, token_id: str) -> tuple[str, str]:
+    """Kalshi nets YES against NO per market (signed, YES positive); Polymarket holds
+    each outcome token separately."""
+    if venue is Venue.KALSHI:
+        return (venue.value, market_id)
+    return (venue.value, token_id or f"{market_id}:{side}")
+
+
+def _signed(venue: Venue, side: str, contracts: Decimal) -> Decimal:
+    return -contracts if venue is Venue.KALSHI and side.lower() == "no" else contracts
+
+
+def local_positions(holdings: Sequence[Holding]) -> dict[tuple[str, str], Decimal]:
+    out: dict[tuple[str, str], Decimal] = {}
+    for h in holdings:
+        key = _key(h.venue, h.market_id, h.side, h.token_id)
+        out[key] = out.get(key, ZERO) + _signed(h.venue, h.side, h.contracts)
+    return out
+
+
+def venue_positions(positions: Sequence[VenuePosition]) -> dict[tuple[str, str], Decimal]:
+    out: dict[tuple[str, str], Decimal] = {}
+    for p in positions:
+        c = p.contract
+        key = _key(c.venue, c.market_id, c.side, c.token_id)
+        out[key] = out.get(key, ZERO) + _signed(c.venue, c.side, p.contracts)
+    return out
+
+
+class PositionsCheck:
+    """Compares the store's open holdings with each venue's positions. A difference is
+    reported once it has been seen on two checks in a row (a settlement or a fill in
+    flight explains a single sighting), and not again until it changes."""
+
+    def __init__(self, store: Store, venues: Mapping[Venue, VenueClient]) -> None:
+        self.store = store
+        self.venues = venues
+        self._seen: set[str] = set()
+        self._reported: set[str] = set()
+
+    async def mismatches(self) -> list[str]:
+        local = local_positions(await self.store.holdings())
+        lines: set[str] = set()
+        for venue, client in self.venues.items():
+            try:
+                remote = venue_positions(await client.get_positions())
+            except VenueError as exc:
+                log.warning("positions of %s unreadable: %s", venue.value, exc)
+                continue
+            keys = {k for k in local if k[0] == venue.value} | set(remote)
+            for key in sorted(keys):
+                mine, theirs = local.get(key, ZERO), remote.get(key, ZERO)
+                if mine != theirs:
+                    lines.add(f"{key[0]} {key[1]}: we hold {mine}, the venue says {theirs}")
+        return sorted(lines)
+
+    async def run(self) -> list[str]:
+        """New persistent mismatches (to alert on)."""
+        now = set(await self.mismatches())
+        persistent = now & self._seen
+        self._seen = now
+        fresh = sorted(persistent - self._reported)
+        self._reported = persistent
+        return fresh
