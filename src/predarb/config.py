@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     executor_max_quote_age_s: float = Field(5, gt=0, le=3600)
     executor_max_depth_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
     executor_blacklist: str = ""
+    executor_hedge_budget_cents: Decimal = Field(Decimal("1"), ge=0, le=100)
+    executor_unwind_steps: int = Field(3, ge=1, le=20)
+    executor_pair_partial_limit: int = Field(2, ge=1, le=1000)
+    executor_pair_block_hours: float = Field(6, gt=0, le=720)
+    executor_daily_partial_limit: int = Field(3, ge=1, le=1000)
 
     predarb_db_path: Path = Path("predarb.sqlite3")
     predarb_match_overrides: Path | None = None

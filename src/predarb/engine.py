@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -32,7 +32,11 @@ from predarb.domain import (
     Pair,
     Venue,
 )
+from predarb.execution.hedging import HedgePolicy
+from predarb.execution.limits import after_one_legged
+from predarb.execution.partial import resolve_partial
 from predarb.execution.placer import Placement, Placer
+from predarb.execution.recovery import recover
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind, Notifier
@@ -114,6 +118,27 @@ class Engine:
             await self.rematch()
         elif self.pairs:
             await self._remember_markets()
+        # Before any new trade: finish what a crash left (orders looked up, never resent).
+        try:
+            recovered = await recover(
+                self.placer, HedgePolicy.from_settings(self.settings), self._fee_of
+            )
+        except Exception as exc:
+            log.exception("start-up recovery failed")
+            await self.alert(
+                messages.info(
+                    f"start-up recovery failed ({type(exc).__name__}); unfinished executions"
+                    " stay blocked, check them by hand",
+                    AlertKind.EXPOSED,
+                )
+            )
+        else:
+            for execution_id, status in recovered.finished.items():
+                record = await self.store.execution(execution_id)
+                if record is not None and status is not ExecutionStatus.FAILED:
+                    await self.alert(messages.outcome_after_partial(record))
+            if recovered.cancelled:
+                self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_job(
             self.settle,
@@ -325,6 +350,8 @@ class Engine:
         self.in_flight.add(opp.event)
         try:
             placement = await self.placer.execute(opp)
+            if placement.status is ExecutionStatus.PARTIAL:
+                placement = await self._resolve_one_legged(placement)
         finally:
             self.in_flight.discard(opp.event)
             self.cooldown_until[opp.event] = self.limits.cooldown_end(self.clock())
@@ -335,17 +362,61 @@ class Engine:
         assert record is not None
         if status is ExecutionStatus.SUCCESS:
             await self.alert(messages.executed(record, self.balances))
-        elif status is ExecutionStatus.PARTIAL:
-            exposure = sum((o.avg_price * o.filled + o.fee for o in record.orders), Decimal(0))
-            await self.alert(
-                messages.partial(
-                    record, "trading on this event is blocked until it is resolved", exposure
-                )
+        elif status in (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED):
+            await self.alert(messages.outcome_after_partial(record))
+            now = self.clock()
+            verdict = await after_one_legged(
+                self.store, opp.pair_id, now, reports.day_start(now), self.settings
             )
+            if verdict.block_until is not None:
+                await self.alert(
+                    messages.info(
+                        f"pair {opp.pair_id} ({opp.event}) blocked until"
+                        f" {verdict.block_until:%Y-%m-%d %H:%M} UTC: {verdict.block_reason}",
+                        AlertKind.PAIR_BLOCKED,
+                    )
+                )
+            if verdict.trip_reason and self.control.enabled:
+                await self.trip(verdict.trip_reason)
         else:
             self.say(f"FAILED {opp.event}: no leg filled (killed), nothing at risk")
         await self._check_daily_loss()
         return placement
+
+    async def _resolve_one_legged(self, placement: Placement) -> Placement:
+        """Alert at once, then hedge or unwind (``execution.partial``). Whatever goes
+        wrong here leaves the execution EXPOSED, never silently PARTIAL."""
+        record = await self.store.execution(placement.execution_id)
+        assert record is not None
+        exposure = sum((o.avg_price * o.filled + o.fee for o in record.orders), Decimal(0))
+        await self.alert(
+            messages.partial(
+                record,
+                "completing the missing leg, else selling the filled one back;"
+                " trading on this event is blocked until it is resolved",
+                exposure,
+            )
+        )
+        try:
+            outcome = await resolve_partial(
+                self.placer,
+                placement.execution_id,
+                HedgePolicy.from_settings(self.settings),
+                self._fee_of,
+                first_fill_ns=placement.first_fill_ns,
+            )
+        except Exception as exc:
+            log.exception("handling the one-legged execution %s failed", placement.execution_id)
+            note = f"hedge/unwind failed: {type(exc).__name__}"
+            await self.store.set_status(
+                placement.execution_id, ExecutionStatus.EXPOSED, self.clock(), note=note
+            )
+            return replace(placement, status=ExecutionStatus.EXPOSED)
+        return replace(placement, status=outcome.status, unhedged_ms=outcome.unhedged_ms)
+
+    def _fee_of(self, contract: Contract) -> FeeSchedule | None:
+        market = self.markets.get(contract)
+        return market.fee if market is not None else None
 
     async def _check_daily_loss(self) -> None:
         now = self.clock()

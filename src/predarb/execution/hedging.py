@@ -16,10 +16,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from predarb.arbitrage.fees import taker_fee
 from predarb.domain import ONE, ZERO, Action, Contract, FeeSchedule, Level, OrderBook
 from predarb.venues.paper import take_levels
+
+if TYPE_CHECKING:
+    from predarb.config import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,13 @@ class HedgePolicy:
     max_loss_per_contract: Decimal = Decimal("0.01")
     unwind_steps: int = 3  # rungs of the sell-back ladder, one tick apart
     hedge_attempts: int = 1
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HedgePolicy:
+        return cls(
+            max_loss_per_contract=settings.executor_hedge_budget_cents / 100,
+            unwind_steps=settings.executor_unwind_steps,
+        )
 
 
 def balanced(legs: Sequence[LegHolding]) -> bool:

@@ -1,4 +1,4 @@
-"""Start-up reconciliation, and the periodic check of positions against the venues.
+"""Start-up reconciliation of executions a crash left unfinished.
 
 After a crash, every execution not in a final state is brought to one: each of its
 orders whose fate or fills are not fully recorded is looked up at its venue (by
@@ -18,7 +18,7 @@ is claimed; anything ambiguous stays unknown and the execution EXPOSED.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -33,13 +33,12 @@ from predarb.domain import (
     OrderResult,
     OrderStatus,
     Venue,
-    VenuePosition,
 )
 from predarb.execution.hedging import HedgePolicy
 from predarb.execution.partial import resolve_partial
 from predarb.execution.placer import Placer, with_fills
 from predarb.store import Store
-from predarb.store.records import ExecutionRecord, Holding, OrderRecord
+from predarb.store.records import ExecutionRecord, OrderRecord
 from predarb.venues.base import VenueClient, VenueError
 
 log = logging.getLogger(__name__)
@@ -183,72 +182,3 @@ async def _cancel_leftovers(
                 continue
             await venue.cancel_order(r.venue_order_id)
             report.cancelled.append(r.client_order_id)
-
-
-# -- positions check ------------------------------------------------------------------
-
-
-def _key(venue: Venue, market_id: str, side: str, token_id: str) -> tuple[str, str]:
-    """Kalshi nets YES against NO per market (signed, YES positive); Polymarket holds
-    each outcome token separately."""
-    if venue is Venue.KALSHI:
-        return (venue.value, market_id)
-    return (venue.value, token_id or f"{market_id}:{side}")
-
-
-def _signed(venue: Venue, side: str, contracts: Decimal) -> Decimal:
-    return -contracts if venue is Venue.KALSHI and side.lower() == "no" else contracts
-
-
-def local_positions(holdings: Sequence[Holding]) -> dict[tuple[str, str], Decimal]:
-    out: dict[tuple[str, str], Decimal] = {}
-    for h in holdings:
-        key = _key(h.venue, h.market_id, h.side, h.token_id)
-        out[key] = out.get(key, ZERO) + _signed(h.venue, h.side, h.contracts)
-    return out
-
-
-def venue_positions(positions: Sequence[VenuePosition]) -> dict[tuple[str, str], Decimal]:
-    out: dict[tuple[str, str], Decimal] = {}
-    for p in positions:
-        c = p.contract
-        key = _key(c.venue, c.market_id, c.side, c.token_id)
-        out[key] = out.get(key, ZERO) + _signed(c.venue, c.side, p.contracts)
-    return out
-
-
-class PositionsCheck:
-    """Compares the store's open holdings with each venue's positions. A difference is
-    reported once it has been seen on two checks in a row (a settlement or a fill in
-    flight explains a single sighting), and not again until it changes."""
-
-    def __init__(self, store: Store, venues: Mapping[Venue, VenueClient]) -> None:
-        self.store = store
-        self.venues = venues
-        self._seen: set[str] = set()
-        self._reported: set[str] = set()
-
-    async def mismatches(self) -> list[str]:
-        local = local_positions(await self.store.holdings())
-        lines: set[str] = set()
-        for venue, client in self.venues.items():
-            try:
-                remote = venue_positions(await client.get_positions())
-            except VenueError as exc:
-                log.warning("positions of %s unreadable: %s", venue.value, exc)
-                continue
-            keys = {k for k in local if k[0] == venue.value} | set(remote)
-            for key in sorted(keys):
-                mine, theirs = local.get(key, ZERO), remote.get(key, ZERO)
-                if mine != theirs:
-                    lines.add(f"{key[0]} {key[1]}: we hold {mine}, the venue says {theirs}")
-        return sorted(lines)
-
-    async def run(self) -> list[str]:
-        """New persistent mismatches (to alert on)."""
-        now = set(await self.mismatches())
-        persistent = now & self._seen
-        self._seen = now
-        fresh = sorted(persistent - self._reported)
-        self._reported = persistent
-        return fresh

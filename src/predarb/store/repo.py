@@ -349,43 +349,6 @@ class Store:
         rows = await self._rows("SELECT venue_order_id FROM orders WHERE venue_order_id != ''")
         return {str(r[0]) for r in rows}
 
-    async def set_venue_order_id(
-        self, client_order_id: str, venue_order_id: str, now: datetime
-    ) -> None:
-        """Remember the id the venue knows an order by, as soon as it is known."""
-        await self._write(
-            "UPDATE orders SET venue_order_id = ?, updated_at = ? WHERE client_order_id = ?",
-            (venue_order_id, iso(now), client_order_id),
-        )
-
-    async def one_legged_count(self, since: datetime, pair_id: str | None = None) -> int:
-        """Executions created since ``since`` (on ``pair_id``, if given) that filled only
-        some legs: whatever became of them afterwards (hedged, unwound, exposed)."""
-        statuses = [
-            s.value
-            for s in (
-                ExecutionStatus.PARTIAL,
-                ExecutionStatus.HEDGED,
-                ExecutionStatus.UNWOUND,
-                ExecutionStatus.EXPOSED,
-            )
-        ]
-        sql = (
-            "SELECT COUNT(*) FROM executions WHERE created_at >= ?"
-            f" AND status IN ({','.join('?' * len(statuses))})"
-        )
-        params: list[Any] = [iso(since), *statuses]
-        if pair_id is not None:
-            sql += " AND pair_id = ?"
-            params.append(pair_id)
-        rows = await self._rows(sql, params)
-        return int(rows[0][0])
-
-    async def known_venue_order_ids(self) -> set[str]:
-        """Every venue order id recorded for any order (to tell our orders apart)."""
-        rows = await self._rows("SELECT venue_order_id FROM orders WHERE venue_order_id != ''")
-        return {str(r[0]) for r in rows}
-
     async def record_result(self, execution_id: str, result: OrderResult, now: datetime) -> None:
         """Store what the venue said of one order, and its fills (each fill once)."""
         await self._write(
