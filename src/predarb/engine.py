@@ -42,6 +42,7 @@ from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.reconcile import Reconciler
 from predarb.risk import RiskDecision, RiskLimits, RiskManager, RiskSnapshot, trip_reason_after_loss
+from predarb.safety import EngineSafety
 from predarb.settlement import Settler
 from predarb.store import Store
 from predarb.store.records import iso
@@ -78,10 +79,12 @@ class Engine:
         clock: Callable[[], datetime] = utcnow,
         say: Callable[[str], None] | None = None,
         rematch_interval_s: float = 900.0,
+        circuit_breakers: bool = False,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.venues = dict(venues)
+        self.safety = EngineSafety(self)
+        self.venues = self.safety.guard(venues) if circuit_breakers else dict(venues)
         self.notifier = notifier
         self.mode = mode
         self.matcher = matcher
@@ -141,7 +144,7 @@ class Engine:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_job(
-            self.settle,
+            self.safety.job("settlement", self.settle),
             "interval",
             seconds=self.settings.predarb_settlement_interval_s,
             id="settlement",
@@ -149,10 +152,14 @@ class Engine:
             coalesce=True,
         )
         self.scheduler.add_job(
-            self.refresh_balances, "interval", seconds=60, id="balances", max_instances=1
+            self.safety.job("balances", self.refresh_balances),
+            "interval",
+            seconds=60,
+            id="balances",
+            max_instances=1,
         )
         self.scheduler.add_job(
-            self.daily_summary,
+            self.safety.job("daily summary", self.daily_summary),
             "cron",
             hour=0,
             minute=0,
@@ -162,7 +169,7 @@ class Engine:
         )
         self.reconciler = Reconciler(self.store, self.venues, self.alert, self.clock)
         self.scheduler.add_job(
-            self.reconciler.reconcile_once,
+            self.safety.job("reconcile", self.reconciler.reconcile_once),
             "interval",
             seconds=RECONCILE_INTERVAL_S,
             id="reconcile",
@@ -171,8 +178,19 @@ class Engine:
         )
         if self.matcher is not None:
             self.scheduler.add_job(
-                self.rematch, "interval", seconds=self.rematch_interval_s, id="rematch"
+                self.safety.job("rematch", self.rematch),
+                "interval",
+                seconds=self.rematch_interval_s,
+                id="rematch",
             )
+        self.scheduler.add_job(
+            self.safety.job("watch", self.safety.watch),
+            "interval",
+            seconds=1,
+            id="watch",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.start()
         await self.daily_summary()  # the one missed while the bot was down, if any
 
@@ -194,8 +212,8 @@ class Engine:
                 try:
                     await self._watch_pairs()
                     await self.tick()
-                except Exception:
-                    log.exception("scan failed; continuing")
+                except Exception as exc:
+                    await self.safety.crashed("scan", exc)
                 wait = self.settings.predarb_poll_interval_s
                 if deadline is not None:
                     wait = min(wait, max(0.0, deadline - loop.time()))
@@ -218,6 +236,8 @@ class Engine:
         await self.feeds.refresh()
 
     def stop(self) -> None:
+        """No new executions from now on; ``run`` returns once the one under way ends."""
+        self.safety.stopping = True
         self._stopping.set()
         self.book_cache.changed.set()  # wake run() at once
 
@@ -225,6 +245,7 @@ class Engine:
         self.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        await self.safety.stop()  # scheduled jobs under way finish (or are cancelled)
         await self.notifier.stop()
         for venue in self.venues.values():
             try:
@@ -329,8 +350,8 @@ class Engine:
         _, exposure = await reports.open_exposure(self.store)
         return RiskSnapshot(
             now=now,
-            trading_enabled=self.control.enabled,
-            kill_reason=self.control.reason,
+            trading_enabled=self.control.enabled and not self.safety.halt_reason(),
+            kill_reason=self.safety.halt_reason() or self.control.reason,
             balances=dict(self.balances),
             venues_up=dict(self.venues_up),
             trades_today=await reports.trades_since(self.store, today),
@@ -352,6 +373,9 @@ class Engine:
             placement = await self.placer.execute(opp)
             if placement.status is ExecutionStatus.PARTIAL:
                 placement = await self._resolve_one_legged(placement)
+        except Exception as exc:
+            await self.safety.execution_failed(opp, exc)
+            raise
         finally:
             self.in_flight.discard(opp.event)
             self.cooldown_until[opp.event] = self.limits.cooldown_end(self.clock())

@@ -13,8 +13,26 @@ import structlog
 
 REDACTED = "[REDACTED]"
 
-# ``extra=`` keys worth keeping in structured output.
+# The ids a reader filters JSON lines by; every other ``extra=`` field is kept too.
 CONTEXT_KEYS = ("event", "venue", "pair", "execution", "client_order_id", "code")
+# What a bare LogRecord carries; anything else on a record came from ``extra=``.
+_RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in record.__dict__.items()
+        if k not in _RECORD_FIELDS and not k.startswith("_")
+    }
+
+
+def _variants(secret: str) -> set[str]:
+    """A secret as it may appear: a hex key with or without its 0x prefix."""
+    out = {secret}
+    if secret[:2].lower() == "0x":
+        out |= {secret[2:], secret[2:].lower(), secret.lower()}
+    return out
 
 
 class Redactor(logging.Filter):
@@ -22,7 +40,8 @@ class Redactor(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        every = {v for s in secrets if s for v in _variants(s)}
+        self.secrets = sorted({s for s in every if len(s) >= 6}, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -39,40 +58,53 @@ class Redactor(logging.Filter):
             formatted = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self.scrub(formatted)
             record.exc_info = None
-        for key, value in list(record.__dict__.items()):
-            if key in CONTEXT_KEYS and isinstance(value, str):
+        for key, value in extra_fields(record).items():
+            if isinstance(value, str):
                 setattr(record, key, self.scrub(value))
+            elif not isinstance(value, int | float | bool) and value is not None:
+                setattr(record, key, self.scrub(str(value)))
         return True
 
 
-def _context(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    record = event_dict.get("_record")
-    if isinstance(record, logging.LogRecord):
-        for key in CONTEXT_KEYS:
-            value = getattr(record, key, None)
-            if value is not None:
-                event_dict["evt" if key == "event" else key] = value
-    return event_dict
+def _context(event_key: str) -> Any:
+    """Copies a record's ``extra=`` fields into the output; the ``event`` field (an
+    arbitrage's event) goes under ``event_key`` so it never clobbers the message."""
+
+    def add(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        record = event_dict.get("_record")
+        if isinstance(record, logging.LogRecord):
+            for key, value in extra_fields(record).items():
+                if value is not None:
+                    event_dict[event_key if key == "event" else key] = value
+            if record.exc_text and not record.exc_info:  # a traceback the Redactor scrubbed
+                event_dict["exception"] = record.exc_text
+        return event_dict
+
+    return add
 
 
 def setup_logging(
     level: str = "INFO", fmt: str = "console", secrets: Iterable[str] = (), stream: Any = None
 ) -> Redactor:
+    # JSON lines: the message is "msg" and "event" is the arbitrage's event.
+    json_out = fmt == "json"
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
+        structlog.processors.JSONRenderer(default=str)
+        if json_out
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    rename: list[Any] = [structlog.processors.EventRenamer("msg", "_event")] if json_out else []
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
             structlog.stdlib.add_log_level,
             structlog.stdlib.add_logger_name,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _context,
+            _context("_event" if json_out else "evt"),
         ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            *rename,
             renderer,
         ],
     )

@@ -97,6 +97,7 @@ async def run_engine(
         mode=mode.value,
         matcher=make_matcher(settings),
         say=say,
+        circuit_breakers=True,
     )
     engine.notifier = notifiers(settings, store, engine.control, echo_alerts)
     warning = max_bet_warning(RiskLimits.from_settings(settings))
@@ -107,7 +108,10 @@ async def run_engine(
     try:
         await engine.start()
         await engine.run(duration_s=duration_s)
-        await engine.settle()
+        try:
+            await engine.settle()
+        except Exception:
+            log.exception("settlement at shutdown failed; the next start retries it")
     finally:
         await engine.shutdown()
     return engine, store
