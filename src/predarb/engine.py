@@ -139,7 +139,7 @@ class Engine:
             for execution_id, status in recovered.finished.items():
                 record = await self.store.execution(execution_id)
                 if record is not None and status is not ExecutionStatus.FAILED:
-                    await self.alert(messages.outcome_after_partial(record))
+                    await self.alert(messages.one_legged(record))
             if recovered.cancelled:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -387,7 +387,7 @@ class Engine:
         if status is ExecutionStatus.SUCCESS:
             await self.alert(messages.executed(record, self.balances))
         elif status in (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED):
-            await self.alert(messages.outcome_after_partial(record))
+            await self.alert(messages.one_legged(record))
             now = self.clock()
             verdict = await after_one_legged(
                 self.store, opp.pair_id, now, reports.day_start(now), self.settings
@@ -408,19 +408,9 @@ class Engine:
         return placement
 
     async def _resolve_one_legged(self, placement: Placement) -> Placement:
-        """Alert at once, then hedge or unwind (``execution.partial``). Whatever goes
-        wrong here leaves the execution EXPOSED, never silently PARTIAL."""
-        record = await self.store.execution(placement.execution_id)
-        assert record is not None
-        exposure = sum((o.avg_price * o.filled + o.fee for o in record.orders), Decimal(0))
-        await self.alert(
-            messages.partial(
-                record,
-                "completing the missing leg, else selling the filled one back;"
-                " trading on this event is blocked until it is resolved",
-                exposure,
-            )
-        )
+        """Hedge or unwind (``execution.partial``), in bounded time; the caller then sends
+        one loud alert with the outcome. Whatever goes wrong here leaves the execution
+        EXPOSED, never silently PARTIAL."""
         try:
             outcome = await resolve_partial(
                 self.placer,

@@ -60,11 +60,18 @@ def test_partial_names_both_legs_exposure_and_action() -> None:
     assert_valid_html(alert.html)
 
 
-def test_outcome_after_partial_exposed_is_urgent_and_hedged_is_not() -> None:
-    exposed = m.outcome_after_partial(execution_record(status=ExecutionStatus.EXPOSED))
-    hedged = m.outcome_after_partial(execution_record(status=ExecutionStatus.HEDGED))
+def test_one_legged_is_loud_and_says_what_was_done() -> None:
+    orders = (order_record(), order_record(Venue.POLYMARKET, filled="0"))
+    exposed = m.one_legged(execution_record(status=ExecutionStatus.EXPOSED, orders=orders))
+    hedged = m.one_legged(execution_record(status=ExecutionStatus.HEDGED, orders=orders))
     assert exposed.urgent and exposed.kind is AlertKind.EXPOSED
-    assert not hedged.urgent and hedged.html.startswith("<b>HEDGED</b>")
+    assert "NOT HEDGED" in exposed.html and "blocked" in exposed.html
+    assert hedged.urgent and hedged.kind is AlertKind.PARTIAL
+    assert "action: HEDGED" in hedged.html
+    for alert in (exposed, hedged):
+        assert alert.html.startswith("<b>PARTIAL FILL</b>")
+        assert "filled: leg kalshi" in alert.html and "missing: leg polymarket" in alert.html
+        assert_valid_html(alert.html)
 
 
 def test_kill_switch_settled_and_venue_texts() -> None:

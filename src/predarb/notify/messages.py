@@ -97,21 +97,29 @@ def partial(ex: ExecutionRecord, action: str, exposure: Decimal) -> Alert:
     return Alert(AlertKind.PARTIAL, "\n".join(lines))
 
 
-def outcome_after_partial(ex: ExecutionRecord) -> Alert:
-    """The result of handling a partial: hedged, unwound, or still exposed."""
-    legs = "\n".join(leg_line(o) for o in ex.orders)
-    if ex.status is ExecutionStatus.EXPOSED:
-        return Alert(
-            AlertKind.EXPOSED,
-            f"<b>EXPOSED</b> {escape(ex.event)}: an unhedged leg is still held; trading on this"
-            f" event is blocked until it is resolved.\n{escape(ex.note)}\n{legs}",
-        )
+def one_legged(ex: ExecutionRecord) -> Alert:
+    """The one loud alert of a one-legged fill, sent once it was handled: which leg
+    filled, the money that was exposed, and what was done (hedged, unwound, or still
+    exposed, which blocks the event until a human resolves it)."""
+    legs = [o for o in ex.orders if o.role == "leg"]
+    exposure = sum((o.avg_price * o.filled + o.fee for o in legs), Decimal(0))
     window = f" in {ex.unhedged_ms} ms" if ex.unhedged_ms is not None else ""
-    return Alert(
-        AlertKind.EXECUTED,
-        f"<b>{escape(ex.status.value.upper())}</b> {escape(ex.event)}{window}."
-        f" {escape(ex.note)}\n{legs}",
-    )
+    if ex.status is ExecutionStatus.HEDGED:
+        action = f"HEDGED: the missing leg bought at a worse price{window}"
+    elif ex.status is ExecutionStatus.UNWOUND:
+        action = f"UNWOUND: the filled leg sold back{window}"
+    else:
+        action = (
+            "NOT HEDGED: the filled leg is still held; trading on this event is blocked"
+            " until it is resolved"
+        )
+    alert = partial(ex, action, exposure)
+    extra = [leg_line(o) for o in ex.orders if o.role != "leg"]
+    if ex.note:
+        extra.append(escape(ex.note))
+    text = "\n".join([alert.html, *extra])
+    kind = AlertKind.EXPOSED if ex.status is ExecutionStatus.EXPOSED else AlertKind.PARTIAL
+    return Alert(kind, text)
 
 
 def kill_switch(reason: str, trades_today: int, pnl_today: Decimal) -> Alert:
