@@ -61,17 +61,26 @@ async def _serve(conn: Connection, pairs: int, key_path: Path, poly_address: str
             poly.set_book(token, bids=[("0.30", "100000")], asks=[("0.60", "100000")])
     conn.send(
         FakeUrls(
-            kalshi.base_url, kalshi_ws.url, key_id, poly.clob_url, poly.gamma_url, poly_ws.url, creds
+            kalshi.base_url,
+            kalshi_ws.url,
+            key_id,
+            poly.clob_url,
+            poly.gamma_url,
+            poly_ws.url,
+            creds,
         )
     )
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
+    pending: set[asyncio.Task[None]] = set()
 
     def on_command() -> None:
         while conn.poll():
             cmd: tuple[Any, ...] = conn.recv()
             if cmd[0] == "poly":
-                loop.create_task(poly_ws.set_level(*cmd[1:]))
+                task = loop.create_task(poly_ws.set_level(*cmd[1:]))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
             elif cmd[0] == "stop":
                 done.set()
 

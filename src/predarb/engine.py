@@ -8,6 +8,8 @@ go to ``Notifier.send``, which must return at once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import gc
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +51,8 @@ from predarb.store.records import iso
 from predarb.venues.base import VenueClient, VenueError
 
 log = logging.getLogger(__name__)
+
+SNAPSHOT_MAX_AGE_S = 1.0  # store-derived risk state used without re-reading it
 
 Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
 RECONCILE_INTERVAL_S = 300
@@ -110,6 +114,8 @@ class Engine:
         self.feeds: MarketFeeds | None = None  # set while run() trades on book updates
         self._watched: list[Pair] | None = None
         self._last_scan_saved = 0.0
+        self._snapshot: RiskSnapshot | None = None
+        self._snapshot_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -205,6 +211,8 @@ class Engine:
         self.feeds = MarketFeeds(
             self.book_cache, self.venues, poll_interval_s=self.settings.predarb_poll_interval_s
         )
+        refresher = asyncio.create_task(self._keep_snapshot_fresh())
+        gc.freeze()  # what start() built lives on: keep it out of the collector's scans
         try:
             while not self._stopping.is_set():
                 if deadline is not None and loop.time() >= deadline:
@@ -223,6 +231,7 @@ class Engine:
                     # A live opportunity needs a second sighting even if no book moved.
                     self.book_cache.mark_all(only=lambda p: p.live)
         finally:
+            refresher.cancel()
             await self.feeds.stop()
             self.feeds = None
 
@@ -308,10 +317,46 @@ class Engine:
             now = self.clock()
             await self.store.set_state(reports.LAST_SCAN, iso(now), now)
 
+    async def _quick_check(self, opp: Opportunity) -> RiskDecision:
+        """``check`` without reading SQLite on the hot path: the store-derived part of
+        the snapshot is at most ``SNAPSHOT_MAX_AGE_S`` old (and refreshed after every
+        execution); kill switch, balances, venues, cooldowns and in-flight events are
+        read live."""
+        cached = self._snapshot
+        if cached is None or time.monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_S:
+            cached = await self._refresh_snapshot()
+        snap = dataclasses.replace(
+            cached,
+            now=self.clock(),
+            trading_enabled=self.control.enabled,
+            kill_reason=self.control.reason,
+            balances=dict(self.balances),
+            venues_up=dict(self.venues_up),
+            in_flight_events=frozenset(self.in_flight),
+            cooldown_until=dict(self.cooldown_until),
+        )
+        decision = self.risk.check(opp, snap)
+        if decision.approved:
+            self._snapshot = None  # whatever happens next changes the store
+        return decision
+
+    async def _refresh_snapshot(self) -> RiskSnapshot:
+        self._snapshot = await self.snapshot()
+        self._snapshot_at = time.monotonic()
+        return self._snapshot
+
+    async def _keep_snapshot_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(SNAPSHOT_MAX_AGE_S / 2)
+            try:
+                await self._refresh_snapshot()
+            except Exception:
+                log.exception("risk snapshot refresh failed")
+
     async def _trade(self, found: list[Opportunity]) -> None:
         for opp in found:
             self.stats.opportunities += 1
-            decision = await self.check(opp)
+            decision = await self._quick_check(opp)
             if not decision.approved:
                 await self._rejected(opp, decision)
                 continue
@@ -322,6 +367,7 @@ class Engine:
                 f" ({opp.roi_pct:.2f}%)"
             )
             await self.execute(opp)
+            await self._refresh_snapshot()
 
     async def _rejected(self, opp: Opportunity, decision: RiskDecision) -> None:
         self.stats.rejected += 1
