@@ -168,3 +168,30 @@ async def test_backup_is_a_readable_copy(store: Store, tmp_path: Path) -> None:
         await copy.close()
     with pytest.raises(StoreError, match="already exists"):
         await store.backup(target)
+
+
+async def test_concurrent_writers_never_share_a_transaction(store: Store) -> None:
+    import asyncio
+
+    def orders(i: int) -> list[tuple[OrderRequest, str]]:
+        return [
+            (OrderRequest(f"k{i}", K_YES, Action.BUY, Decimal("0.4"), Decimal(5)), "yes"),
+            (OrderRequest(f"p{i}", P_NO, Action.BUY, Decimal("0.55"), Decimal(5)), "no"),
+        ]
+
+    async def failing() -> None:
+        bad = orders(999)
+        bad.append(bad[0])  # duplicate client order id: this transaction rolls back
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.create_execution("ex-bad", opportunity(), "demo", bad, T0)
+
+    jobs = [
+        store.create_execution(f"ex-{i}", opportunity(), "demo", orders(i), T0) for i in range(10)
+    ]
+    jobs += [store.enqueue_alert("info", f"alert {i}", False, T0) for i in range(10)]
+    jobs += [failing() for _ in range(3)]
+    jobs += [store.set_state(f"key{i}", "v", T0) for i in range(10)]
+    await asyncio.gather(*jobs)
+    assert len(await store.executions()) == 10
+    assert len(await store.pending_alerts()) == 10  # none lost to another task's rollback
+    assert await store.get_state("key9") == "v"

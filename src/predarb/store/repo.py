@@ -8,9 +8,12 @@ micro-dollars.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -45,9 +48,15 @@ class AlreadySettled(sqlite3.IntegrityError):
     """The execution already has a settlement; nothing was written."""
 
 
+_IN_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "predarb_store_transaction", default=False
+)
+
+
 class Store:
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self.conn = conn
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False) -> Store:
@@ -59,8 +68,33 @@ class Store:
     async def backup(self, target: Path) -> None:
         await backup(self.conn, target)
 
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One writer at a time on the shared connection, so that a transaction is never
+        joined by another task's statements. Nested use joins the open transaction."""
+        if _IN_TRANSACTION.get():
+            yield
+            return
+        async with self._lock:
+            token = _IN_TRANSACTION.set(True)
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    await self.conn.execute("ROLLBACK")
+                    raise
+                await self.conn.execute("COMMIT")
+            finally:
+                _IN_TRANSACTION.reset(token)
+
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self.conn.execute(sql, params)
+        async with self.transaction():
+            await self.conn.execute(sql, params)
+
+    async def _write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        async with self.transaction():
+            await self.conn.executemany(sql, rows)
 
     async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, params) as cur:
@@ -147,14 +181,9 @@ class Store:
             )
             for p in pairs
         ]
-        await self.conn.execute("BEGIN")
-        try:
+        async with self.transaction():
             await self.conn.execute("DELETE FROM pairs")
             await self.conn.executemany("INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            await self.conn.execute("COMMIT")
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
 
     async def load_pairs(self) -> list[dict[str, Any]]:
         rows = await self._rows("SELECT data FROM pairs ORDER BY tradable DESC, pair_id")
@@ -226,8 +255,7 @@ class Store:
     ) -> None:
         """Write the execution and its orders (with client order ids), committed before
         any order is sent. ``orders`` pairs each request with its world label."""
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.transaction():
             await self.conn.execute(
                 "INSERT INTO executions(id, pair_id, event, kind, mode, status, contracts,"
                 " expected_cost_micros, expected_fees_micros, expected_profit_micros, roi_pct,"
@@ -255,10 +283,6 @@ class Store:
                 "INSERT INTO events(ts, kind, execution_id, pair_id, payload) VALUES (?,?,?,?,?)",
                 (iso(now), "execution_created", execution_id, opp.pair_id, "{}"),
             )
-            await self.conn.execute("COMMIT")
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
 
     async def add_order(
         self,
@@ -307,7 +331,7 @@ class Store:
         )
 
     async def mark_sent(self, client_order_ids: Sequence[str], now: datetime) -> None:
-        await self.conn.executemany(
+        await self._write_many(
             "UPDATE orders SET sent_at = ?, updated_at = ? WHERE client_order_id = ?",
             [(iso(now), iso(now), cid) for cid in client_order_ids],
         )
@@ -442,8 +466,7 @@ class Store:
         )
         payout = sum(payouts)
         pnl = payout - int(costs[0][0]) - int(costs[0][1])
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.transaction():
             for (h, _, void), paid in zip(lines, payouts, strict=True):
                 await self._write(
                     "INSERT INTO settlements VALUES (?,?,?,?,?,?,?,?)",
@@ -469,10 +492,6 @@ class Store:
                 "INSERT INTO events(ts, kind, execution_id, payload) VALUES (?,?,?,?)",
                 (iso(now), "settled", execution_id, json.dumps({"pnl": str(from_micros(pnl))})),
             )
-            await self.conn.execute("COMMIT")
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
         return from_micros(pnl)
 
     async def settled_contracts(self) -> set[tuple[str, str, str, str]]:
@@ -568,10 +587,11 @@ class Store:
     # -- alert outbox ----------------------------------------------------------
 
     async def enqueue_alert(self, kind: str, text: str, urgent: bool, now: datetime) -> int:
-        cur = await self.conn.execute(
-            "INSERT INTO outbox(ts, kind, text, urgent) VALUES (?, ?, ?, ?)",
-            (iso(now), kind, text, int(urgent)),
-        )
+        async with self.transaction():
+            cur = await self.conn.execute(
+                "INSERT INTO outbox(ts, kind, text, urgent) VALUES (?, ?, ?, ?)",
+                (iso(now), kind, text, int(urgent)),
+            )
         return int(cur.lastrowid or 0)
 
     async def pending_alerts(self, limit: int = 50) -> list[tuple[int, str, str, bool]]:
@@ -584,10 +604,10 @@ class Store:
     async def mark_alerts(self, ids: Sequence[int], now: datetime, *, sent: bool) -> None:
         if sent:
             sql = "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?"
-            await self.conn.executemany(sql, [(iso(now), i) for i in ids])
+            await self._write_many(sql, [(iso(now), i) for i in ids])
         else:
             sql = "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"
-            await self.conn.executemany(sql, [(i,) for i in ids])
+            await self._write_many(sql, [(i,) for i in ids])
 
 
 def _order(r: aiosqlite.Row) -> OrderRecord:
