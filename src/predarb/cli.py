@@ -151,7 +151,7 @@ def backup(target: Path) -> None:
 
 @app.command()
 def demo(
-    duration: Annotated[float, typer.Option(help="seconds to run", min=1, max=86_400)] = 20.0,
+    duration: Annotated[float, typer.Option(help="seconds to run", min=1, max=86_400)] = 30.0,
     seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
 ) -> None:
     """The whole pipeline offline: simulated Kalshi and Polymarket, simulated fills."""

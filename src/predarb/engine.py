@@ -96,6 +96,7 @@ class Engine:
         self.clock = clock
         self.say = say or (lambda text: log.info(text))
         self.rematch_interval_s = rematch_interval_s
+        self._last_match_summary = ""
         self.limits = RiskLimits.from_settings(settings)
         self.risk = RiskManager(self.limits)
         self.control = Control(store, self.limits, mode, clock=clock)
@@ -282,7 +283,10 @@ class Engine:
         self.pairs = pairs
         await self.store.save_pairs([pair_to_json(p) for p in pairs], self.clock())
         tradable = sum(p.tradable for p in pairs)
-        self.say(f"matched {len(pairs)} pairs ({tradable} tradable)")
+        summary = f"matched {len(pairs)} pairs ({tradable} tradable)"
+        if summary != self._last_match_summary:  # say it when it changes, not every rematch
+            self._last_match_summary = summary
+            self.say(summary)
         return pairs
 
     # -- scanning and trading ---------------------------------------------------

@@ -22,6 +22,8 @@ DEMO_DEFAULTS: dict[str, Any] = {
     "executor_max_daily_trades": 500,
     "executor_max_daily_loss": Decimal(50),
     "executor_max_exposure": Decimal(500),
+    # The simulated fills kill a leg now and then on purpose, to show the hedging.
+    "executor_daily_partial_limit": 50,
     "predarb_settlement_interval_s": 2.0,
     "predarb_poll_interval_s": 0.5,
 }

@@ -80,6 +80,7 @@ async def run_engine(
     say: Callable[[str], None] | None,
     echo_alerts: bool,
     install_signals: Callable[[Callable[[], None]], None] | None = None,
+    rematch_interval_s: float = 900.0,
 ) -> tuple[Engine, Store]:
     store = await Store.open(settings.predarb_db_path)
     try:
@@ -98,6 +99,7 @@ async def run_engine(
         matcher=make_matcher(settings),
         say=say,
         circuit_breakers=True,
+        rematch_interval_s=rematch_interval_s,
     )
     engine.notifier = notifiers(settings, store, engine.control, echo_alerts)
     warning = max_bet_warning(RiskLimits.from_settings(settings))
@@ -124,8 +126,15 @@ async def run_demo(settings: Settings, *, duration_s: float, seed: int) -> None:
         _say("demo limits (set them to override): " + ", ".join(notes))
     # Events resolve within the run, so that settlements show too.
     venues = build_demo_venues(seed, resolve_after_s=max(3.0, duration_s * 0.7))
+    # The simulator lists new events as old ones resolve: match them every few seconds.
     engine, store = await run_engine(
-        settings, Mode.DEMO, venues, duration_s=duration_s, say=_say, echo_alerts=True
+        settings,
+        Mode.DEMO,
+        venues,
+        duration_s=duration_s,
+        say=_say,
+        echo_alerts=True,
+        rematch_interval_s=5.0,
     )
     try:
         report = await reports.pnl(store, datetime.now(UTC))
