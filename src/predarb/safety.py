@@ -239,6 +239,10 @@ class EngineSafety:
     def _up_handler(self, venue: Venue) -> OnUp:
         async def up(_down_for_s: float) -> None:
             self.engine.venues_up[venue] = True
+            # Pairs refused while it was down are priced again though no book moved.
+            self.engine.book_cache.mark_all(
+                only=lambda p: any(c.venue is venue for c in p.contracts)
+            )
             await self.engine.alert(messages.venue_up(venue))
             await self._note_health(venue, "up")
 
@@ -281,6 +285,7 @@ class EngineSafety:
             log.warning("database still not writable: %s", exc, extra={"code": "storage_down"})
             return
         self.storage_error = ""
+        self.engine.book_cache.mark_all()
         log.warning("database writable again", extra={"code": "storage_up"})
         await self.engine.alert(messages.info("Database writable again: new executions may start."))
 

@@ -78,14 +78,15 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
 async def test_down_after_repeated_failures_probed_and_back(rig: Rig) -> None:
     assert await rig.venue.get_order_books([YES])  # healthy
     rig.fake.fail_next(503, times=1000)
-    # The adapter skips a book it could not read: no evidence either way.
+    # The adapter skips a book it could not read; the venue's health says why.
     assert await rig.venue.get_order_books([YES]) == {}
-    assert rig.breaker.failures == 0
-    for _ in range(3):
+    assert rig.breaker.failures == 1
+    for _ in range(2):
         with pytest.raises(VenueUnavailable):
             await rig.venue.get_balance()
     assert not rig.breaker.up
     assert rig.events.seen and rig.events.seen[0].startswith("down: VenueUnavailable")
+    assert len(rig.events.seen) == 1
 
     # Down: market data is refused without touching the venue.
     before = rig.requests()
@@ -147,3 +148,10 @@ async def test_a_refusal_is_an_answer_not_a_failure(rig: Rig) -> None:
 )
 def test_what_counts_as_a_failure(exc: Exception, counted: bool) -> None:
     assert is_venue_failure(exc) is counted
+
+
+async def test_books_missing_from_a_healthy_venue_are_no_failure(rig: Rig) -> None:
+    rig.breaker.failures = 2
+    gone = Contract(Venue.KALSHI, "KXNOPE-26DEC31-Z", "yes")
+    assert await rig.venue.get_order_books([gone]) == {}
+    assert rig.breaker.failures == 0 and rig.breaker.up

@@ -18,10 +18,11 @@ from predarb.domain import ExecutionStatus, OrderRequest, OrderResult, Venue
 from predarb.engine import Engine
 from predarb.notify.base import AlertKind
 from predarb.notify.console import ConsoleNotifier
-from predarb.safety import Supervisor, is_disk_full
+from predarb.safety import Supervisor
 from predarb.store import Store
 from tests.core.builders import T0, opportunity
 from tests.fakes.scripted_venue import ScriptedVenue
+from tests.hardening.chaos_rig import fill_disk, free_disk
 
 
 async def test_a_crashing_task_restarts_and_a_crash_loop_is_reported_once() -> None:
@@ -67,17 +68,6 @@ async def test_a_guarded_job_never_raises_and_is_waited_for_at_stop() -> None:
     await supervisor.stop(grace_s=5)
     assert finished.is_set() and task.done()
     assert supervisor.total_crashes == 1
-
-
-async def fill_disk(store: Store) -> None:
-    """Cap the file at its size, then use up the free space left in its pages."""
-    pages = (await store.query("PRAGMA page_count"))[0][0]
-    await store.conn.execute(f"PRAGMA max_page_count = {pages}")
-    for pad in (2000, 200, 0):
-        with pytest.raises(sqlite3.OperationalError) as full:
-            for n in range(100_000):
-                await store.log_event("filler", T0, n=n, pad="x" * pad)
-        assert is_disk_full(full.value)
 
 
 @pytest.fixture
@@ -130,7 +120,7 @@ async def test_a_full_database_pauses_trading_until_it_can_be_written(
 
     await eng.safety.watch()  # still full: stays paused
     assert eng.safety.storage_error
-    await store.conn.execute("PRAGMA max_page_count = 1000000")
+    await free_disk(store)
     await eng.safety.watch()
     assert not eng.safety.storage_error
     assert "writable again" in console.sent[-1].plain

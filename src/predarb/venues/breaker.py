@@ -199,10 +199,23 @@ class GuardedVenue(VenueClient):
             if is_venue_failure(exc):
                 await self.breaker.failure(exc)
             raise
-        # Adapters leave out books they could not read: nothing back is no evidence.
         if books or not contracts:
             await self.breaker.success()
+        else:
+            # Adapters leave out books they could not read, so nothing back may mean
+            # the venue is gone or only that these markets closed: ask its health.
+            await self._health_verdict()
         return books
+
+    async def _health_verdict(self) -> None:
+        try:
+            ok, error = await self.inner.health(), "health check failed"
+        except Exception as exc:
+            ok, error = False, _one_line(exc)
+        if ok:
+            await self.breaker.success()
+        else:
+            await self.breaker.failure(VenueUnavailable(self.venue, error))
 
     # -- everything else passes through, watched ---------------------------------
 
