@@ -106,6 +106,22 @@ class Settings(BaseSettings):
             raise _field_error("executor_max_bet", "must be at least EXECUTOR_MIN_BET")
         if self.executor_min_roi > self.executor_max_roi:
             raise _field_error("executor_max_roi", "must be at least EXECUTOR_MIN_ROI")
+        # Half a credential is a mistake, not a choice: say which half is missing.
+        if (self.telegram_bot_token is None) != (self.telegram_chat_id is None):
+            missing = "telegram_chat_id" if self.telegram_chat_id is None else "telegram_bot_token"
+            raise _field_error(missing, "required when the other TELEGRAM_ variable is set")
+        poly_creds = {
+            "poly_api_key": self.poly_api_key,
+            "poly_api_secret": self.poly_api_secret,
+            "poly_api_passphrase": self.poly_api_passphrase,
+        }
+        given = [k for k, v in poly_creds.items() if v is not None]
+        if given and len(given) < len(poly_creds):
+            missing = next(k for k, v in poly_creds.items() if v is None)
+            raise _field_error(missing, "POLY_API_KEY, _SECRET and _PASSPHRASE go together")
+        if bool(self.kalshi_api_key_id) != (self.kalshi_private_key_path is not None):
+            missing = "kalshi_private_key_path" if self.kalshi_api_key_id else "kalshi_api_key_id"
+            raise _field_error(missing, "required when the other KALSHI_ key variable is set")
         return self
 
     @property

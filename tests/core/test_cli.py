@@ -87,6 +87,11 @@ def test_demo_runs_trades_settles_and_pnl_agrees(tmp_path: Path) -> None:
         ({"EXECUTOR_MIN_ROI": "abc"}, "EXECUTOR_MIN_ROI"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({"POLY_SIGNATURE_TYPE": "7"}, "POLY_SIGNATURE_TYPE"),
+        ({"TELEGRAM_BOT_TOKEN": "1:abc"}, "TELEGRAM_CHAT_ID"),
+        ({"POLY_API_KEY": "k", "POLY_API_SECRET": "s"}, "POLY_API_PASSPHRASE"),
+        ({"KALSHI_API_KEY_ID": "abc"}, "KALSHI_PRIVATE_KEY_PATH"),
+        ({"EXECUTOR_MIN_BET": "5", "EXECUTOR_MAX_BET": "2"}, "EXECUTOR_MAX_BET"),
+        ({"EXECUTOR_MAX_DEPTH_FRACTION": "1.5"}, "EXECUTOR_MAX_DEPTH_FRACTION"),
     ],
 )
 def test_bad_configuration_is_one_line_naming_the_variable(
