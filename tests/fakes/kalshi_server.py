@@ -189,6 +189,13 @@ class FakeKalshi:
         market.update(fields)
         return self.exchange.add_market(market)
 
+    def set_event(self, event_ticker: str, **fields: Any) -> dict[str, Any]:
+        """Override fields of an event that ``add_market`` created (e.g. ``title``,
+        ``settlement_sources``)."""
+        event = self.exchange.events[event_ticker]
+        event.update(fields)
+        return event
+
     def add_fixture_market(self, market: dict[str, Any]) -> None:
         self.exchange.add_market(dict(market))
 

@@ -259,6 +259,8 @@ class FakePolymarket:
         tags: Iterable[str] = (),
         end_date: str = "2030-01-01T00:00:00Z",
         accepting: bool = True,
+        description: str = "",
+        slug: str = "",
     ) -> FakeMarket:
         outcomes = list(outcomes)
         digest = hashlib.sha256(market_id.encode()).hexdigest()
@@ -272,8 +274,8 @@ class FakePolymarket:
             "id": market_id,
             "question": question or f"Question {market_id}?",
             "conditionId": cid,
-            "slug": f"market-{market_id}",
-            "description": f"Rules of {market_id}.",
+            "slug": slug or f"market-{market_id}",
+            "description": description or f"Rules of {market_id}.",
             "groupItemTitle": "",
             "outcomes": json.dumps(outcomes),
             "outcomePrices": json.dumps(["0.5"] * len(outcomes)),
