@@ -7,8 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from predarb.store import Store
+
+# CI explores the same examples on every run (a failure found once is found again, and
+# a green run is not luck); a developer's run explores new ones.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Tests never read the developer's .env nor inherit their variables.
 _PREFIXES = ("KALSHI_", "POLY_", "TELEGRAM_", "EXECUTOR_", "PREDARB_", "LOG_")

@@ -36,6 +36,7 @@ from predarb.domain import (
     OrderRequest,
     OrderResult,
     OrderStatus,
+    TimeInForce,
     Venue,
 )
 from predarb.venues.kalshi.wire import (
@@ -111,7 +112,9 @@ def parse_order_ack(body: Any) -> OrderAck:
 def ack_result(ack: OrderAck, order: OrderRequest) -> OrderResult:
     if ack.fill_count > order.contracts:
         raise WireError(f"fill_count {ack.fill_count} exceeds the order's {order.contracts}")
-    if ack.remaining_count > 0:
+    # Only a GTC order can rest; for FOK/IOC whatever did not fill at once is gone.
+    resting = order.tif is TimeInForce.GTC and ack.remaining_count > 0
+    if resting:
         status = OrderStatus.OPEN
     elif ack.fill_count == order.contracts:
         status = OrderStatus.FILLED
