@@ -222,7 +222,7 @@ class EngineSafety:
         if self.storage_error:
             await self._probe_storage()
 
-    async def stop(self, grace_s: float = 30.0) -> None:
+    async def stop(self, grace_s: float = 15.0) -> None:  # within systemd's TimeoutStopSec
         self.stopping = True
         await self.supervisor.stop(grace_s)
 
