@@ -56,6 +56,7 @@ SNAPSHOT_MAX_AGE_S = 1.0  # store-derived risk state used without re-reading it
 
 Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
 RECONCILE_INTERVAL_S = 300
+MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
 TELEGRAM_DAILY_SUMMARY_KEY = "telegram:daily_summary_day"  # notify.telegram's state key
 
 
@@ -97,6 +98,7 @@ class Engine:
         self.say = say or (lambda text: log.info(text))
         self.rematch_interval_s = rematch_interval_s
         self._last_match_summary = ""
+        self._matched_at: float | None = None  # monotonic time of the last good match
         self.limits = RiskLimits.from_settings(settings)
         self.risk = RiskManager(self.limits)
         self.control = Control(store, self.limits, mode, clock=clock)
@@ -125,7 +127,12 @@ class Engine:
         await self.notifier.start()
         await self.refresh_balances()
         if self.matcher is not None:
-            await self.rematch()
+            try:
+                await self.rematch()
+            except Exception as exc:  # a venue down at start must not keep the bot down
+                log.warning(
+                    "matching at start failed (%s); retrying every %g s", exc, MATCH_RETRY_S
+                )
         elif self.pairs:
             await self._remember_markets()
         # Before any new trade: finish what a crash left (orders looked up, never resent).
@@ -185,10 +192,12 @@ class Engine:
         )
         if self.matcher is not None:
             self.scheduler.add_job(
-                self.safety.job("rematch", self.rematch),
+                self.safety.job("rematch", self._rematch_when_due),
                 "interval",
-                seconds=self.rematch_interval_s,
+                seconds=min(self.rematch_interval_s, MATCH_RETRY_S),
                 id="rematch",
+                max_instances=1,
+                coalesce=True,
             )
         self.scheduler.add_job(
             self.safety.job("watch", self.safety.watch),
@@ -266,20 +275,34 @@ class Engine:
     # -- matching ------------------------------------------------------------
 
     async def _remember_markets(self) -> dict[Venue, list[Market]]:
-        listed: dict[Venue, list[Market]] = {}
-        for venue, client in self.venues.items():
-            listed[venue] = await client.list_markets()
-            for m in listed[venue]:
-                for c in m.contracts:
-                    self.markets[c] = m
+        """List every venue's markets; they replace the previous listing, so resolved
+        markets do not pile up over weeks."""
+        venues = list(self.venues)
+        results = await asyncio.gather(*(self.venues[v].list_markets() for v in venues))
+        listed = dict(zip(venues, results, strict=True))
+        self.markets = {c: m for ms in listed.values() for m in ms for c in m.contracts}
         return listed
+
+    async def _rematch_when_due(self) -> None:
+        """The scheduled job: re-match every ``rematch_interval_s``, and retry sooner
+        while no match has succeeded yet (a venue was down at start)."""
+        due = self._matched_at is None or (
+            time.monotonic() - self._matched_at >= self.rematch_interval_s
+        )
+        if due:
+            await self.rematch()
 
     async def rematch(self) -> list[Pair]:
         from predarb.matching.codec import pair_to_json
 
         assert self.matcher is not None
         listed = await self._remember_markets()
+        if self.pairs and not all(listed.get(v) for v in (Venue.KALSHI, Venue.POLYMARKET)):
+            # An empty listing is an outage more often than a real state: keep the pairs.
+            log.warning("a venue listed no markets; keeping the %d known pairs", len(self.pairs))
+            return self.pairs
         pairs = self.matcher(listed.get(Venue.KALSHI, []), listed.get(Venue.POLYMARKET, []))
+        self._matched_at = time.monotonic()
         self.pairs = pairs
         await self.store.save_pairs([pair_to_json(p) for p in pairs], self.clock())
         tradable = sum(p.tradable for p in pairs)
