@@ -1,0 +1,184 @@
+"""The bot's own state in the store: key/value state, the append-only event log and
+rejections, the matched pairs and their blocks (one by one or by series), and the alert
+outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from predarb.store.connection import StoreConnection
+from predarb.store.records import iso, parse_iso
+
+SERIES_BLOCKS_KEY = "blocked_series"
+
+
+class StateTables(StoreConnection):
+    """Everything the store keeps that is not an execution."""
+
+    # -- bot state ---------------------------------------------------------------
+
+    async def get_state(self, key: str, default: str = "") -> str:
+        rows = await self._rows("SELECT value FROM bot_state WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else default
+
+    async def set_state(self, key: str, value: str, now: datetime) -> None:
+        await self._write(
+            "INSERT INTO bot_state(key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (key, value, iso(now)),
+        )
+
+    # -- the append-only event log and rejections --------------------------------
+
+    async def log_event(
+        self,
+        kind: str,
+        now: datetime,
+        *,
+        execution_id: str = "",
+        pair_id: str = "",
+        **payload: Any,
+    ) -> None:
+        await self._write(
+            "INSERT INTO events(ts, kind, execution_id, pair_id, payload) VALUES (?, ?, ?, ?, ?)",
+            (iso(now), kind, execution_id, pair_id, json.dumps(payload, default=str)),
+        )
+
+    async def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT ts, kind, execution_id, pair_id, payload FROM events"
+        if kind:
+            rows = await self._rows(sql + " WHERE kind = ? ORDER BY id", (kind,))
+        else:
+            rows = await self._rows(sql + " ORDER BY id")
+        return [
+            {
+                "ts": r["ts"],
+                "kind": r["kind"],
+                "execution_id": r["execution_id"],
+                "pair_id": r["pair_id"],
+                **json.loads(r["payload"]),
+            }
+            for r in rows
+        ]
+
+    async def record_rejection(
+        self, now: datetime, pair_id: str, event: str, code: str, reason: str
+    ) -> None:
+        await self._write(
+            "INSERT INTO rejections(ts, pair_id, event, code, reason) VALUES (?, ?, ?, ?, ?)",
+            (iso(now), pair_id, event, code, reason),
+        )
+
+    async def rejection_counts(self, since: datetime) -> dict[str, int]:
+        rows = await self._rows(
+            "SELECT code, COUNT(*) FROM rejections WHERE ts >= ? GROUP BY code", (iso(since),)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    # -- pairs ---------------------------------------------------------------------
+
+    async def save_pairs(self, pairs: Iterable[dict[str, Any]], now: datetime) -> None:
+        """Replace the stored pairs with ``pairs`` (``pair_to_json`` objects)."""
+        rows = [
+            (
+                p["pair_id"],
+                p.get("event", ""),
+                p["kind"],
+                int(bool(p["tradable"])),
+                float(p["confidence"]),
+                json.dumps(p, sort_keys=True),
+                iso(now),
+            )
+            for p in pairs
+        ]
+        async with self.transaction():
+            await self.conn.execute("DELETE FROM pairs")
+            await self.conn.executemany("INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    async def load_pairs(self) -> list[dict[str, Any]]:
+        rows = await self._rows("SELECT data FROM pairs ORDER BY tradable DESC, pair_id")
+        return [json.loads(r[0]) for r in rows]
+
+    async def pairs_updated_at(self) -> datetime | None:
+        rows = await self._rows("SELECT MAX(updated_at) FROM pairs")
+        return parse_iso(rows[0][0]) if rows and rows[0][0] else None
+
+    async def block_pair(self, pair_id: str, until: datetime, reason: str) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO pair_blocks(pair_id, until, reason) VALUES (?, ?, ?)",
+            (pair_id, iso(until), reason),
+        )
+
+    async def pair_blocks(self, now: datetime) -> dict[str, datetime]:
+        """Pairs blocked now: blocked one by one, or because a series they belong to
+        (``block_series``) is blocked; a pair under both keeps the later end."""
+        sql = "SELECT pair_id, until FROM pair_blocks WHERE until > ?"
+        rows = await self._rows(sql, (iso(now),))
+        blocks = {str(r[0]): parse_iso(r[1]) for r in rows}
+        series = await self.blocked_series(now)
+        if not series:
+            return blocks
+        marks = ",".join("?" * len(series))
+        rows = await self._rows(
+            "SELECT DISTINCT p.pair_id, lower(s.value)"
+            " FROM pairs p, json_each(p.data, '$.series') s"
+            f" WHERE lower(s.value) IN ({marks})",
+            list(series),
+        )
+        for pair_id, key in rows:
+            until = series[str(key)]
+            blocks[str(pair_id)] = max(until, blocks.get(str(pair_id), until))
+        return blocks
+
+    async def block_series(
+        self, names: Iterable[str], until: datetime, reason: str, now: datetime
+    ) -> None:
+        """Block every pair of these series (a kind of pair whose resolution went
+        wrong once) until ``until``; kept in bot_state and applied by ``pair_blocks``."""
+        current = json.loads(await self.get_state(SERIES_BLOCKS_KEY, "{}"))
+        for name in names:
+            if name.strip():
+                current[name.strip().lower()] = {"until": iso(until), "reason": reason}
+        await self.set_state(SERIES_BLOCKS_KEY, json.dumps(current, sort_keys=True), now)
+
+    async def blocked_series(self, now: datetime) -> dict[str, datetime]:
+        raw = json.loads(await self.get_state(SERIES_BLOCKS_KEY, "{}"))
+        out = {str(k): parse_iso(v["until"]) for k, v in raw.items()}
+        return {k: until for k, until in out.items() if until > now}
+
+    async def pair_series(self, pair_id: str) -> tuple[str, ...]:
+        """The series of a stored pair (empty when the pair is not stored)."""
+        rows = await self._rows("SELECT data FROM pairs WHERE pair_id = ?", (pair_id,))
+        if not rows:
+            return ()
+        return tuple(str(s) for s in json.loads(rows[0][0]).get("series") or () if s)
+
+    # -- alert outbox ----------------------------------------------------------
+
+    async def enqueue_alert(self, kind: str, text: str, urgent: bool, now: datetime) -> int:
+        async with self.transaction():
+            cur = await self.conn.execute(
+                "INSERT INTO outbox(ts, kind, text, urgent) VALUES (?, ?, ?, ?)",
+                (iso(now), kind, text, int(urgent)),
+            )
+        return int(cur.lastrowid or 0)
+
+    async def pending_alerts(self, limit: int = 50) -> list[tuple[int, str, str, bool]]:
+        rows = await self._rows(
+            "SELECT id, kind, text, urgent FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [(int(r[0]), str(r[1]), str(r[2]), bool(r[3])) for r in rows]
+
+    async def mark_alerts(self, ids: Sequence[int], now: datetime, *, sent: bool) -> None:
+        if sent:
+            sql = "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?"
+            await self._write_many(sql, [(iso(now), i) for i in ids])
+        else:
+            sql = "UPDATE outbox SET attempts = attempts + 1 WHERE id = ?"
+            await self._write_many(sql, [(i,) for i in ids])
