@@ -57,7 +57,6 @@ SNAPSHOT_MAX_AGE_S = 1.0  # store-derived risk state used without re-reading it
 Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
 RECONCILE_INTERVAL_S = 300
 MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
-TELEGRAM_DAILY_SUMMARY_KEY = "telegram:daily_summary_day"  # notify.telegram's state key
 
 
 @dataclass
@@ -565,9 +564,8 @@ class Engine:
         last = await self.store.get_state(reports.LAST_DAILY_SUMMARY)
         if last >= day:
             return False
-        # A first start has no ended day to tell; Telegram's own 23:55 summary, when
-        # it went out, already told this day.
-        if not last or await self.store.get_state(TELEGRAM_DAILY_SUMMARY_KEY) == day:
+        # A first start has no ended day to tell.
+        if not last:
             await self.store.set_state(reports.LAST_DAILY_SUMMARY, day, now)
             return False
         report = await reports.day_report(self.store, date.fromisoformat(day), now)
