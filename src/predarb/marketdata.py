@@ -6,7 +6,10 @@ an index contract -> pairs, so that a book update re-prices only the pairs that 
 that contract (no I/O: an ``asyncio.Event`` is its only async part). ``MarketFeeds``
 runs the tasks that fill it: one ``BookStream`` per venue that offers one (Kalshi's
 ``orderbook_delta``, Polymarket's market channel) and REST polling every
-``poll_interval_s`` for the others, or for a venue whose stream gave up.
+``poll_interval_s`` for the others, or for a venue whose stream gave up. While books
+stream in, REST goes quiet, so ``MarketFeeds`` also keeps each venue's connection pool
+warm with a cheap read every ``warm_interval_s``: an order then never pays a TCP/TLS
+handshake.
 
 A stream keeps each book from a snapshot plus deltas; when its data can no longer be
 trusted (a disconnect, a sequence gap, a stream gone quiet, a delta that does not fit
@@ -29,6 +32,9 @@ from predarb.domain import Contract, OrderBook, Pair, Venue
 from predarb.venues.base import VenueClient, VenueError
 
 log = logging.getLogger(__name__)
+
+# Below JsonHttp's keep-alive expiry (60 s) and the venues' idle timeouts.
+WARM_INTERVAL_S = 15.0
 
 
 class BookSink(Protocol):
@@ -200,6 +206,7 @@ class MarketFeeds:
         *,
         poll_interval_s: float,
         streams: Mapping[Venue, BookStream] | None = None,
+        warm_interval_s: float = WARM_INTERVAL_S,
     ) -> None:
         self.cache = cache
         self.venues = dict(venues)
@@ -209,14 +216,18 @@ class MarketFeeds:
             if streams is not None
             else {v: s for v, c in self.venues.items() if (s := stream_of(c)) is not None}
         )
+        self.warm_interval_s = warm_interval_s
         self._tasks: dict[Venue, asyncio.Task[None]] = {}
         self._watching: dict[Venue, frozenset[Contract]] = {}
+        self._warmer: asyncio.Task[None] | None = None
 
     def streaming(self, venue: Venue) -> bool:
         return venue in self.streams
 
     async def refresh(self) -> None:
         """(Re)start each venue's task when the set of watched contracts changed."""
+        if self._warmer is None:
+            self._warmer = asyncio.create_task(self._keep_warm(), name="feeds-warm")
         for venue in self.venues:
             wanted = frozenset(self.cache.contracts(venue))
             if self._watching.get(venue) == wanted and venue in self._tasks:
@@ -231,6 +242,23 @@ class MarketFeeds:
     async def stop(self) -> None:
         for venue in list(self._tasks):
             await self._cancel(venue)
+        if self._warmer is not None:
+            self._warmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warmer
+            self._warmer = None
+
+    async def _keep_warm(self) -> None:
+        while True:
+            await asyncio.sleep(self.warm_interval_s)
+            for client in self.venues.values():
+                try:
+                    await client.health()
+                except Exception as exc:  # the breaker and the feeds report outages
+                    log.debug(
+                        "warm-up read failed",
+                        extra={"venue": client.venue.value, "error": str(exc)},
+                    )
 
     async def _cancel(self, venue: Venue) -> None:
         task = self._tasks.pop(venue, None)

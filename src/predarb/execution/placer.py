@@ -2,11 +2,15 @@
 
 Order of work, so that a crash or a lost reply never leads to a duplicate order:
 1. the execution and its orders, each with a fresh client order id, are written to
-   SQLite and committed (write-ahead);
-2. the id the venue will know each order by is recorded as soon as it is known
-   (before sending when the venue can say it in advance, else from a lost reply);
+   SQLite (write-ahead) while each venue prepares its leg (``VenueClient.prepare``:
+   signed, serialized, rate-limit token taken, nothing sent);
+2. in the same transaction, the id the venue will know each order by is recorded when
+   the venue can say it in advance (else it comes from a lost reply), and the orders
+   are marked sent; one commit, so a restart finds either nothing or orders to look
+   up (never to resend);
 3. all legs go out together (``asyncio.gather``) as fill-or-kill limit orders at the
-   prices the calculator saw;
+   prices the calculator saw: with the work done in 1, only the socket writes are
+   left between them;
 4. a leg whose reply was lost is looked up, never resent;
 5. every answer and its fills are recorded, and the execution classified:
    SUCCESS (every leg filled), FAILED (none), PARTIAL (some: exposure, which
@@ -190,9 +194,14 @@ class Placer:
     async def execute(self, opp: Opportunity) -> Placement:
         execution_id = str(uuid.uuid4())
         orders = self.orders_for(opp)
-        await self.store.create_execution(execution_id, opp, self.mode, orders, self.clock())
+        requests = [order for order, _ in orders]
+        async with self.store.transaction():  # one commit: every SQLite hop costs
+            _, known = await asyncio.gather(
+                self.store.create_execution(execution_id, opp, self.mode, orders, self.clock()),
+                self._prepare(requests),
+            )
+            await self._announce(requests, known)
         crash_point("after_write_ahead")
-        await self._announce([order for order, _ in orders])
         crash_point("after_mark_sent")
         placed = await asyncio.gather(*(self._send(order, world) for order, world in orders))
         crash_point("after_all_answered")
@@ -214,23 +223,36 @@ class Placer:
     ) -> PlacedLeg:
         """A hedge or unwind order: written ahead, sent, its answer recorded."""
         await self.store.add_order(execution_id, order, role, leg_index, world, self.clock())
-        await self._announce([order])
+        await self._announce([order], await self._prepare([order]))
         crash_point(f"{role}_announced")
         leg = await self._send(order, world)
         await self.store.record_result(execution_id, leg.result, self.clock())
         crash_point(f"after_{role}_recorded")
         return leg
 
-    async def _announce(self, orders: list[OrderRequest]) -> None:
-        """Record the id each venue will know the order by (when it can say so before
-        the order is sent), then mark the orders sent: after this a restart looks them
-        up instead of assuming they never left."""
+    async def _prepare(self, orders: list[OrderRequest]) -> list[str]:
+        """Each venue readies its order (nothing is sent) and says the id it will know
+        the order by. A venue that cannot prepare one answers it at sending instead."""
+
+        async def one(order: OrderRequest) -> str:
+            try:
+                return await self.venues[order.contract.venue].prepare(order)
+            except VenueError as exc:
+                log.warning("order %s not prepared: %s", order.client_order_id, exc)
+                return order.client_order_id
+
+        return list(await asyncio.gather(*(one(order) for order in orders)))
+
+    async def _announce(self, orders: list[OrderRequest], known: list[str]) -> None:
+        """Record the id each venue will know the order by (when it could say so before
+        the order is sent) and mark the orders sent, in one transaction (or the caller's):
+        after this a restart looks them up instead of assuming they never left."""
         now = self.clock()
-        for order in orders:
-            known = await self.venues[order.contract.venue].prepare(order)
-            if known and known != order.client_order_id:
-                await self.store.set_venue_order_id(order.client_order_id, known, now)
-        await self.store.mark_sent([o.client_order_id for o in orders], now)
+        async with self.store.transaction():
+            for order, venue_id in zip(orders, known, strict=True):
+                if venue_id and venue_id != order.client_order_id:
+                    await self.store.set_venue_order_id(order.client_order_id, venue_id, now)
+            await self.store.mark_sent([o.client_order_id for o in orders], now)
 
     async def _send(self, order: OrderRequest, world: str) -> PlacedLeg:
         venue = self.venues[order.contract.venue]

@@ -5,13 +5,19 @@ A venue adapter owns one ``JsonHttp`` and supplies two callables: ``sign`` (adds
 headers for a method, path and body) and ``to_error`` (maps a non-2xx answer to the
 venue's typed error). An order POST is sent once: if no answer arrives the caller gets
 ``OrderStateUnknown`` and must look the order up by its client order id.
+
+An order can be sent in two steps to keep work off the moment it leaves:
+``prepare_write`` serializes, signs and takes the write limiter's token;
+``send_prepared`` then only hands the built request to the warm connection.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,6 +56,21 @@ def default_error(venue: str) -> ErrorMapper:
     return to_error
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedWrite:
+    """A signed write, its limiter token already taken, ready to leave."""
+
+    method: str
+    path: str
+    request: httpx.Request
+    signed_at: float  # monotonic seconds: auth headers carry a timestamp
+
+
+# Idle keep-alive connections live this long; ``MarketFeeds`` keeps them warm with a
+# cheap read more often than that, so an order never waits for a TCP/TLS handshake.
+KEEPALIVE_EXPIRY_S = 60.0
+
+
 class JsonHttp:
     def __init__(
         self,
@@ -76,7 +97,11 @@ class JsonHttp:
         self.max_backoff_s = max_backoff_s
         self.client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_keepalive_connections=20, max_connections=50),
+            limits=httpx.Limits(
+                max_keepalive_connections=20,
+                max_connections=50,
+                keepalive_expiry=KEEPALIVE_EXPIRY_S,
+            ),
         )
 
     async def get(
@@ -112,6 +137,41 @@ class JsonHttp:
                 raise OrderStateUnknown(self.venue, f"no clear reply: {exc.message}") from exc
             raise
 
+    async def prepare_write(self, method: str, path: str, body: Any) -> PreparedWrite:
+        """Serialize, sign and take the write limiter's token now, so that
+        ``send_prepared`` has nothing left to do but send."""
+        content, headers = await self._content_and_headers(method, path, body, auth=True)
+        if self.write_limiter is not None:
+            await self.write_limiter.acquire()
+        request = self.client.build_request(
+            method, self.base_url + path, content=content, headers=headers
+        )
+        return PreparedWrite(method, path, request, time.monotonic())
+
+    async def send_prepared(self, prepared: PreparedWrite, *, order: bool = False) -> Any:
+        """Send a prepared write once; errors as ``write``."""
+        try:
+            resp = await self._transmit(prepared.method, prepared.path, prepared.request)
+            return self._decode(prepared.method, prepared.path, resp)
+        except VenueUnavailable as exc:
+            if order and not isinstance(exc, RateLimited):
+                raise OrderStateUnknown(self.venue, f"no clear reply: {exc.message}") from exc
+            raise
+
+    async def _content_and_headers(
+        self, method: str, path: str, body: Any, *, auth: bool
+    ) -> tuple[bytes, dict[str, str]]:
+        content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        headers: dict[str, str] = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if auth and self.sign is not None:
+            signed = self.sign(method, self.base_path + path, content)
+            if not isinstance(signed, Mapping):
+                signed = await signed
+            headers.update(signed)
+        return content, headers
+
     async def _send(
         self,
         method: str,
@@ -122,30 +182,28 @@ class JsonHttp:
         auth: bool = False,
         write: bool = False,
     ) -> Any:
-        content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
-        headers: dict[str, str] = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        if auth and self.sign is not None:
-            signed = self.sign(method, self.base_path + path, content)
-            if not isinstance(signed, Mapping):
-                signed = await signed
-            headers.update(signed)
+        content, headers = await self._content_and_headers(method, path, body, auth=auth)
         limiter = self.write_limiter if write else self.read_limiter
         if limiter is not None:
             await limiter.acquire()
+        request = self.client.build_request(
+            method,
+            self.base_url + path,
+            params=_clean(params),
+            content=content if body is not None else None,
+            headers=headers,
+        )
+        return self._decode(method, path, await self._transmit(method, path, request))
+
+    async def _transmit(self, method: str, path: str, request: httpx.Request) -> httpx.Response:
         try:
-            resp = await self.client.request(
-                method,
-                self.base_url + path,
-                params=_clean(params),
-                content=content if body is not None else None,
-                headers=headers,
-            )
+            return await self.client.send(request)
         except httpx.TimeoutException as exc:
             raise VenueUnavailable(self.venue, f"timeout on {method} {path}") from exc
         except httpx.TransportError as exc:
             raise VenueUnavailable(self.venue, f"{type(exc).__name__} on {method} {path}") from exc
+
+    def _decode(self, method: str, path: str, resp: httpx.Response) -> Any:
         text = resp.text
         try:
             parsed: Any = resp.json() if text else None

@@ -18,6 +18,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,7 +52,7 @@ from predarb.venues.base import (
     VenueError,
     VenueUnavailable,
 )
-from predarb.venues.http import JsonHttp
+from predarb.venues.http import JsonHttp, PreparedWrite
 from predarb.venues.kalshi import wire, wire_orders, ws
 from predarb.venues.kalshi.auth import KalshiSigner
 from predarb.venues.kalshi.errors import FOK_KILLED, RetiredEndpoint, to_error
@@ -65,6 +66,10 @@ T = TypeVar("T")
 ORDERS = "/portfolio/events/orders"
 BOOKS_PER_CALL = 100  # GET /markets/orderbooks takes up to 100 tickers
 REMEMBERED_ORDERS = 10_000
+# A prepared order's signed timestamp must still be accepted when it leaves (the venue
+# takes about ±5 s): older than this, it is signed again at sending.
+PREPARED_TTL_S = 2.0
+MAX_PREPARED = 100
 
 
 class KalshiVenue(VenueClient):
@@ -124,6 +129,9 @@ class KalshiVenue(VenueClient):
         # the YES book side) and the venue id of each client id.
         self._sent: OrderedDict[str, OrderRequest] = OrderedDict()
         self._client_ids: dict[str, str] = {}
+        # Orders prepared for sending (body built, headers signed, limiter token taken),
+        # or already refused locally, by client order id.
+        self._prepared: OrderedDict[str, _Ready | OrderResult] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> KalshiVenue:
@@ -259,27 +267,39 @@ class KalshiVenue(VenueClient):
 
     # --- trading (signed) ----------------------------------------------------------
 
+    async def prepare(self, order: OrderRequest) -> str:
+        """Build, sign and rate-limit ``order`` now, so ``place_order`` only sends it."""
+        self._require_key()
+        built = await self._body(order)
+        if isinstance(built, OrderResult):
+            ready: _Ready | OrderResult = built
+        else:
+            ready = _Ready(built, await self._http.prepare_write("POST", ORDERS, built))
+        self._prepared[order.client_order_id] = ready
+        while len(self._prepared) > MAX_PREPARED:
+            self._prepared.popitem(last=False)
+        return order.client_order_id
+
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """One FOK/IOC (or GTC) order, sent on the YES book as ``wire_orders`` maps it
         (buy NO at q = ask at 1 − q). A FOK the book cannot fill comes back CANCELED with
         ``error_code``; other refusals REJECTED; a lost or unreadable reply raises
         ``OrderStateUnknown``. The price must lie on the market's grid and the count have
-        at most 2 decimals, else REJECTED locally without sending."""
+        at most 2 decimals, else REJECTED locally without sending. An order passed to
+        ``prepare`` first leaves as prepared (signed again if it waited too long)."""
         self._require_key()
-        ticker = order.contract.market_id
-        try:
-            body = wire_orders.order_body(order, await self._grid(ticker))
-        except VenueError as exc:  # the market's price grid is unknown: nothing was sent
-            return _refused(order, OrderStatus.REJECTED, exc)
-        except wire.WireError as exc:
-            return OrderResult(
-                order.client_order_id,
-                OrderStatus.REJECTED,
-                error_code="invalid_order",
-                error=str(exc),
-            )
+        ready = self._prepared.pop(order.client_order_id, None)
+        if isinstance(ready, OrderResult):
+            return ready
+        if ready is None:
+            built = await self._body(order)
+            if isinstance(built, OrderResult):
+                return built
+            ready = _Ready(built, None)
+        elif ready.write is None or time.monotonic() - ready.write.signed_at > PREPARED_TTL_S:
+            ready = _Ready(ready.body, None)
         self._remember(order)
-        reply = await self._post_order(order, body)
+        reply = await self._post_order(order, ready)
         if isinstance(reply, OrderResult):
             return reply
         try:
@@ -293,10 +313,26 @@ class KalshiVenue(VenueClient):
         self._client_ids[result.venue_order_id] = order.client_order_id
         return result
 
-    async def _post_order(self, order: OrderRequest, body: dict[str, str]) -> Any:
+    async def _body(self, order: OrderRequest) -> dict[str, str] | OrderResult:
+        """The order's wire body, or its local refusal (nothing sent)."""
+        try:
+            return wire_orders.order_body(order, await self._grid(order.contract.market_id))
+        except VenueError as exc:  # the market's price grid is unknown
+            return _refused(order, OrderStatus.REJECTED, exc)
+        except wire.WireError as exc:
+            return OrderResult(
+                order.client_order_id,
+                OrderStatus.REJECTED,
+                error_code="invalid_order",
+                error=str(exc),
+            )
+
+    async def _post_order(self, order: OrderRequest, ready: _Ready) -> Any:
         for attempt in range(self._order_retries + 1):
             try:
-                return await self._http.write("POST", ORDERS, body, order=True)
+                if attempt == 0 and ready.write is not None:
+                    return await self._http.send_prepared(ready.write, order=True)
+                return await self._http.write("POST", ORDERS, ready.body, order=True)
             except RateLimited as exc:  # refused before it reached the book: safe to resend
                 if attempt == self._order_retries:
                     return _refused(order, OrderStatus.REJECTED, exc)
@@ -489,6 +525,12 @@ class KalshiVenue(VenueClient):
 
     async def _backoff(self, attempt: int) -> None:
         await asyncio.sleep(random.uniform(0, min(self._max_backoff_s, 0.1 * 2**attempt)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    body: dict[str, str]
+    write: PreparedWrite | None  # None: sign and send afresh
 
 
 def _parse(parse: Callable[[Any], T], body: Any, what: str) -> T:

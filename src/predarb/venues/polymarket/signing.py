@@ -8,16 +8,20 @@ upgrade that changes what is signed is caught before it reaches the venue.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from eth_utils.crypto import keccak
 from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.constants import BYTES32_ZERO
 from py_clob_client_v2.order_builder.builder import ROUNDING_CONFIG, OrderBuilder
 from py_clob_client_v2.order_utils import ExchangeOrderBuilderV2, Side, SignatureTypeV2
+from py_clob_client_v2.order_utils.exchange_order_builder_v2 import ORDER_TYPE_HASH
 from py_clob_client_v2.order_utils.model.order_data_v2 import (
     OrderDataV2,
+    OrderV2,
     SignedOrderV2,
     order_to_json_v2,
 )
@@ -26,6 +30,10 @@ from py_clob_client_v2.signer import Signer
 from predarb.venues.polymarket.wire import BASE_UNITS, tick_key
 
 SHARE_QUANTUM = Decimal("0.01")  # order sizes have 2 decimals
+
+# eth-keys signs with coincurve (libsecp256k1, C) when it is installed, else in pure
+# Python: about 0.7 ms against 8 ms for a whole order on the 2-core dev machine.
+C_SECP256K1 = importlib.util.find_spec("coincurve") is not None
 
 
 class OrderBuildError(ValueError):
@@ -72,9 +80,45 @@ def order_amounts(side: str, shares: Decimal, price: Decimal) -> tuple[int, int]
     return (notional, count) if side == "BUY" else (count, notional)
 
 
+def _word(value: int | str) -> bytes:
+    return int(value).to_bytes(32, "big")
+
+
+def _address(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x")).rjust(32, b"\0")
+
+
+def _bytes32(value: str) -> bytes:
+    return bytes.fromhex(value.removeprefix("0x")).rjust(32, b"\0")
+
+
+def order_digest(domain_separator: bytes, order: OrderV2) -> bytes:
+    """The EIP-712 digest of a V2 order (which is also its hash, the venue's order id):
+    the struct's fields packed by hand, as the generic typed-data encoder would pack
+    them, at a fraction of its cost (a test compares the two)."""
+    struct = b"".join(
+        (
+            ORDER_TYPE_HASH,
+            _word(order.salt),
+            _address(order.maker),
+            _address(order.signer),
+            _word(order.tokenId),
+            _word(order.makerAmount),
+            _word(order.takerAmount),
+            _word(int(order.side)),
+            _word(int(order.signatureType)),
+            _word(order.timestamp),
+            _bytes32(order.metadata),
+            _bytes32(order.builder),
+        )
+    )
+    return bytes(keccak(b"\x19\x01" + domain_separator + keccak(struct)))
+
+
 class OrderSigner:
     """One wallet's order signer, created once (key parsing and domain hashing are
-    not free). ``sign`` is CPU-bound (a few ms): call it from a thread."""
+    not free). ``sign`` is CPU-bound: under a millisecond when ``fast`` (C secp256k1),
+    several otherwise, when it belongs in a thread."""
 
     def __init__(
         self,
@@ -91,6 +135,10 @@ class OrderSigner:
             False: ExchangeOrderBuilderV2(contracts.exchange_v2, chain_id, self._signer),
             True: ExchangeOrderBuilderV2(contracts.neg_risk_exchange_v2, chain_id, self._signer),
         }
+
+    @property
+    def fast(self) -> bool:
+        return C_SECP256K1
 
     @property
     def address(self) -> str:
@@ -150,9 +198,14 @@ class OrderSigner:
         unsigned = exchange.build_order(data)
         if salt is not None:
             unsigned = dataclasses.replace(unsigned, salt=str(salt))
-        typed = exchange.build_order_typed_data(unsigned)
-        signature = exchange.build_order_signature(typed)
-        order_hash = exchange.build_order_hash(typed)
+        if unsigned.signatureType == SignatureTypeV2.POLY_1271:  # wraps the digest: library
+            typed = exchange.build_order_typed_data(unsigned)
+            signature = exchange.build_order_signature(typed)
+            order_hash = exchange.build_order_hash(typed)
+        else:
+            digest = order_digest(exchange.app_domain_separator, unsigned)
+            order_hash = "0x" + digest.hex()
+            signature = "0x" + self._signer.account.unsafe_sign_hash(digest).signature.hex()
         signed = SignedOrderV2(**{**dataclasses.asdict(unsigned), "signature": signature})
         wire = order_to_json_v2(signed, "", "FOK")["order"]
         return SignedOrder(
