@@ -451,7 +451,10 @@ class Engine:
             raise
         finally:
             self.in_flight.discard(opp.event)
-            self.cooldown_until[opp.event] = self.limits.cooldown_end(self.clock())
+            now = self.clock()
+            # Expired cooldowns are dropped, so weeks of events do not pile up here.
+            self.cooldown_until = {e: t for e, t in self.cooldown_until.items() if t > now}
+            self.cooldown_until[opp.event] = self.limits.cooldown_end(now)
         status = placement.status
         self.stats.executions[status.value] = self.stats.executions.get(status.value, 0) + 1
         await self.refresh_balances()
