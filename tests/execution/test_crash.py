@@ -50,7 +50,7 @@ KILL_POINTS = (
     ),
     KillPoint(
         "answered:polymarket",
-        "after sending one leg (Polymarket filled, its hash never recorded)",
+        "after sending one leg (Polymarket filled, its reply not recorded)",
         ExecutionStatus.HEDGED,
         (1, 1),
         hold="kalshi",

@@ -8,11 +8,10 @@ live one (``resolve_partial``: nothing to do, hedge, unwind, or EXPOSED). An ord
 marked as never sent is known never to have left. Orders of ours still resting from
 an earlier run are cancelled.
 
-A venue with no client order ids (Polymarket) may have taken an order whose id we
-never learnt (killed between sending and the reply). Such an order is found among
-the venue's fills that belong to no order we know: same contract, same direction,
-within the limit price, not before the order was written. Only a single candidate
-is claimed; anything ambiguous stays unknown and the execution EXPOSED.
+A venue with no client order ids (Polymarket) knows an order by an id the placer
+records before sending (``VenueClient.prepare``). A venue that cannot look an order
+up answers with an error, never with "no such order": the order then stays unknown
+and the execution EXPOSED, for a human.
 """
 
 from __future__ import annotations
@@ -20,16 +19,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 
 from predarb.domain import (
     ZERO,
-    Action,
     Contract,
     ExecutionStatus,
     FeeSchedule,
-    Fill,
     OrderResult,
     OrderStatus,
     Venue,
@@ -42,9 +38,6 @@ from predarb.store.records import ExecutionRecord, OrderRecord
 from predarb.venues.base import VenueClient, VenueError
 
 log = logging.getLogger(__name__)
-
-# How much earlier than our write-ahead a venue's fill timestamp may look (clock skew).
-CLOCK_SLACK = timedelta(seconds=60)
 
 
 @dataclass
@@ -98,8 +91,6 @@ async def _reconcile(placer: Placer, ex: ExecutionRecord, o: OrderRecord) -> Non
     result: OrderResult | None
     try:
         result = await venue.get_order(o.client_order_id, o.venue_order_id)
-        if result is None and not o.venue_order_id:
-            result = await _orphan(placer, venue, o)
         if result is not None and result.status is OrderStatus.OPEN:
             await venue.cancel_order(result.venue_order_id)
             result = await venue.get_order(o.client_order_id, result.venue_order_id) or result
@@ -133,36 +124,6 @@ def _as(o: OrderRecord, result: OrderResult) -> OrderResult:
         result.error_code,
         result.error,
     )
-
-
-def _matches(o: OrderRecord, fill: Fill) -> bool:
-    c = fill.contract
-    same = (
-        c.token_id == o.token_id if o.token_id else (c.market_id, c.side) == (o.market_id, o.side)
-    )
-    buy = o.action == Action.BUY.value
-    within = fill.price <= o.price if buy else fill.price >= o.price
-    return (
-        same and fill.action.value == o.action and within and fill.ts >= o.created_at - CLOCK_SLACK
-    )
-
-
-async def _orphan(placer: Placer, venue: VenueClient, o: OrderRecord) -> OrderResult | None:
-    """The one order at the venue, unknown to us, that fits ``o`` (see module doc)."""
-    store = placer.store
-    known = await store.known_venue_order_ids()
-    groups: dict[str, list[Fill]] = {}
-    for fill in await venue.get_fills():
-        if fill.client_order_id and fill.client_order_id not in known and _matches(o, fill):
-            groups.setdefault(fill.client_order_id, []).append(fill)
-    fits = [k for k, fs in groups.items() if sum((f.contracts for f in fs), ZERO) <= o.contracts]
-    if len(fits) != 1:
-        if fits:
-            log.error("recovery: %s matches several unknown orders", o.client_order_id)
-            return OrderResult(o.client_order_id, OrderStatus.UNKNOWN, error_code="ambiguous")
-        return None
-    await store.set_venue_order_id(o.client_order_id, fits[0], placer.clock())
-    return await venue.get_order(o.client_order_id, fits[0])
 
 
 async def _cancel_leftovers(

@@ -20,6 +20,7 @@ from predarb.venues.base import (
     NotFound,
     OrderStateUnknown,
     RateLimited,
+    VenueError,
     VenueUnavailable,
 )
 from predarb.venues.polymarket import PolymarketVenue
@@ -168,6 +169,14 @@ async def test_dropped_reply_then_lookup_by_hash(env: Env) -> None:
     found = await env.venue.get_order("d1")
     assert found is not None and found.status is OrderStatus.FILLED and found.filled == 5
     assert found.venue_order_id == info.value.venue_order_id
+
+
+async def test_an_order_without_a_known_hash_is_unknowable_not_absent(env: Env) -> None:
+    # A restarted process that never learnt the hash must not conclude "never arrived".
+    with pytest.raises(VenueError) as info:
+        await env.venue.get_order("never-seen-client-id")
+    assert info.value.code == "order_hash_unknown"
+    assert not any(path.startswith("/data/order") for _, path in env.fake.requests)
 
 
 async def test_malformed_order_reply_is_unknown(env: Env) -> None:

@@ -498,7 +498,12 @@ class PolymarketVenue(VenueClient):
         signer, _ = self._require_trading()
         order_hash = self._hash_for(client_order_id, venue_order_id)
         if not order_hash:
-            return None
+            # Not "no such order": without its hash nobody can tell whether it exists.
+            raise VenueError(
+                self.venue,
+                f"order {client_order_id} can only be found by its hash, and none is known",
+                code="order_hash_unknown",
+            )
         try:
             raw = await self._clob.get(f"/data/order/{order_hash}", auth=True)
         except NotFound:
