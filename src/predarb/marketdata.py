@@ -23,10 +23,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
+
+import websockets
+from websockets.asyncio.client import ClientConnection
 
 from predarb.domain import Contract, OrderBook, Pair, Venue
 from predarb.venues.base import VenueClient, VenueError
@@ -56,6 +60,80 @@ class BookStream(Protocol):
 
 class StreamGap(Exception):
     """The stream's books can no longer be trusted: resync before using them."""
+
+
+class ReconnectingStream:
+    """What every venue's book stream shares: a session per connection, a REST resync
+    after every break (disconnect, gap, silence), jittered backoff while connecting
+    fails, and the frame pump. A venue supplies ``_session`` (connect, subscribe, then
+    ``pump``) and a ``feed`` that turns one frame into books or raises ``StreamGap``."""
+
+    venue: Venue
+
+    def __init__(
+        self,
+        rest: VenueClient,
+        *,
+        stale_after_s: float,
+        max_backoff_s: float,
+        clock_ns: Callable[[], int],
+    ) -> None:
+        self._rest = rest
+        self.stale_after_s = stale_after_s
+        self.max_backoff_s = max_backoff_s
+        self._clock_ns = clock_ns
+        self.resyncs = 0
+        self.connections = 0
+
+    async def _session(self, contracts: Sequence[Contract], sink: BookSink) -> str:
+        """One connection; returns why it ended (the resync reason)."""
+        raise NotImplementedError
+
+    async def run(self, contracts: Sequence[Contract], sink: BookSink) -> None:
+        failures = 0
+        while True:
+            reason = await self._session(contracts, sink)
+            sink.set_live(self.venue, False)
+            self.resyncs += 1
+            await resync_from_rest(self._rest, contracts, sink, reason, clock_ns=self._clock_ns)
+            failures = failures + 1 if reason.startswith("connect") else 0
+            if failures:
+                backoff = min(self.max_backoff_s, 0.1 * 2**failures)
+                await asyncio.sleep(random.uniform(0, backoff))
+
+    async def pump(
+        self,
+        ws: ClientConnection,
+        feed: Callable[[str | bytes], list[OrderBook]],
+        sink: BookSink,
+        expected: int,
+        key: Callable[[OrderBook], str],
+    ) -> str:
+        """Frames into ``sink`` until the stream breaks; returns why. The venue counts
+        as live once every one of the ``expected`` keys has had a book."""
+        name = self.venue.value
+        synced: set[str] = set()
+        while True:
+            try:
+                frame = await asyncio.wait_for(ws.recv(), self.stale_after_s)
+            except TimeoutError:
+                log.warning("%s ws: stream stale", name, extra={"after_s": self.stale_after_s})
+                return "stale stream"
+            except websockets.ConnectionClosed as exc:
+                log.warning("%s ws: disconnected", name, extra={"error": str(exc)[:200]})
+                return "disconnected"
+            received = self._clock_ns()
+            try:
+                books = feed(frame)
+            except StreamGap as exc:
+                log.warning("%s ws: resync", name, extra={"reason": str(exc)})
+                return str(exc)
+            if books:
+                sink.apply(books, received)
+                if len(synced) < expected:
+                    synced.update(key(b) for b in books)
+                    if len(synced) >= expected:
+                        sink.set_live(self.venue, True)
 
 
 class BookCache:

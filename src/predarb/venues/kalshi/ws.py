@@ -15,10 +15,8 @@ books are read again over REST, then a new connection brings fresh snapshots.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -29,7 +27,7 @@ import websockets
 from websockets.asyncio.client import connect
 
 from predarb.domain import CENT, ONE, ZERO, Contract, Level, OrderBook, Venue
-from predarb.marketdata import BookSink, StreamGap, resync_from_rest
+from predarb.marketdata import BookSink, ReconnectingStream, StreamGap
 from predarb.venues.base import VenueClient
 from predarb.venues.kalshi import wire
 from predarb.venues.kalshi.auth import KalshiSigner
@@ -144,7 +142,7 @@ def _signed(value: Any) -> Decimal:
     return wire.fixed(value, "delta_fp", high=wire.MAX_COUNT)
 
 
-class KalshiBookStream:
+class KalshiBookStream(ReconnectingStream):
     venue = Venue.KALSHI
 
     def __init__(
@@ -158,31 +156,15 @@ class KalshiBookStream:
         max_backoff_s: float = 5.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
+        super().__init__(
+            rest, stale_after_s=stale_after_s, max_backoff_s=max_backoff_s, clock_ns=clock_ns
+        )
         self.url = url
         self._signer = signer
-        self._rest = rest
         self._tick = tick
-        self.stale_after_s = stale_after_s
-        self.max_backoff_s = max_backoff_s
-        self._clock_ns = clock_ns
-        self.resyncs = 0
-        self.connections = 0
 
-    async def run(self, contracts: Sequence[Contract], sink: BookSink) -> None:
+    async def _session(self, contracts: Sequence[Contract], sink: BookSink) -> str:
         tickers = sorted({c.market_id for c in contracts if c.venue is Venue.KALSHI})
-        failures = 0
-        while True:
-            reason = await self._session(tickers, sink)
-            sink.set_live(Venue.KALSHI, False)
-            self.resyncs += 1
-            await resync_from_rest(self._rest, contracts, sink, reason, clock_ns=self._clock_ns)
-            failures = failures + 1 if reason.startswith("connect") else 0
-            if failures:
-                backoff = min(self.max_backoff_s, 0.1 * 2**failures)
-                await asyncio.sleep(random.uniform(0, backoff))
-
-    async def _session(self, tickers: list[str], sink: BookSink) -> str:
-        """One connection; returns why it ended (the resync reason)."""
         path = urlsplit(self.url).path
         try:
             ws = await connect(
@@ -203,25 +185,6 @@ class KalshiBookStream:
                 "use_yes_price": False,
             }
             await ws.send(json.dumps({"id": SUBSCRIBE_ID, "cmd": "subscribe", "params": params}))
-            synced: set[str] = set()
-            while True:
-                try:
-                    frame = await asyncio.wait_for(ws.recv(), self.stale_after_s)
-                except TimeoutError:
-                    log.warning("kalshi ws: stream stale", extra={"after_s": self.stale_after_s})
-                    return "stale stream"
-                except websockets.ConnectionClosed as exc:
-                    log.warning("kalshi ws: disconnected", extra={"error": str(exc)[:200]})
-                    return "disconnected"
-                received = self._clock_ns()
-                try:
-                    books = state.feed(frame)
-                except StreamGap as exc:
-                    log.warning("kalshi ws: resync", extra={"reason": str(exc)})
-                    return str(exc)
-                if books:
-                    sink.apply(books, received)
-                    if len(synced) < len(tickers):
-                        synced.add(books[0].contract.market_id)
-                        if len(synced) == len(tickers):
-                            sink.set_live(Venue.KALSHI, True)
+            return await self.pump(
+                ws, state.feed, sink, len(tickers), lambda b: b.contract.market_id
+            )

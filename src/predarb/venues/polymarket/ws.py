@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from predarb.domain import ONE, Contract, Level, OrderBook, Venue
-from predarb.marketdata import BookSink, StreamGap, resync_from_rest
+from predarb.marketdata import BookSink, ReconnectingStream, StreamGap
 from predarb.venues.base import VenueClient
 from predarb.venues.polymarket import wire
 
@@ -151,7 +150,7 @@ class PolymarketBookState:
         )
 
 
-class PolymarketBookStream:
+class PolymarketBookStream(ReconnectingStream):
     venue = Venue.POLYMARKET
 
     def __init__(
@@ -165,30 +164,15 @@ class PolymarketBookStream:
         max_backoff_s: float = 5.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
+        super().__init__(
+            rest, stale_after_s=stale_after_s, max_backoff_s=max_backoff_s, clock_ns=clock_ns
+        )
         self.url = url
-        self._rest = rest
         self._min_size = min_size
         self.ping_interval_s = ping_interval_s
-        self.stale_after_s = stale_after_s
-        self.max_backoff_s = max_backoff_s
-        self._clock_ns = clock_ns
-        self.resyncs = 0
-        self.connections = 0
 
-    async def run(self, contracts: Sequence[Contract], sink: BookSink) -> None:
+    async def _session(self, contracts: Sequence[Contract], sink: BookSink) -> str:
         by_token = {c.token_id: c for c in contracts if c.venue is Venue.POLYMARKET and c.token_id}
-        failures = 0
-        while True:
-            reason = await self._session(by_token, sink)
-            sink.set_live(Venue.POLYMARKET, False)
-            self.resyncs += 1
-            await resync_from_rest(self._rest, contracts, sink, reason, clock_ns=self._clock_ns)
-            failures = failures + 1 if reason.startswith("connect") else 0
-            if failures:
-                backoff = min(self.max_backoff_s, 0.1 * 2**failures)
-                await asyncio.sleep(random.uniform(0, backoff))
-
-    async def _session(self, by_token: Mapping[str, Contract], sink: BookSink) -> str:
         try:
             ws = await connect(self.url, max_size=2**24, open_timeout=10, ping_interval=None)
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
@@ -205,37 +189,13 @@ class PolymarketBookStream:
             await ws.send(json.dumps(first))
             pinger = asyncio.create_task(self._ping(ws))
             try:
-                return await self._read(ws, state, len(by_token), sink)
+                return await self.pump(
+                    ws, state.feed, sink, len(by_token), lambda b: b.contract.token_id
+                )
             finally:
                 pinger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await pinger
-
-    async def _read(
-        self, ws: ClientConnection, state: PolymarketBookState, tokens: int, sink: BookSink
-    ) -> str:
-        synced: set[str] = set()
-        while True:
-            try:
-                frame = await asyncio.wait_for(ws.recv(), self.stale_after_s)
-            except TimeoutError:
-                log.warning("polymarket ws: stream stale", extra={"after_s": self.stale_after_s})
-                return "stale stream"
-            except websockets.ConnectionClosed as exc:
-                log.warning("polymarket ws: disconnected", extra={"error": str(exc)[:200]})
-                return "disconnected"
-            received = self._clock_ns()
-            try:
-                books = state.feed(frame)
-            except StreamGap as exc:
-                log.warning("polymarket ws: resync", extra={"reason": str(exc)})
-                return str(exc)
-            if books:
-                sink.apply(books, received)
-                if len(synced) < tokens:
-                    synced.update(b.contract.token_id for b in books)
-                    if len(synced) == tokens:
-                        sink.set_live(Venue.POLYMARKET, True)
 
     async def _ping(self, ws: ClientConnection) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):
