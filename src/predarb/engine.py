@@ -57,6 +57,7 @@ SNAPSHOT_MAX_AGE_S = 1.0  # store-derived risk state used without re-reading it
 Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
 RECONCILE_INTERVAL_S = 300
 MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
+REJECTION_STORE_S = 60.0  # a repeated refusal (same pair, same reason) is stored this often
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Engine:
         self.rematch_interval_s = rematch_interval_s
         self._last_match_summary = ""
         self._matched_at: float | None = None  # monotonic time of the last good match
+        self._rejection_stored: dict[tuple[str, str], float] = {}
         self.limits = RiskLimits.from_settings(settings)
         self.risk = RiskManager(self.limits)
         self.control = Control(store, self.limits, mode, clock=clock)
@@ -397,10 +399,17 @@ class Engine:
 
     async def _rejected(self, opp: Opportunity, decision: RiskDecision) -> None:
         self.stats.rejected += 1
-        now = self.clock()
-        await self.store.record_rejection(
-            now, opp.pair_id, opp.event, decision.code, decision.reason
-        )
+        # Stored once a minute per pair and reason: the same refusal repeats on every
+        # scan, and weeks of those would only grow the database (the risk manager
+        # still counts every one).
+        key = (opp.pair_id, decision.code)
+        if time.monotonic() - self._rejection_stored.get(key, -REJECTION_STORE_S) >= (
+            REJECTION_STORE_S
+        ):
+            self._rejection_stored[key] = time.monotonic()
+            await self.store.record_rejection(
+                self.clock(), opp.pair_id, opp.event, decision.code, decision.reason
+            )
         # Say each pair's reason when it changes, not on every scan.
         if self.stats.last_rejection.get(opp.pair_id) != decision.code:
             self.stats.last_rejection[opp.pair_id] = decision.code
