@@ -135,7 +135,7 @@ class Market:
     rules: str = ""  # resolution text, for the matcher and a human check
     tick_size: Decimal = CENT
     min_order_size: Decimal = ONE  # contracts (shares)
-    fee: FeeSchedule | None = None
+    fee: FeeSchedule | None = None  # None: fees unknown, so the market is never traded
     neg_risk: bool = False
     live: bool = False  # in play
     extra: Mapping[str, str] = field(default_factory=dict)

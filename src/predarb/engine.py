@@ -619,8 +619,12 @@ def price_pairs(
     live: LiveConfirmation | None = None,
 ) -> list[Opportunity]:
     """The best opportunity of each pair, most profitable first."""
+    # A market whose fees are unknown (``Market.fee is None``) is left out: never priced.
     fees: dict[Contract, FeeSchedule | None] = {
-        c: markets[c].fee for p in pairs for c in p.contracts if c in books and c in markets
+        c: fee
+        for p in pairs
+        for c in p.contracts
+        if c in books and c in markets and (fee := markets[c].fee) is not None
     }
     found: list[Opportunity] = []
     for pair in pairs:

@@ -194,11 +194,13 @@ class SeriesFee:
     fee_type: str = "quadratic"
     multiplier: Decimal = ONE
 
-    def schedule(self) -> FeeSchedule:
+    def schedule(self) -> FeeSchedule | None:
+        """The quadratic schedule, or ``None`` (fees unknown: never traded) for a fee type
+        whose formula is not published, such as ``flat``: a guess could under-price it."""
+        if self.fee_type not in MAKER_FACTOR:
+            return None
         rate = TAKER_RATE * self.multiplier
-        # "flat" coefficients are unconfirmed; the quadratic taker rate is the cautious guess.
-        maker = MAKER_FACTOR.get(self.fee_type, ZERO) * rate
-        return FeeSchedule(Venue.KALSHI, rate=rate, maker_rate=maker)
+        return FeeSchedule(Venue.KALSHI, rate=rate, maker_rate=MAKER_FACTOR[self.fee_type] * rate)
 
 
 def parse_series_fee(body: Any) -> SeriesFee:

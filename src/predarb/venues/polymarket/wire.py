@@ -188,8 +188,9 @@ def tick_key(t: Decimal) -> str:
 
 
 def fee_schedule(raw: Mapping[str, Any]) -> FeeSchedule:
-    enabled = raw.get("feesEnabled")
-    if enabled is False or (enabled is None and not raw.get("feeSchedule")):
+    # Taker fees apply almost everywhere since 2026-03-30: only an explicit
+    # ``feesEnabled: false`` makes a market free; silence is priced at the top rate below.
+    if raw.get("feesEnabled") is False:
         return FeeSchedule(PM, ZERO)
     sched = raw.get("feeSchedule")
     if isinstance(sched, Mapping) and sched.get("rate") is not None:
