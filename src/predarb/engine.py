@@ -48,7 +48,7 @@ from predarb.safety import EngineSafety
 from predarb.settlement import Settler
 from predarb.store import Store
 from predarb.store.records import iso
-from predarb.venues.base import VenueClient, VenueError
+from predarb.venues.base import AuthError, VenueClient, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,7 @@ class Engine:
         self._last_match_summary = ""
         self._matched_at: float | None = None  # monotonic time of the last good match
         self._rejection_stored: dict[tuple[str, str], float] = {}
+        self._unconnected: set[Venue] = set(self.venues)
         self.limits = RiskLimits.from_settings(settings)
         self.risk = RiskManager(self.limits)
         self.control = Control(store, self.limits, mode, clock=clock)
@@ -126,6 +127,7 @@ class Engine:
     async def start(self) -> None:
         await self.control.load(self.settings.executor_enabled)
         await self.notifier.start()
+        await self._connect_venues()
         await self.refresh_balances()
         if self.matcher is not None:
             try:
@@ -284,9 +286,24 @@ class Engine:
         self.markets = {c: m for ms in listed.values() for m in ms for c in m.contracts}
         return listed
 
+    async def _connect_venues(self) -> None:
+        """Each venue gets ready to trade (credentials); one that cannot be reached now
+        is tried again by the re-match job. Refused keys stop the start."""
+        for venue in sorted(self._unconnected):
+            try:
+                await self.venues[venue].connect()
+            except AuthError:
+                raise
+            except VenueError as exc:
+                log.warning("%s not ready to trade yet: %s", venue.value, exc)
+            else:
+                self._unconnected.discard(venue)
+
     async def _rematch_when_due(self) -> None:
         """The scheduled job: re-match every ``rematch_interval_s``, and retry sooner
         while no match has succeeded yet (a venue was down at start)."""
+        if self._unconnected:
+            await self._connect_venues()
         due = self._matched_at is None or (
             time.monotonic() - self._matched_at >= self.rematch_interval_s
         )

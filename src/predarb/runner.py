@@ -18,7 +18,7 @@ from predarb.notify.console import ConsoleNotifier
 from predarb.notify.messages import money
 from predarb.risk import RiskLimits, max_bet_warning
 from predarb.store import Store
-from predarb.venues.base import VenueClient
+from predarb.venues.base import AuthError, VenueClient, VenueError
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,8 @@ async def run_bot(
 ) -> None:
     mode = Mode.LIVE if live else Mode.PAPER
     venues = build_market_venues(settings, mode)
+    if mode is Mode.LIVE:
+        await prove_keys(venues)
     log.warning("predarb %s starting", mode.value)
     _, store = await run_engine(
         settings,
@@ -180,6 +182,35 @@ async def run_bot(
     )
     await store.close()
     log.warning("predarb stopped cleanly")
+
+
+KEY_VARIABLE = {Venue.KALSHI: "KALSHI_API_KEY_ID", Venue.POLYMARKET: "POLY_PRIVATE_KEY"}
+
+
+async def prove_keys(venues: dict[Venue, VenueClient]) -> None:
+    """``--live`` starts only with keys each venue accepts (an authenticated balance
+    read); otherwise one line naming the variable, and nothing is traded."""
+    for venue, client in venues.items():
+        try:
+            await client.connect()
+            balance = await client.get_balance()
+        except AuthError as exc:
+            await _close_all(venues)
+            raise ConfigError(
+                f"{KEY_VARIABLE[venue]}: {venue.value} refused the keys: {exc.message}"
+            ) from None
+        except VenueError as exc:
+            await _close_all(venues)
+            raise ConfigError(
+                f"{KEY_VARIABLE[venue]}: {venue.value} could not be reached to prove the keys"
+                f" ({exc.message}); not starting --live"
+            ) from None
+        log.warning("%s keys accepted, balance $%.2f", venue.value, balance)
+
+
+async def _close_all(venues: dict[Venue, VenueClient]) -> None:
+    for client in venues.values():
+        await client.close()
 
 
 async def _listed(venues: dict[Venue, VenueClient]) -> dict[Venue, list[Market]]:

@@ -120,6 +120,11 @@ class VenueClient(abc.ABC):
     async def get_resolution(self, market_id: str) -> Resolution | None:
         """The final result, or ``None`` while the market is unresolved."""
 
+    async def connect(self) -> None:
+        """Get ready to trade (e.g. derive API credentials); called once at start.
+        Raises ``AuthError`` when the venue refuses the configured keys."""
+        return None
+
     async def health(self) -> bool:
         """A cheap probe used by the circuit breaker."""
         return True

@@ -246,6 +246,9 @@ class GuardedVenue(VenueClient):
     async def get_resolution(self, market_id: str) -> Resolution | None:
         return await self._watched(self.inner.get_resolution(market_id))
 
+    async def connect(self) -> None:
+        await self.inner.connect()
+
     async def health(self) -> bool:
         return await self.inner.health()
 
