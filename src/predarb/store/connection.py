@@ -1,7 +1,7 @@
 """The shared aiosqlite connection of a ``Store`` and its transactions.
 
-Every write goes through ``transaction()``: one writer at a time on the shared
-connection, so that a transaction is never joined by another task's statements.
+Every write holds the connection's lock (``transaction()``, or one statement alone): one
+writer at a time, so that a transaction is never joined by another task's statements.
 """
 
 from __future__ import annotations
@@ -47,7 +47,12 @@ class StoreConnection:
                 _IN_TRANSACTION.reset(token)
 
     async def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        async with self.transaction():
+        """One statement: inside a transaction it joins it; alone it is atomic by itself
+        (autocommit), and only has to wait until no other task holds a transaction."""
+        if _IN_TRANSACTION.get():
+            await self.conn.execute(sql, params)
+            return
+        async with self._lock:
             await self.conn.execute(sql, params)
 
     async def _write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
