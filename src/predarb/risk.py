@@ -360,7 +360,7 @@ class RiskManager:
         return None
 
     def _venue_minimums(
-        self, opp: Opportunity, snap: RiskSnapshot, _: object
+        self, opp: Opportunity, snap: RiskSnapshot, _: Depth
     ) -> RiskDecision | None:
         for leg in opp.legs:
             if leg.contracts < leg.min_order_size:

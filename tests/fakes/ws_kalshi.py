@@ -13,7 +13,6 @@ every connection), ``silent`` (stop sending; books still change behind the strea
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -21,12 +20,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from tests.fakes.kalshi_exchange import d4, fp
 from tests.fakes.kalshi_server import FakeKalshi
+from tests.fakes.ws_base import FakeWsServer
 
 WS_PATH = "/trade-api/ws/v2"
 
@@ -40,46 +40,20 @@ class _Sub:
     market_ids: dict[str, str] = field(default_factory=dict)
 
 
-class FakeKalshiWs:
+class FakeKalshiWs(FakeWsServer):
+    path = WS_PATH
+
     def __init__(self, rest: FakeKalshi) -> None:
+        super().__init__()
         self.rest = rest
-        self.url = ""
-        self.silent = False
-        self.connections = 0
-        self.subscriptions = 0
-        self.sent = 0
         self._skip = 0
         self._subs: list[_Sub] = []
         self._sids = itertools.count(1)
-        self._server: Server | None = None
-        self._subscribed = asyncio.Condition()
 
-    async def start(self) -> str:
-        self._server = await serve(
-            self._handle, "127.0.0.1", 0, process_request=self._auth, ping_interval=None
-        )
-        port = next(iter(self._server.sockets)).getsockname()[1]
-        self.url = f"ws://127.0.0.1:{port}{WS_PATH}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> FakeKalshiWs:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    def _serve_options(self) -> dict[str, Any]:
+        return {"process_request": self._auth}
 
     # --- test controls ---------------------------------------------------------------
-
-    async def wait_subscriptions(self, n: int) -> None:
-        async with self._subscribed:
-            await self._subscribed.wait_for(lambda: self.subscriptions >= n)
 
     def skip_seq(self) -> None:
         self._skip += 1

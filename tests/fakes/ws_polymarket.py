@@ -12,15 +12,15 @@ have), ``disconnect``, ``silent`` (no frames, no ``PONG``; books still change).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from decimal import Decimal
 from typing import Any
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 
 from tests.fakes.polymarket_server import FakePolymarket
+from tests.fakes.ws_base import FakeWsServer
 
 WS_PATH = "/ws/market"
 
@@ -29,44 +29,17 @@ def _s(x: Decimal) -> str:
     return format(x.normalize(), "f")
 
 
-class FakePolymarketWs:
+class FakePolymarketWs(FakeWsServer):
+    path = WS_PATH
+
     def __init__(self, rest: FakePolymarket) -> None:
+        super().__init__()
         self.rest = rest
-        self.url = ""
-        self.silent = False
-        self.connections = 0
-        self.subscriptions = 0
         self.pings = 0
-        self.sent = 0
         self._wrong_best = False
         self._subs: dict[ServerConnection, set[str]] = {}
-        self._server: Server | None = None
-        self._subscribed = asyncio.Condition()
-
-    async def start(self) -> str:
-        self._server = await serve(self._handle, "127.0.0.1", 0, ping_interval=None)
-        port = next(iter(self._server.sockets)).getsockname()[1]
-        self.url = f"ws://127.0.0.1:{port}{WS_PATH}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def __aenter__(self) -> FakePolymarketWs:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     # --- test controls ---------------------------------------------------------------
-
-    async def wait_subscriptions(self, n: int) -> None:
-        async with self._subscribed:
-            await self._subscribed.wait_for(lambda: self.subscriptions >= n)
 
     async def wait_pings(self, n: int) -> None:
         async with self._subscribed:
