@@ -58,6 +58,7 @@ Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
 RECONCILE_INTERVAL_S = 300
 MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
 REJECTION_STORE_S = 60.0  # a repeated refusal (same pair, same reason) is stored this often
+CHECKPOINT_INTERVAL_S = 5.0  # the WAL is copied back this often, off the commits
 
 
 @dataclass
@@ -160,6 +161,15 @@ class Engine:
             if recovered.cancelled:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
         self.scheduler = AsyncIOScheduler(timezone="UTC")
+        await self.store.checkpoint_in_background()
+        self.scheduler.add_job(
+            self.safety.job("checkpoint", self.store.checkpoint),
+            "interval",
+            seconds=CHECKPOINT_INTERVAL_S,
+            id="checkpoint",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.add_job(
             self.safety.job("settlement", self.settle),
             "interval",

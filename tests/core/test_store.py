@@ -195,3 +195,38 @@ async def test_concurrent_writers_never_share_a_transaction(store: Store) -> Non
     assert len(await store.executions()) == 10
     assert len(await store.pending_alerts()) == 10  # none lost to another task's rollback
     assert await store.get_state("key9") == "v"
+
+
+async def test_a_transaction_sqlite_rolled_back_itself_keeps_its_error(store: Store) -> None:
+    """On some errors (a full disk) SQLite rolls the transaction back by itself: the
+    caller must see that error, not a failed second ROLLBACK, and the store go on."""
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        async with store.transaction():
+            await store.set_state("lost", "v", T0)
+            await store.conn.execute("ROLLBACK")  # what SQLite did on its own
+            raise sqlite3.OperationalError("database or disk is full")
+    assert await store.get_state("lost") == ""
+    await store.set_state("kept", "v", T0)
+    assert await store.get_state("kept") == "v"
+
+
+async def test_checkpoints_move_off_the_commits(tmp_path: Path) -> None:
+    """Once handed to ``checkpoint()``, commits leave the WAL growing past SQLite's own
+    threshold (1,000 pages: no checkpoint's fsync lands on them); a checkpoint, on its
+    own connection, copies every page back."""
+    path = tmp_path / "wal.sqlite3"
+    wal = tmp_path / "wal.sqlite3-wal"
+    store = await Store.open(path)
+    assert await store.checkpoint() == -1  # not enabled: SQLite's own threshold applies
+    await store.checkpoint_in_background()
+    for i in range(3000):
+        await store.log_event("filler", T0, n=i, pad="x" * 3000)
+    assert wal.stat().st_size > 2 * 1000 * (4096 + 24)
+    assert await store.checkpoint() == 0  # every page copied back
+    await store.close()
+    assert not wal.exists()  # and the last connection out folded the WAL in
+    reopened = await Store.open(path, readonly=True)
+    try:
+        assert len(await reopened.events("filler")) == 3000
+    finally:
+        await reopened.close()

@@ -105,6 +105,7 @@ class FakeKalshi:
         self.skew_s = skew_s
         self.clock = clock
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, signed)
+        self.signed_timestamps: list[str] = []  # KALSHI-ACCESS-TIMESTAMP of each request
         self.order_posts = 0
         self.faults: list[Fault] = []
         self._drop_order_reply = 0
@@ -287,6 +288,8 @@ class FakeKalshi:
         sub = path[len(PREFIX) :] if path.startswith(PREFIX) else path
         signed = "KALSHI-ACCESS-SIGNATURE" in request.headers
         self.requests.append((request.method, sub, signed))
+        if signed:
+            self.signed_timestamps.append(request.headers.get("KALSHI-ACCESS-TIMESTAMP", ""))
         private = sub.startswith(("/portfolio", "/account"))
         if private or any(
             h in request.headers for h in ("KALSHI-ACCESS-KEY", "KALSHI-ACCESS-SIGNATURE")

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from predarb import reports
 from predarb.control import Control
 from predarb.domain import Venue
-from predarb.notify import messages
+from predarb.notify import messages, telegram_commands
 from predarb.notify.telegram import TelegramNotifier
 from predarb.store import Store
 from tests.fakes.telegram_server import FakeBotApi, Sent
@@ -147,3 +149,31 @@ async def test_conflict_on_get_updates_does_not_kill_the_bot(
     await fake.wait_for(lambda: any(c.status == 409 for c in fake.calls_of("getUpdates")))
     reply = await ask(fake, "/help")
     assert reply.text == messages.help_text()
+
+
+async def test_reply_lost_to_5xx_or_429_is_sent_again(
+    fake: FakeBotApi, bot: TelegramNotifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(telegram_commands, "REPLY_BACKOFF_S", 0.01)
+    await asyncio.wait_for(bot.polling.wait(), 5)
+    fake.fail("sendMessage", 500, times=2)
+    fake.fail("sendMessage", 429, times=1, retry_after=0)
+    before = len(fake.calls_of("sendMessage"))
+    reply = await ask(fake, "/help")
+    assert reply.text == messages.help_text()
+    statuses = [c.status for c in fake.calls_of("sendMessage")[before:]]
+    assert statuses == [500, 500, 429, 200]
+
+
+async def test_reply_refused_by_telegram_is_not_sent_again(
+    fake: FakeBotApi, bot: TelegramNotifier
+) -> None:
+    await asyncio.wait_for(bot.polling.wait(), 5)
+    fake.fail("sendMessage", 400, times=1, description="Bad Request: chat not found")
+    before = len(fake.calls_of("sendMessage"))
+    fake.command("/help", CHAT)
+    await fake.wait_for(lambda: len(fake.calls_of("sendMessage")) > before)
+    reply = await ask(fake, "/help")  # the bot lives on and answers the next one
+    assert reply.text == messages.help_text()
+    statuses = [c.status for c in fake.calls_of("sendMessage")[before:]]
+    assert statuses == [400, 200]

@@ -49,7 +49,7 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def _seconds(exc: RetryAfter) -> float:
+def retry_after_s(exc: RetryAfter) -> float:
     with warnings.catch_warnings():
         # PTB 22 warns that the type will become timedelta; both are handled here.
         warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -159,7 +159,7 @@ class OutboxSender:
                 await self.send_text(text if as_html else plain(text), silent, as_html)
                 return
             except RetryAfter as exc:
-                wait = _seconds(exc)
+                wait = retry_after_s(exc)
                 log.warning("telegram rate limit: waiting %.1fs", wait)
                 await asyncio.sleep(wait)
                 continue

@@ -6,6 +6,7 @@ Only parsing and replying live here; the figures come from ``reports`` (through
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -13,6 +14,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -24,11 +26,16 @@ from telegram.ext import (
 from predarb import reports
 from predarb.control import Control
 from predarb.notify import messages
+from predarb.notify.delivery import retry_after_s
 from predarb.store import Store
 
 log = logging.getLogger(__name__)
 
 STOP_REASON = "stopped from Telegram (/stop)"
+# A reply lost to a network error or a 5xx is sent again, this many times at most, a
+# little later each time: the user asked and is looking at the chat.
+REPLY_ATTEMPTS = 4
+REPLY_BACKOFF_S = 0.5
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
@@ -82,12 +89,31 @@ class Commands:
     ) -> None:
         chunks = messages.split(text)
         for n, chunk in enumerate(chunks):
-            await context.bot.send_message(
-                self.chat_id,
-                chunk,
-                parse_mode=ParseMode.HTML,
-                reply_markup=markup if n == len(chunks) - 1 else None,
-            )
+            await self._send(context, chunk, markup if n == len(chunks) - 1 else None)
+
+    async def _send(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chunk: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> None:
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await context.bot.send_message(
+                    self.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+                return
+            except BadRequest:
+                raise  # sending it again would not change Telegram's mind
+            except (RetryAfter, NetworkError) as exc:  # a 429, a timeout, a reset, a 5xx
+                if attempt == REPLY_ATTEMPTS:
+                    raise
+                if isinstance(exc, RetryAfter):
+                    wait = retry_after_s(exc)
+                else:
+                    wait = REPLY_BACKOFF_S * 2 ** (attempt - 1)
+                log.warning("telegram reply not delivered (%s); retrying", exc.message)
+            await asyncio.sleep(wait)
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         report = await self.control.status()

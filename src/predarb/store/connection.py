@@ -40,7 +40,10 @@ class StoreConnection:
                 try:
                     yield
                 except BaseException:
-                    await self.conn.execute("ROLLBACK")
+                    # SQLite may already have rolled back by itself (a full disk, say):
+                    # a second ROLLBACK would hide the error that matters.
+                    if self.conn.in_transaction:
+                        await self.conn.execute("ROLLBACK")
                     raise
                 await self.conn.execute("COMMIT")
             finally:

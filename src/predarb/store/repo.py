@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiosqlite
+
 from predarb.store.db import backup, open_database
 from predarb.store.execution_reads import ExecutionReads
 from predarb.store.executions import AlreadySettled, ExecutionWrites
@@ -22,12 +24,39 @@ class Store(ExecutionWrites, ExecutionReads):
     """The whole repository: ``StateTables`` (bot state, event log, pairs, outbox),
     ``ExecutionWrites`` and ``ExecutionReads``, on one ``StoreConnection``."""
 
+    _checkpointer: aiosqlite.Connection | None = None
+
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False) -> Store:
         return cls(await open_database(path, readonly=readonly))
 
     async def close(self) -> None:
-        await self.conn.close()
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
+            self._checkpointer = None
+        await self.conn.close()  # the last connection out checkpoints the WAL
+
+    async def checkpoint_in_background(self) -> None:
+        """From now on ``checkpoint()`` copies the WAL into the database, on a connection
+        (and thread) of its own, instead of whichever commit crosses SQLite's threshold:
+        that copy ends in an fsync of several milliseconds, which must not land on the
+        write-ahead of an order. Whoever calls this must call ``checkpoint()`` regularly."""
+        if self._checkpointer is not None:
+            return
+        path = str((await self._rows("PRAGMA database_list"))[0][2])
+        if not path:  # an in-memory database has no WAL
+            return
+        self._checkpointer = await aiosqlite.connect(path, isolation_level=None)
+        await self.conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+    async def checkpoint(self) -> int:
+        """A passive checkpoint (never waits for, nor blocks, readers or the writer);
+        the WAL pages still to copy (0 when it caught up), or -1 when not enabled."""
+        if self._checkpointer is None:
+            return -1
+        async with self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)") as cur:
+            row = await cur.fetchone()
+        return -1 if row is None else int(row[1]) - int(row[2])
 
     async def backup(self, target: Path) -> None:
         await backup(self.conn, target)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 
 from predarb.venues.base import AuthError
 from predarb.venues.kalshi import KalshiVenue
-from predarb.venues.kalshi.auth import PSS, KalshiSigner, signing_text
+from predarb.venues.kalshi.auth import PRESIGNED_MAX_AGE_S, PSS, KalshiSigner, signing_text
 from tests.fakes.kalshi_server import FIXTURES, FakeKalshi, generate_key_file
 
 
@@ -140,3 +140,28 @@ async def test_paper_mode_reads_market_data_unsigned(fake: FakeKalshi) -> None:
 def test_key_id_without_key_file_is_a_config_error() -> None:
     with pytest.raises(AuthError, match="must be set together"):
         KalshiVenue("http://127.0.0.1:1/trade-api/v2", "key-1")
+
+
+def test_presigned_headers_are_reused_only_while_young(tmp_path: Path) -> None:
+    key = generate_key_file(tmp_path / "k.pem")
+    now = [1_800_000_000.0]
+    signer = KalshiSigner("key-1", key, clock=lambda: now[0])
+    path = "/trade-api/v2/portfolio/events/orders"
+    signer.presign("post", path)
+    presigned = signer("POST", path, b"{}")
+    assert presigned["KALSHI-ACCESS-TIMESTAMP"] == "1800000000000"
+    now[0] += PRESIGNED_MAX_AGE_S
+    assert signer("POST", path, b'{"other":"body"}') == presigned  # the body is not signed
+    # another path, or the same one once too old, is signed at the moment of asking
+    other = signer("GET", path, b"")
+    assert other["KALSHI-ACCESS-TIMESTAMP"] == str(int(now[0] * 1000))
+    now[0] += 0.01
+    fresh = signer("POST", path, b"{}")
+    assert fresh["KALSHI-ACCESS-TIMESTAMP"] == str(int(now[0] * 1000))
+    for headers in (presigned, fresh):
+        ts = int(headers["KALSHI-ACCESS-TIMESTAMP"])
+        signature = base64.b64decode(headers["KALSHI-ACCESS-SIGNATURE"])
+        key.public_key().verify(signature, signing_text(ts, "POST", path), PSS, hashes.SHA256())
+    # a clock that stepped back does not reuse headers from its future
+    now[0] -= 10
+    assert signer("POST", path, b"{}")["KALSHI-ACCESS-TIMESTAMP"] == str(int(now[0] * 1000))

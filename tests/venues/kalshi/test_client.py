@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -294,3 +296,21 @@ async def test_series_filter_and_a_repeating_cursor_ends_the_walk(fake: FakeKals
         await venue.close()
     assert [m.market_id for m in found] == ["KXA-26-X", "KXA-26-X"]
     assert sum(1 for _, p, _ in fake.requests if p == "/markets") == 2
+
+
+async def test_connected_venue_sends_orders_with_headers_signed_ahead(
+    venue: KalshiVenue, fake: FakeKalshi
+) -> None:
+    """While connected, the order path's headers are signed in the background: orders
+    sent moments apart carry the same (recent) signed timestamp, which the fake accepts."""
+    await venue.connect()
+    await asyncio.sleep(0)  # the presigner's first turn
+    first = await venue.place_order(order("p1", YES, Action.BUY, "0.45", "1"))
+    await venue.prepare(second := order("p2", YES, Action.BUY, "0.45", "1"))
+    placed = await venue.place_order(second)
+    assert (first.status, placed.status) == (OrderStatus.FILLED, OrderStatus.FILLED)
+    stamps = fake.signed_timestamps[-2:]
+    assert stamps[0] == stamps[1]
+    assert 0 <= time.time() * 1000 - int(stamps[0]) < 2000
+    await venue.close()
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "kalshi-presign"]

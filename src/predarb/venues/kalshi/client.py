@@ -70,6 +70,8 @@ REMEMBERED_ORDERS = 10_000
 # takes about ±5 s): older than this, it is signed again at sending.
 PREPARED_TTL_S = 2.0
 MAX_PREPARED = 100
+# How often the order path's headers are signed ahead (``KalshiSigner.presign``).
+PRESIGN_INTERVAL_S = 0.5
 
 
 class KalshiVenue(VenueClient):
@@ -132,6 +134,7 @@ class KalshiVenue(VenueClient):
         # Orders prepared for sending (body built, headers signed, limiter token taken),
         # or already refused locally, by client order id.
         self._prepared: OrderedDict[str, _Ready | OrderResult] = OrderedDict()
+        self._presigner: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> KalshiVenue:
@@ -451,7 +454,24 @@ class KalshiVenue(VenueClient):
         ]
         return list(wire.each(items, wire.parse_settlement, "settlement"))
 
+    async def connect(self) -> None:
+        """With a key: keep the order path's auth headers signed ahead, so an order
+        leaves without an RSA signature on its path."""
+        if self._signer is not None and self._presigner is None:
+            self._presigner = asyncio.create_task(
+                self._keep_presigned(self._signer), name="kalshi-presign"
+            )
+
+    async def _keep_presigned(self, signer: KalshiSigner) -> None:
+        path = self._http.base_path + ORDERS
+        while True:
+            signer.presign("POST", path)
+            await asyncio.sleep(PRESIGN_INTERVAL_S)
+
     async def close(self) -> None:
+        if self._presigner is not None:
+            self._presigner.cancel()
+            self._presigner = None
         await self._http.close()
 
     # --- helpers -------------------------------------------------------------------
