@@ -6,8 +6,8 @@ engine's ``BookCache``; every update re-prices the touched pairs with the engine
 ``price_pairs``, as ``Engine.scan`` does. The run lasts ``--minutes`` of wall time at
 full speed (far more updates than the venues send in that time).
 
-Baseline, same run length: the same stream, but every book update is also kept (a
-naive cache that appends instead of replacing).
+Baseline: the same stream, but every book update is also kept (a naive cache that
+appends instead of replacing), for the same time up to ``BASELINE_MAX_MINUTES``.
 
 Run: .venv/bin/python -m bench.bench_memory [--minutes M | --full]
 """
@@ -33,6 +33,8 @@ from predarb.marketdata import BookCache
 from predarb.venues.polymarket.ws import PolymarketBookState
 
 PAIRS = 2000
+# The baseline keeps every update: ~270 MB a minute at full speed, so it is cut short.
+BASELINE_MAX_MINUTES = 6.0
 PARAMS = CalcParams(max_cost=Decimal(500))
 
 
@@ -41,6 +43,7 @@ class MemoryRun:
     rss_start_mb: float
     rss_end_mb: float
     updates: int
+    every_tenth: tuple[float, ...]  # RSS (MB) after each tenth of the run
 
     @property
     def growth_mb(self) -> float:
@@ -119,9 +122,13 @@ def stream(minutes: float, keep_every_update: bool) -> MemoryRun:
         cache.apply([OrderBook(c, (), (Level(Decimal("0.6"), Decimal(100)),), now)], 0)
     tokens = list(poly)
     start_rss = rss_mb()
-    deadline = time.monotonic() + minutes * 60
+    start = time.monotonic()
+    deadline = start + minutes * 60
     updates = 0
+    every_tenth: list[float] = []
     while time.monotonic() < deadline:
+        if time.monotonic() - start >= minutes * 6 * (len(every_tenth) + 1):
+            every_tenth.append(rss_mb())
         for _ in range(200):
             if rng.random() < 0.5:
                 token = rng.choice(tokens)
@@ -138,7 +145,7 @@ def stream(minutes: float, keep_every_update: bool) -> MemoryRun:
             dirty = [p for p, _ in cache.take_dirty()]
             price_pairs(dirty, cache.quotes(dirty, now), markets, PARAMS, now)
             updates += 1
-    return MemoryRun(start_rss, rss_mb(), updates)
+    return MemoryRun(start_rss, rss_mb(), updates, tuple(every_tenth))
 
 
 def run_isolated(minutes: float, naive: bool) -> MemoryRun:
@@ -154,14 +161,16 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
     parser.add_argument("--full", action="store_true", help="an hour (60 minutes)")
     args = parser.parse_args(argv)
     minutes = 60.0 if args.full else args.minutes
+    base_minutes = min(minutes, BASELINE_MAX_MINUTES)
     ours = run_isolated(minutes, naive=False)
-    base = run_isolated(minutes, naive=True)
-    print(f"{PAIRS} pairs, {minutes:g} min of streaming each")
+    base = run_isolated(base_minutes, naive=True)
+    print(f"{PAIRS} pairs, {minutes:g} min of streaming (baseline {base_minutes:g} min)")
     for name, r in (("predarb", ours), ("baseline (keeps every update)", base)):
         print(
             f"{name:30} RSS {r.rss_start_mb:7.1f} -> {r.rss_end_mb:7.1f} MB"
             f" (growth {r.growth_mb:+7.1f} MB) after {r.updates} updates"
         )
+        print(f"{'':30} by tenths: " + " ".join(f"{mb:.1f}" for mb in r.every_tenth))
     print(f"RSS ratio predarb/baseline: {ours.rss_end_mb / base.rss_end_mb:.2f}")
     return {
         "resident memory (MB)": (ours.rss_end_mb, base.rss_end_mb),
