@@ -55,3 +55,19 @@ async def test_start_survives_a_venue_down_and_matches_when_it_returns(
         assert engine.pairs == known
     finally:
         await engine.shutdown()
+
+
+async def test_a_started_engine_checkpoints_the_wal_on_its_own_schedule(
+    store: Store, tmp_path: Path
+) -> None:
+    world = SimWorld(3)
+    venues = {v: SimVenue(world, v) for v in Venue}
+    settings = Settings(predarb_db_path=tmp_path / "x.sqlite3")
+    engine = Engine(settings, store, venues, FanOut([]), mode="demo", matcher=Matcher().match)
+    assert await store.checkpoint() == -1  # SQLite's own threshold until the engine starts
+    await engine.start()
+    try:
+        assert engine.scheduler is not None and engine.scheduler.get_job("checkpoint")
+        assert await store.checkpoint() == 0
+    finally:
+        await engine.shutdown()

@@ -54,7 +54,7 @@ from predarb.venues.base import (
 )
 from predarb.venues.http import JsonHttp, PreparedWrite
 from predarb.venues.kalshi import wire, wire_orders, ws
-from predarb.venues.kalshi.auth import KalshiSigner
+from predarb.venues.kalshi.auth import PRESIGNED_MAX_AGE_S, KalshiSigner
 from predarb.venues.kalshi.errors import FOK_KILLED, RetiredEndpoint, to_error
 
 if TYPE_CHECKING:
@@ -67,8 +67,9 @@ ORDERS = "/portfolio/events/orders"
 BOOKS_PER_CALL = 100  # GET /markets/orderbooks takes up to 100 tickers
 REMEMBERED_ORDERS = 10_000
 # A prepared order's signed timestamp must still be accepted when it leaves (the venue
-# takes about ±5 s): older than this, it is signed again at sending.
-PREPARED_TTL_S = 2.0
+# takes about ±5 s): prepared longer ago than this, it is signed again at sending. Its
+# headers may have been signed up to PRESIGNED_MAX_AGE_S before it was prepared.
+PREPARED_TTL_S = 2.0 - PRESIGNED_MAX_AGE_S
 MAX_PREPARED = 100
 # How often the order path's headers are signed ahead (``KalshiSigner.presign``).
 PRESIGN_INTERVAL_S = 0.5
