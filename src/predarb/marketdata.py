@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 # Below JsonHttp's keep-alive expiry (60 s) and the venues' idle timeouts.
 WARM_INTERVAL_S = 15.0
+CLOSE_TIMEOUT_S = 1.0  # a stopping stream waits this long for the venue's close frame
 
 
 class BookSink(Protocol):
@@ -111,6 +112,23 @@ class ReconnectingStream:
     ) -> str:
         """Frames into ``sink`` until the stream breaks; returns why. The venue counts
         as live once every one of the ``expected`` keys has had a book."""
+        try:
+            return await self._pump(ws, feed, sink, expected, key)
+        except asyncio.CancelledError:
+            # A stop: say so (1000). Leaving the session by an exception says 1011,
+            # an internal error, to the venue.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
+            raise
+
+    async def _pump(
+        self,
+        ws: ClientConnection,
+        feed: Callable[[str | bytes], list[OrderBook]],
+        sink: BookSink,
+        expected: int,
+        key: Callable[[OrderBook], str],
+    ) -> str:
         name = self.venue.value
         synced: set[str] = set()
         while True:

@@ -18,8 +18,10 @@ class FakeWsServer:
         self.connections = 0
         self.subscriptions = 0
         self.sent = 0
+        self.close_codes: list[int | None] = []  # what each client said when it left
         self._server: Server | None = None
         self._subscribed = asyncio.Condition()
+        self._closed = asyncio.Condition()
 
     async def _handle(self, ws: ServerConnection) -> None:
         raise NotImplementedError
@@ -28,9 +30,18 @@ class FakeWsServer:
         """Extra ``serve`` options (e.g. a handshake check)."""
         return {}
 
+    async def _serve(self, ws: ServerConnection) -> None:
+        try:
+            await self._handle(ws)
+        finally:
+            async with self._closed:
+                rcvd = ws.protocol.close_rcvd
+                self.close_codes.append(rcvd.code if rcvd else None)
+                self._closed.notify_all()
+
     async def start(self) -> str:
         self._server = await serve(
-            self._handle, "127.0.0.1", 0, ping_interval=None, **self._serve_options()
+            self._serve, "127.0.0.1", 0, ping_interval=None, **self._serve_options()
         )
         port = next(iter(self._server.sockets)).getsockname()[1]
         self.url = f"ws://127.0.0.1:{port}{self.path}"
@@ -48,6 +59,10 @@ class FakeWsServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    async def wait_closed(self, n: int) -> None:
+        async with self._closed:
+            await self._closed.wait_for(lambda: len(self.close_codes) >= n)
 
     async def wait_subscriptions(self, n: int) -> None:
         async with self._subscribed:

@@ -227,3 +227,22 @@ async def test_polymarket_resyncs_from_rest_and_resubscribes(
         ws.silent = False
         await ws.set_level(yes.token_id, "SELL", "0.42", "1")
         await r.cache.until(lambda: best_ask(r.cache, yes) == Decimal("0.42"))
+
+
+async def test_stopped_streams_close_normally(
+    kalshi: tuple[FakeKalshi, FakeKalshiWs, KalshiVenue],
+    poly: tuple[FakePolymarket, FakePolymarketWs, PolymarketVenue, Contract],
+) -> None:
+    """A stop is a normal closure (1000) for the venue, not an internal error (1011)."""
+    _, kalshi_ws, kalshi_venue = kalshi
+    _, poly_ws, poly_venue, yes = poly
+    cases: list[tuple[FakeKalshiWs | FakePolymarketWs, BookStream | None, list[Contract]]] = [
+        (kalshi_ws, kalshi_venue.book_stream(), [KYES, KNO]),
+        (poly_ws, poly_venue.book_stream(), [yes]),
+    ]
+    for ws, stream, watched in cases:
+        assert stream is not None
+        async with running(stream, watched) as r:
+            await r.cache.until(lambda: stream.venue in r.cache.live)  # noqa: B023
+        await ws.wait_closed(1)
+        assert ws.close_codes == [1000]
