@@ -12,7 +12,7 @@ import dataclasses
 import gc
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -160,32 +160,24 @@ class Engine:
                     await self.alert(messages.one_legged(record))
             if recovered.cancelled:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler = scheduler = AsyncIOScheduler(timezone="UTC")
+
+        def every(seconds: float, job_id: str, job: Callable[[], Awaitable[object]]) -> None:
+            # One run at a time; runs missed while one was under way collapse into one.
+            scheduler.add_job(
+                self.safety.job(job_id, job),
+                "interval",
+                seconds=seconds,
+                id=job_id,
+                max_instances=1,
+                coalesce=True,
+            )
+
         await self.store.checkpoint_in_background()
-        self.scheduler.add_job(
-            self.safety.job("checkpoint", self.store.checkpoint),
-            "interval",
-            seconds=CHECKPOINT_INTERVAL_S,
-            id="checkpoint",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.safety.job("settlement", self.settle),
-            "interval",
-            seconds=self.settings.predarb_settlement_interval_s,
-            id="settlement",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.safety.job("balances", self.refresh_balances),
-            "interval",
-            seconds=60,
-            id="balances",
-            max_instances=1,
-        )
-        self.scheduler.add_job(
+        every(CHECKPOINT_INTERVAL_S, "checkpoint", self.store.checkpoint)
+        every(self.settings.predarb_settlement_interval_s, "settlement", self.settle)
+        every(60, "balances", self.refresh_balances)
+        scheduler.add_job(
             self.safety.job("daily summary", self.daily_summary),
             "cron",
             hour=0,
@@ -195,31 +187,10 @@ class Engine:
             coalesce=True,
         )
         self.reconciler = Reconciler(self.store, self.venues, self.alert, self.clock)
-        self.scheduler.add_job(
-            self.safety.job("reconcile", self.reconciler.reconcile_once),
-            "interval",
-            seconds=RECONCILE_INTERVAL_S,
-            id="reconcile",
-            max_instances=1,
-            coalesce=True,
-        )
+        every(RECONCILE_INTERVAL_S, "reconcile", self.reconciler.reconcile_once)
         if self.matcher is not None:
-            self.scheduler.add_job(
-                self.safety.job("rematch", self._rematch_when_due),
-                "interval",
-                seconds=min(self.rematch_interval_s, MATCH_RETRY_S),
-                id="rematch",
-                max_instances=1,
-                coalesce=True,
-            )
-        self.scheduler.add_job(
-            self.safety.job("watch", self.safety.watch),
-            "interval",
-            seconds=1,
-            id="watch",
-            max_instances=1,
-            coalesce=True,
-        )
+            every(min(self.rematch_interval_s, MATCH_RETRY_S), "rematch", self._rematch_when_due)
+        every(1, "watch", self.safety.watch)
         self.scheduler.start()
         await self.daily_summary()  # the one missed while the bot was down, if any
 

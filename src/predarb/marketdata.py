@@ -112,46 +112,36 @@ class ReconnectingStream:
     ) -> str:
         """Frames into ``sink`` until the stream breaks; returns why. The venue counts
         as live once every one of the ``expected`` keys has had a book."""
+        name = self.venue.value
+        synced: set[str] = set()
         try:
-            return await self._pump(ws, feed, sink, expected, key)
+            while True:
+                try:
+                    frame = await asyncio.wait_for(ws.recv(), self.stale_after_s)
+                except TimeoutError:
+                    log.warning("%s ws: stream stale", name, extra={"after_s": self.stale_after_s})
+                    return "stale stream"
+                except websockets.ConnectionClosed as exc:
+                    log.warning("%s ws: disconnected", name, extra={"error": str(exc)[:200]})
+                    return "disconnected"
+                received = self._clock_ns()
+                try:
+                    books = feed(frame)
+                except StreamGap as exc:
+                    log.warning("%s ws: resync", name, extra={"reason": str(exc)})
+                    return str(exc)
+                if books:
+                    sink.apply(books, received)
+                    if len(synced) < expected:
+                        synced.update(key(b) for b in books)
+                        if len(synced) >= expected:
+                            sink.set_live(self.venue, True)
         except asyncio.CancelledError:
             # A stop: say so (1000). Leaving the session by an exception says 1011,
             # an internal error, to the venue.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
             raise
-
-    async def _pump(
-        self,
-        ws: ClientConnection,
-        feed: Callable[[str | bytes], list[OrderBook]],
-        sink: BookSink,
-        expected: int,
-        key: Callable[[OrderBook], str],
-    ) -> str:
-        name = self.venue.value
-        synced: set[str] = set()
-        while True:
-            try:
-                frame = await asyncio.wait_for(ws.recv(), self.stale_after_s)
-            except TimeoutError:
-                log.warning("%s ws: stream stale", name, extra={"after_s": self.stale_after_s})
-                return "stale stream"
-            except websockets.ConnectionClosed as exc:
-                log.warning("%s ws: disconnected", name, extra={"error": str(exc)[:200]})
-                return "disconnected"
-            received = self._clock_ns()
-            try:
-                books = feed(frame)
-            except StreamGap as exc:
-                log.warning("%s ws: resync", name, extra={"reason": str(exc)})
-                return str(exc)
-            if books:
-                sink.apply(books, received)
-                if len(synced) < expected:
-                    synced.update(key(b) for b in books)
-                    if len(synced) >= expected:
-                        sink.set_live(self.venue, True)
 
 
 class BookCache:
