@@ -6,6 +6,10 @@ request, and the EIP-712 signer of every posted order (V2 domain, neg-risk excha
 for neg-risk tokens), which must be the wallet registered for the API key. FOK/FAK
 orders fill or die against the fake's own books; fees follow ``C × r × p × (1 − p)``.
 
+The state and the matching live in ``polymarket_exchange`` (``FakePolymarket`` inherits
+``PolymarketExchange``), the EIP-712 and L1 signature checks in ``polymarket_signing``;
+this module is the two aiohttp servers, the authentication and the test hooks.
+
 Use::
 
     async with FakePolymarket() as fake:
@@ -28,21 +32,42 @@ import hashlib
 import hmac
 import json
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
-from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils.crypto import keccak
 
-D = Decimal
+from tests.fakes.polymarket_exchange import Book, D, FakeMarket, PolymarketExchange, Wallet, _s
+from tests.fakes.polymarket_signing import (
+    EXCHANGE,
+    NEG_RISK_EXCHANGE,
+    _recover_l1,
+    creds_for,
+    order_typed_data,
+    recover_order,
+)
+
+__all__ = [
+    "EXCHANGE",
+    "FAK_KILL",
+    "FOK_KILL",
+    "MAX_ALLOWANCE",
+    "NEG_RISK_EXCHANGE",
+    "UNITS",
+    "Book",
+    "D",
+    "FakeMarket",
+    "FakePolymarket",
+    "Fault",
+    "Handler",
+    "Wallet",
+    "creds_for",
+    "order_typed_data",
+    "recover_order",
+]
+
 UNITS = D(1_000_000)
-EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
-NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
 MAX_ALLOWANCE = str(2**256 - 1)
 FOK_KILL = "order couldn't be fully filled. FOK orders are fully filled or killed."
 FAK_KILL = (
@@ -53,57 +78,6 @@ _V2_FIELDS = (
     *("salt", "maker", "signer", "tokenId", "makerAmount", "takerAmount", "side"),
     *("expiration", "signatureType", "timestamp", "metadata", "builder", "signature"),
 )
-_ORDER_TYPE = [
-    {"name": n, "type": t}
-    for n, t in (
-        ("salt", "uint256"),
-        ("maker", "address"),
-        ("signer", "address"),
-        ("tokenId", "uint256"),
-        ("makerAmount", "uint256"),
-        ("takerAmount", "uint256"),
-        ("side", "uint8"),
-        ("signatureType", "uint8"),
-        ("timestamp", "uint256"),
-        ("metadata", "bytes32"),
-        ("builder", "bytes32"),
-    )
-]
-_DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-
-
-@dataclass
-class FakeMarket:
-    market_id: str
-    condition_id: str
-    tokens: dict[str, str]  # outcome label -> token id
-    raw: dict[str, Any]  # the Gamma market object served
-
-
-@dataclass
-class Book:
-    market: str
-    tick: Decimal
-    min_size: Decimal
-    neg_risk: bool
-    fee_rate: Decimal
-    bids: list[list[Decimal]] = field(default_factory=list)  # best first: [price, size]
-    asks: list[list[Decimal]] = field(default_factory=list)
-
-
-@dataclass
-class Wallet:
-    address: str
-    key: str
-    secret: str
-    passphrase: str
-    balance: Decimal = field(default_factory=Decimal)
-    positions: dict[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,75 +91,6 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def creds_for(address: str) -> tuple[str, str, str]:
-    """Deterministic L2 credentials per wallet (create and derive agree)."""
-    digest = hashlib.sha256(address.lower().encode()).digest()
-    key = str(uuid.UUID(bytes=digest[:16]))
-    return key, base64.urlsafe_b64encode(digest).decode(), digest.hex()[:32]
-
-
-def order_typed_data(order: dict[str, Any], neg_risk: bool, chain_id: int = 137) -> dict[str, Any]:
-    side = 0 if order["side"] == "BUY" else 1
-    return {
-        "primaryType": "Order",
-        "types": {"EIP712Domain": _DOMAIN_TYPE, "Order": _ORDER_TYPE},
-        "domain": {
-            "name": "Polymarket CTF Exchange",
-            "version": "2",
-            "chainId": chain_id,
-            "verifyingContract": NEG_RISK_EXCHANGE if neg_risk else EXCHANGE,
-        },
-        "message": {
-            "salt": int(order["salt"]),
-            "maker": order["maker"],
-            "signer": order["signer"],
-            "tokenId": int(order["tokenId"]),
-            "makerAmount": int(order["makerAmount"]),
-            "takerAmount": int(order["takerAmount"]),
-            "side": side,
-            "signatureType": int(order["signatureType"]),
-            "timestamp": int(order["timestamp"]),
-            "metadata": bytes.fromhex(order["metadata"][2:].zfill(64)),
-            "builder": bytes.fromhex(order["builder"][2:].zfill(64)),
-        },
-    }
-
-
-def recover_order(order: dict[str, Any], neg_risk: bool) -> tuple[str, str]:
-    """(recovered signer, order hash) of a V2 order as the exchange would see it."""
-    encoded = encode_typed_data(full_message=order_typed_data(order, neg_risk))
-    digest = keccak(b"\x19" + encoded.version + encoded.header + encoded.body)
-    return str(Account.recover_message(encoded, signature=order["signature"])), "0x" + digest.hex()
-
-
-def _recover_l1(headers: Any, chain_id: int = 137) -> str:
-    typed = {
-        "primaryType": "ClobAuth",
-        "types": {
-            "EIP712Domain": _DOMAIN_TYPE[:3],
-            "ClobAuth": [
-                {"name": "address", "type": "address"},
-                {"name": "timestamp", "type": "string"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "message", "type": "string"},
-            ],
-        },
-        "domain": {"name": "ClobAuthDomain", "version": "1", "chainId": chain_id},
-        "message": {
-            "address": headers["POLY_ADDRESS"],
-            "timestamp": headers["POLY_TIMESTAMP"],
-            "nonce": int(headers.get("POLY_NONCE", "0")),
-            "message": "This message attests that I control the given wallet",
-        },
-    }
-    encoded = encode_typed_data(full_message=typed)
-    return str(Account.recover_message(encoded, signature=headers["POLY_SIGNATURE"]))
-
-
-def _s(x: Decimal) -> str:
-    return format(x.normalize(), "f")
-
-
 def _err(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
@@ -193,23 +98,16 @@ def _err(status: int, message: str, **extra: Any) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class FakePolymarket:
+class FakePolymarket(PolymarketExchange):
     def __init__(self, *, page_size: int = 100, clock_skew_s: int = 30) -> None:
+        super().__init__()
         self.page_size = page_size
         self.clock_skew_s = clock_skew_s
         self.version = 2
-        self.markets: dict[str, dict[str, Any]] = {}  # Gamma id -> raw market
-        self.events: dict[str, dict[str, Any]] = {}  # Gamma id -> raw event (nested markets)
-        self.books: dict[str, Book] = {}
-        self.token_market: dict[str, str] = {}  # token -> condition id
-        self.wallets: dict[str, Wallet] = {}  # API key -> wallet
-        self.orders: dict[str, dict[str, Any]] = {}  # hash -> OpenOrder (+ "_owner")
-        self.trades: dict[str, dict[str, Any]] = {}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.auth_failures = 0
         self.signer_failures = 0
-        self.trade_status = "TRADE_STATUS_MATCHED"  # status of new trades
         self._runners: list[web.AppRunner] = []
         self.gamma_url = self.clob_url = ""
 
@@ -242,149 +140,6 @@ class FakePolymarket:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return f"http://127.0.0.1:{port}"
 
-    # ------------------------------------------------------------ seeding
-
-    def add_market(
-        self,
-        market_id: str,
-        *,
-        question: str = "",
-        outcomes: Iterable[str] = ("Yes", "No"),
-        tick: str = "0.01",
-        min_size: str = "5",
-        neg_risk: bool = False,
-        fee_rate: str = "0.04",
-        event_id: str = "",
-        event_slug: str = "",
-        tags: Iterable[str] = (),
-        end_date: str = "2030-01-01T00:00:00Z",
-        accepting: bool = True,
-        description: str = "",
-        slug: str = "",
-    ) -> FakeMarket:
-        outcomes = list(outcomes)
-        digest = hashlib.sha256(market_id.encode()).hexdigest()
-        cid = "0x" + digest
-        tokens = {
-            o: str(int(hashlib.sha256(f"{market_id}:{o}".encode()).hexdigest(), 16))
-            for o in outcomes
-        }
-        rate = D(fee_rate)
-        raw: dict[str, Any] = {
-            "id": market_id,
-            "question": question or f"Question {market_id}?",
-            "conditionId": cid,
-            "slug": slug or f"market-{market_id}",
-            "description": description or f"Rules of {market_id}.",
-            "groupItemTitle": "",
-            "outcomes": json.dumps(outcomes),
-            "outcomePrices": json.dumps(["0.5"] * len(outcomes)),
-            "clobTokenIds": json.dumps(list(tokens.values())),
-            "endDate": end_date,
-            "active": True,
-            "closed": False,
-            "archived": False,
-            "acceptingOrders": accepting,
-            "enableOrderBook": True,
-            "negRisk": neg_risk,
-            "orderPriceMinTickSize": float(tick),
-            "orderMinSize": float(min_size),
-            "umaResolutionStatus": "",
-            "feesEnabled": rate > 0,
-            "feeSchedule": {
-                "rate": float(rate),
-                "exponent": 1,
-                "takerOnly": True,
-                "rebateRate": 0.25,
-            }
-            if rate > 0
-            else None,
-            "version": "v1",
-        }
-        self.add_gamma_market(raw)
-        ev_id = event_id or f"ev-{market_id}"
-        event = self.events.setdefault(
-            ev_id,
-            {
-                "id": ev_id,
-                "slug": event_slug or f"event-{ev_id}",
-                "title": f"Event {ev_id}",
-                "active": True,
-                "closed": False,
-                "negRisk": neg_risk,
-                "tags": [{"id": str(i), "label": t.title(), "slug": t} for i, t in enumerate(tags)],
-                "markets": [],
-            },
-        )
-        raw["events"] = [{k: v for k, v in event.items() if k not in ("markets", "tags")}]
-        event["markets"].append(raw)
-        for book in (self.books[t] for t in tokens.values()):
-            book.tick, book.min_size, book.neg_risk, book.fee_rate = (
-                D(tick),
-                D(min_size),
-                neg_risk,
-                rate,
-            )
-        return FakeMarket(market_id, cid, tokens, raw)
-
-    def add_gamma_market(self, raw: dict[str, Any]) -> None:
-        """Serve a Gamma market object (e.g. a recorded fixture) and open CLOB books for
-        its tokens."""
-        self.markets[str(raw["id"])] = raw
-        tokens = raw.get("clobTokenIds")
-        tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
-        rate = D(str((raw.get("feeSchedule") or {}).get("rate", 0)))
-        for token in tokens:
-            self.token_market[token] = raw.get("conditionId", "")
-            self.books.setdefault(
-                token,
-                Book(
-                    raw.get("conditionId", ""),
-                    D(str(raw.get("orderPriceMinTickSize") or "0.01")),
-                    D(str(raw.get("orderMinSize") or "5")),
-                    bool(raw.get("negRisk")),
-                    rate if raw.get("feesEnabled") else D(0),
-                ),
-            )
-
-    def add_gamma_event(self, raw: dict[str, Any]) -> None:
-        self.events[str(raw["id"])] = raw
-        for m in raw.get("markets") or []:
-            self.add_gamma_market(m)
-
-    def set_book(
-        self,
-        token: str,
-        *,
-        bids: Iterable[tuple[str, str]] = (),
-        asks: Iterable[tuple[str, str]] = (),
-    ) -> None:
-        """Levels best first (bids high to low, asks low to high)."""
-        book = self.books[token]
-        book.bids = [[D(p), D(s)] for p, s in bids]
-        book.asks = [[D(p), D(s)] for p, s in asks]
-
-    def register_wallet(self, address: str, *, balance: str = "0") -> tuple[str, str, str]:
-        key, secret, passphrase = creds_for(address)
-        wallet = self.wallets.setdefault(key, Wallet(address, key, secret, passphrase))
-        wallet.balance = D(balance)
-        return key, secret, passphrase
-
-    def wallet(self, address: str) -> Wallet:
-        return next(w for w in self.wallets.values() if w.address.lower() == address.lower())
-
-    def resolve_market(self, market_id: str, winner: str | None) -> None:
-        """Close and resolve: ``winner`` outcome pays 1, or ``None`` for a 50/50."""
-        raw = self.markets[market_id]
-        outcomes = json.loads(raw["outcomes"])
-        prices = (
-            ["0.5"] * len(outcomes)
-            if winner is None
-            else ["1" if o == winner else "0" for o in outcomes]
-        )
-        raw.update(closed=True, acceptingOrders=False, umaResolutionStatus="resolved")
-        raw.update(outcomePrices=json.dumps(prices), closedTime="2026-11-22 12:00:00+00")
-
     # ------------------------------------------------------------ faults
 
     def fail_next(
@@ -411,16 +166,6 @@ class FakePolymarket:
 
     def malformed_next(self, method: str, path: str, raw: str) -> None:
         self.faults.append(Fault(method, path, status=200, raw=raw))
-
-    def settle_trades(self, status: str, trade_ids: Iterable[str] | None = None) -> None:
-        """Move trades to MINED, CONFIRMED or FAILED (a FAILED trade is reverted)."""
-        for tid in trade_ids if trade_ids is not None else list(self.trades):
-            trade = self.trades[tid]
-            if trade["status"] == "TRADE_STATUS_FAILED":
-                continue
-            trade["status"] = f"TRADE_STATUS_{status}"
-            if status == "FAILED":
-                self._revert(trade)
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -534,25 +279,6 @@ class FakePolymarket:
             return web.json_response(value())
 
         return handler
-
-    def book_json(self, token: str) -> dict[str, Any]:
-        b = self.books[token]
-        body: dict[str, Any] = {
-            "market": b.market,
-            "asset_id": token,
-            "timestamp": str(int(time.time() * 1000)),
-            "hash": "",
-            # The wire lists the best level last on both sides.
-            "bids": [{"price": _s(p), "size": _s(s)} for p, s in reversed(b.bids)],
-            "asks": [{"price": _s(p), "size": _s(s)} for p, s in reversed(b.asks)],
-            "min_order_size": _s(b.min_size),
-            "tick_size": _s(b.tick),
-            "neg_risk": b.neg_risk,
-            "last_trade_price": "",
-        }
-        compact = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        body["hash"] = hashlib.sha1(compact.encode()).hexdigest()
-        return body
 
     def _token(self, request: web.Request) -> str | web.Response:
         token = request.query.get("token_id", "")
@@ -763,96 +489,6 @@ class FakePolymarket:
                 "errorMsg": "",
             }
         )
-
-    def _outcome(self, token: str) -> str:
-        for raw in self.markets.values():
-            tokens = raw.get("clobTokenIds")
-            tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
-            if token in tokens:
-                return str(json.loads(raw["outcomes"])[tokens.index(token)])
-        return ""
-
-    def _match(
-        self,
-        wallet: Wallet,
-        order: dict[str, Any],
-        order_hash: str,
-        book: Book,
-        crossing: list[list[Decimal]],
-        shares: Decimal,
-    ) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
-        side, token = order["side"], order["tokenId"]
-        trades, filled, paid, now = [], D(0), D(0), str(int(time.time()))
-        for level in crossing:
-            qty = min(level[1], shares - filled)
-            if qty <= 0:
-                break
-            level[1] -= qty
-            px = level[0]
-            fee = (qty * book.fee_rate * px * (1 - px)).quantize(D("0.00001"))
-            tid = str(uuid.uuid4())
-            trade = {
-                "id": tid,
-                "taker_order_id": order_hash,
-                "market": book.market,
-                "asset_id": token,
-                "side": side,
-                "size": _s(qty),
-                "fee_rate_bps": _s(book.fee_rate * 10_000),
-                "price": _s(px),
-                "status": self.trade_status,
-                "match_time": now,
-                "last_update": now,
-                "outcome": self._outcome(token),
-                "bucket_index": 0,
-                "owner": wallet.key,
-                "maker_address": order["maker"],
-                "transaction_hash": "0x" + hashlib.sha256(tid.encode()).hexdigest(),
-                "trader_side": "TAKER",
-                "maker_orders": [
-                    {
-                        "order_id": "0x" + hashlib.sha256(f"maker:{tid}".encode()).hexdigest(),
-                        "owner": "00000000-0000-0000-0000-00000000feed",
-                        "maker_address": "0x000000000000000000000000000000000000feed",
-                        "matched_amount": _s(qty),
-                        "price": _s(px),
-                        "fee_rate_bps": "0",
-                        "asset_id": token,
-                        "outcome": self._outcome(token),
-                        "side": "SELL" if side == "BUY" else "BUY",
-                    }
-                ],
-            }
-            self.trades[tid] = trade
-            self._apply(wallet, side, token, qty, qty * px, fee, 1)
-            trades.append(trade)
-            filled += qty
-            paid += qty * px
-        return trades, filled, paid
-
-    def _apply(
-        self,
-        wallet: Wallet,
-        side: str,
-        token: str,
-        qty: Decimal,
-        cash: Decimal,
-        fee: Decimal,
-        sign: int,
-    ) -> None:
-        held = wallet.positions.get(token, D(0))
-        if side == "BUY":
-            wallet.balance -= sign * (cash + fee)
-            wallet.positions[token] = held + sign * qty
-        else:
-            wallet.balance += sign * (cash - fee)
-            wallet.positions[token] = held - sign * qty
-
-    def _revert(self, trade: dict[str, Any]) -> None:
-        wallet = self.wallets[trade["owner"]]
-        qty, px = D(trade["size"]), D(trade["price"])
-        fee = (qty * D(trade["fee_rate_bps"]) / 10_000 * px * (1 - px)).quantize(D("0.00001"))
-        self._apply(wallet, trade["side"], trade["asset_id"], qty, qty * px, fee, -1)
 
     async def _get_order(self, request: web.Request) -> web.Response:
         wallet = await self._l2(request)

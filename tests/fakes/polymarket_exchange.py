@@ -1,0 +1,332 @@
+"""The state behind the fake Polymarket (``polymarket_server.FakePolymarket``): Gamma
+markets and events, CLOB order books, wallets (balance and positions per API key),
+orders and trades, and the matching of a taker order against the books. No HTTP here;
+``FakePolymarket`` inherits this state and serves it. Fees follow
+``C × r × p × (1 − p)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tests.fakes.polymarket_signing import creds_for
+
+D = Decimal
+
+
+@dataclass
+class FakeMarket:
+    market_id: str
+    condition_id: str
+    tokens: dict[str, str]  # outcome label -> token id
+    raw: dict[str, Any]  # the Gamma market object served
+
+
+@dataclass
+class Book:
+    market: str
+    tick: Decimal
+    min_size: Decimal
+    neg_risk: bool
+    fee_rate: Decimal
+    bids: list[list[Decimal]] = field(default_factory=list)  # best first: [price, size]
+    asks: list[list[Decimal]] = field(default_factory=list)
+
+
+@dataclass
+class Wallet:
+    address: str
+    key: str
+    secret: str
+    passphrase: str
+    balance: Decimal = field(default_factory=Decimal)
+    positions: dict[str, Decimal] = field(default_factory=dict)
+
+
+def _s(x: Decimal) -> str:
+    return format(x.normalize(), "f")
+
+
+class PolymarketExchange:
+    """Markets, books, wallets, orders and trades; the seeding and settlement hooks."""
+
+    def __init__(self) -> None:
+        self.markets: dict[str, dict[str, Any]] = {}  # Gamma id -> raw market
+        self.events: dict[str, dict[str, Any]] = {}  # Gamma id -> raw event (nested markets)
+        self.books: dict[str, Book] = {}
+        self.token_market: dict[str, str] = {}  # token -> condition id
+        self.wallets: dict[str, Wallet] = {}  # API key -> wallet
+        self.orders: dict[str, dict[str, Any]] = {}  # hash -> OpenOrder (+ "_owner")
+        self.trades: dict[str, dict[str, Any]] = {}
+        self.trade_status = "TRADE_STATUS_MATCHED"  # status of new trades
+
+    # ------------------------------------------------------------ seeding
+
+    def add_market(
+        self,
+        market_id: str,
+        *,
+        question: str = "",
+        outcomes: Iterable[str] = ("Yes", "No"),
+        tick: str = "0.01",
+        min_size: str = "5",
+        neg_risk: bool = False,
+        fee_rate: str = "0.04",
+        event_id: str = "",
+        event_slug: str = "",
+        tags: Iterable[str] = (),
+        end_date: str = "2030-01-01T00:00:00Z",
+        accepting: bool = True,
+        description: str = "",
+        slug: str = "",
+    ) -> FakeMarket:
+        outcomes = list(outcomes)
+        digest = hashlib.sha256(market_id.encode()).hexdigest()
+        cid = "0x" + digest
+        tokens = {
+            o: str(int(hashlib.sha256(f"{market_id}:{o}".encode()).hexdigest(), 16))
+            for o in outcomes
+        }
+        rate = D(fee_rate)
+        raw: dict[str, Any] = {
+            "id": market_id,
+            "question": question or f"Question {market_id}?",
+            "conditionId": cid,
+            "slug": slug or f"market-{market_id}",
+            "description": description or f"Rules of {market_id}.",
+            "groupItemTitle": "",
+            "outcomes": json.dumps(outcomes),
+            "outcomePrices": json.dumps(["0.5"] * len(outcomes)),
+            "clobTokenIds": json.dumps(list(tokens.values())),
+            "endDate": end_date,
+            "active": True,
+            "closed": False,
+            "archived": False,
+            "acceptingOrders": accepting,
+            "enableOrderBook": True,
+            "negRisk": neg_risk,
+            "orderPriceMinTickSize": float(tick),
+            "orderMinSize": float(min_size),
+            "umaResolutionStatus": "",
+            "feesEnabled": rate > 0,
+            "feeSchedule": {
+                "rate": float(rate),
+                "exponent": 1,
+                "takerOnly": True,
+                "rebateRate": 0.25,
+            }
+            if rate > 0
+            else None,
+            "version": "v1",
+        }
+        self.add_gamma_market(raw)
+        ev_id = event_id or f"ev-{market_id}"
+        event = self.events.setdefault(
+            ev_id,
+            {
+                "id": ev_id,
+                "slug": event_slug or f"event-{ev_id}",
+                "title": f"Event {ev_id}",
+                "active": True,
+                "closed": False,
+                "negRisk": neg_risk,
+                "tags": [{"id": str(i), "label": t.title(), "slug": t} for i, t in enumerate(tags)],
+                "markets": [],
+            },
+        )
+        raw["events"] = [{k: v for k, v in event.items() if k not in ("markets", "tags")}]
+        event["markets"].append(raw)
+        for book in (self.books[t] for t in tokens.values()):
+            book.tick, book.min_size, book.neg_risk, book.fee_rate = (
+                D(tick),
+                D(min_size),
+                neg_risk,
+                rate,
+            )
+        return FakeMarket(market_id, cid, tokens, raw)
+
+    def add_gamma_market(self, raw: dict[str, Any]) -> None:
+        """Serve a Gamma market object (e.g. a recorded fixture) and open CLOB books for
+        its tokens."""
+        self.markets[str(raw["id"])] = raw
+        tokens = raw.get("clobTokenIds")
+        tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
+        rate = D(str((raw.get("feeSchedule") or {}).get("rate", 0)))
+        for token in tokens:
+            self.token_market[token] = raw.get("conditionId", "")
+            self.books.setdefault(
+                token,
+                Book(
+                    raw.get("conditionId", ""),
+                    D(str(raw.get("orderPriceMinTickSize") or "0.01")),
+                    D(str(raw.get("orderMinSize") or "5")),
+                    bool(raw.get("negRisk")),
+                    rate if raw.get("feesEnabled") else D(0),
+                ),
+            )
+
+    def add_gamma_event(self, raw: dict[str, Any]) -> None:
+        self.events[str(raw["id"])] = raw
+        for m in raw.get("markets") or []:
+            self.add_gamma_market(m)
+
+    def set_book(
+        self,
+        token: str,
+        *,
+        bids: Iterable[tuple[str, str]] = (),
+        asks: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Levels best first (bids high to low, asks low to high)."""
+        book = self.books[token]
+        book.bids = [[D(p), D(s)] for p, s in bids]
+        book.asks = [[D(p), D(s)] for p, s in asks]
+
+    def register_wallet(self, address: str, *, balance: str = "0") -> tuple[str, str, str]:
+        key, secret, passphrase = creds_for(address)
+        wallet = self.wallets.setdefault(key, Wallet(address, key, secret, passphrase))
+        wallet.balance = D(balance)
+        return key, secret, passphrase
+
+    def wallet(self, address: str) -> Wallet:
+        return next(w for w in self.wallets.values() if w.address.lower() == address.lower())
+
+    def resolve_market(self, market_id: str, winner: str | None) -> None:
+        """Close and resolve: ``winner`` outcome pays 1, or ``None`` for a 50/50."""
+        raw = self.markets[market_id]
+        outcomes = json.loads(raw["outcomes"])
+        prices = (
+            ["0.5"] * len(outcomes)
+            if winner is None
+            else ["1" if o == winner else "0" for o in outcomes]
+        )
+        raw.update(closed=True, acceptingOrders=False, umaResolutionStatus="resolved")
+        raw.update(outcomePrices=json.dumps(prices), closedTime="2026-11-22 12:00:00+00")
+
+    # ------------------------------------------------------------ trades and books
+
+    def settle_trades(self, status: str, trade_ids: Iterable[str] | None = None) -> None:
+        """Move trades to MINED, CONFIRMED or FAILED (a FAILED trade is reverted)."""
+        for tid in trade_ids if trade_ids is not None else list(self.trades):
+            trade = self.trades[tid]
+            if trade["status"] == "TRADE_STATUS_FAILED":
+                continue
+            trade["status"] = f"TRADE_STATUS_{status}"
+            if status == "FAILED":
+                self._revert(trade)
+
+    def book_json(self, token: str) -> dict[str, Any]:
+        b = self.books[token]
+        body: dict[str, Any] = {
+            "market": b.market,
+            "asset_id": token,
+            "timestamp": str(int(time.time() * 1000)),
+            "hash": "",
+            # The wire lists the best level last on both sides.
+            "bids": [{"price": _s(p), "size": _s(s)} for p, s in reversed(b.bids)],
+            "asks": [{"price": _s(p), "size": _s(s)} for p, s in reversed(b.asks)],
+            "min_order_size": _s(b.min_size),
+            "tick_size": _s(b.tick),
+            "neg_risk": b.neg_risk,
+            "last_trade_price": "",
+        }
+        compact = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        body["hash"] = hashlib.sha1(compact.encode()).hexdigest()
+        return body
+
+    def _outcome(self, token: str) -> str:
+        for raw in self.markets.values():
+            tokens = raw.get("clobTokenIds")
+            tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
+            if token in tokens:
+                return str(json.loads(raw["outcomes"])[tokens.index(token)])
+        return ""
+
+    def _match(
+        self,
+        wallet: Wallet,
+        order: dict[str, Any],
+        order_hash: str,
+        book: Book,
+        crossing: list[list[Decimal]],
+        shares: Decimal,
+    ) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
+        side, token = order["side"], order["tokenId"]
+        trades, filled, paid, now = [], D(0), D(0), str(int(time.time()))
+        for level in crossing:
+            qty = min(level[1], shares - filled)
+            if qty <= 0:
+                break
+            level[1] -= qty
+            px = level[0]
+            fee = (qty * book.fee_rate * px * (1 - px)).quantize(D("0.00001"))
+            tid = str(uuid.uuid4())
+            trade = {
+                "id": tid,
+                "taker_order_id": order_hash,
+                "market": book.market,
+                "asset_id": token,
+                "side": side,
+                "size": _s(qty),
+                "fee_rate_bps": _s(book.fee_rate * 10_000),
+                "price": _s(px),
+                "status": self.trade_status,
+                "match_time": now,
+                "last_update": now,
+                "outcome": self._outcome(token),
+                "bucket_index": 0,
+                "owner": wallet.key,
+                "maker_address": order["maker"],
+                "transaction_hash": "0x" + hashlib.sha256(tid.encode()).hexdigest(),
+                "trader_side": "TAKER",
+                "maker_orders": [
+                    {
+                        "order_id": "0x" + hashlib.sha256(f"maker:{tid}".encode()).hexdigest(),
+                        "owner": "00000000-0000-0000-0000-00000000feed",
+                        "maker_address": "0x000000000000000000000000000000000000feed",
+                        "matched_amount": _s(qty),
+                        "price": _s(px),
+                        "fee_rate_bps": "0",
+                        "asset_id": token,
+                        "outcome": self._outcome(token),
+                        "side": "SELL" if side == "BUY" else "BUY",
+                    }
+                ],
+            }
+            self.trades[tid] = trade
+            self._apply(wallet, side, token, qty, qty * px, fee, 1)
+            trades.append(trade)
+            filled += qty
+            paid += qty * px
+        return trades, filled, paid
+
+    def _apply(
+        self,
+        wallet: Wallet,
+        side: str,
+        token: str,
+        qty: Decimal,
+        cash: Decimal,
+        fee: Decimal,
+        sign: int,
+    ) -> None:
+        held = wallet.positions.get(token, D(0))
+        if side == "BUY":
+            wallet.balance -= sign * (cash + fee)
+            wallet.positions[token] = held + sign * qty
+        else:
+            wallet.balance += sign * (cash - fee)
+            wallet.positions[token] = held - sign * qty
+
+    def _revert(self, trade: dict[str, Any]) -> None:
+        wallet = self.wallets[trade["owner"]]
+        qty, px = D(trade["size"]), D(trade["price"])
+        fee = (qty * D(trade["fee_rate_bps"]) / 10_000 * px * (1 - px)).quantize(D("0.00001"))
+        self._apply(wallet, trade["side"], trade["asset_id"], qty, qty * px, fee, -1)
