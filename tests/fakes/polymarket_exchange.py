@@ -63,7 +63,7 @@ class PolymarketExchange:
         self.books: dict[str, Book] = {}
         self.token_market: dict[str, str] = {}  # token -> condition id
         self.wallets: dict[str, Wallet] = {}  # API key -> wallet
-        self.orders: dict[str, dict[str, Any]] = {}  # hash -> OpenOrder (+ "_owner")
+        self.orders: dict[str, dict[str, Any]] = {}  # hash -> OpenOrder (+ "owner")
         self.trades: dict[str, dict[str, Any]] = {}
         self.trade_status = "TRADE_STATUS_MATCHED"  # status of new trades
 
