@@ -23,8 +23,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
+from bench.measure import rss_mb
 from predarb.arbitrage.calculator import CalcParams
 from predarb.arbitrage.fees import kalshi_schedule, polymarket_schedule
 from predarb.domain import Contract, Level, Market, OrderBook, Pair, PairKind, Venue, World
@@ -48,13 +48,6 @@ class MemoryRun:
     @property
     def growth_mb(self) -> float:
         return self.rss_end_mb - self.rss_start_mb
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _world(n: int) -> tuple[Pair, list[Market]]:

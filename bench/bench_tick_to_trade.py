@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import statistics
 import tempfile
 import time
 from collections.abc import Iterable
@@ -32,6 +31,7 @@ from eth_account import Account
 from httpcore._backends.auto import AutoBackend
 
 from bench.fake_venues import FakeVenuesProcess
+from bench.measure import pct
 from predarb.config import Settings
 from predarb.domain import Contract, Market, Opportunity, OrderBook, Pair, PairKind, Venue, World
 from predarb.engine import Engine
@@ -156,12 +156,6 @@ class SequentialLegs:
 class Figures:
     tick_to_trade_ms: list[float]
     skew_ms: list[float]
-
-
-def pct(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def build_pairs(kalshi: list[Market], poly: list[Market]) -> list[Pair]:

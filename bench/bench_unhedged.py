@@ -35,6 +35,7 @@ from tests.execution.world import (
     running_fakes,
 )
 
+from bench.measure import pct
 from predarb.domain import ExecutionStatus
 from predarb.execution.hedging import HedgePolicy
 from predarb.execution.partial import resolve_partial
@@ -47,12 +48,6 @@ MOVED = (("0.56", "1000"),)  # the Polymarket leg at 0.55 dies; a hedge at 0.56 
 
 def _clock() -> datetime:
     return datetime.now(UTC)
-
-
-def pct(values: list[float], q: int) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 async def _one(fakes: Fakes, placer: Placer, naive: bool) -> tuple[float, int | None]:

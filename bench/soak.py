@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from bench.measure import rss_mb
 from predarb.config import Settings
 from predarb.domain import Contract, Market, OrderBook, Venue
 from predarb.logs import setup_logging
@@ -79,14 +80,6 @@ class FlakyPaper(PaperVenue):
 
     async def health(self) -> bool:
         return not self.faults.dark(self.venue)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def open_fds() -> int:
