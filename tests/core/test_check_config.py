@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from pathlib import Path
 
 from eth_account import Account
 
 from tests.fakes.kalshi_server import FakeKalshi
 from tests.fakes.polymarket_server import FakePolymarket
+from tests.processes import start_predarb
 
 WALLET_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
 
 
 async def check_config(env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("KALSHI_", "POLY_", "TELEGRAM_", "EXECUTOR_", "PREDARB_", "LOG_"))
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "predarb",
-        "check-config",
-        env={**clean, **env},
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_predarb(["check-config"], env, cwd)
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     return proc.returncode or 0, out.decode(), err.decode()
 

@@ -17,17 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def predarb(
     *args: str, env: dict[str, str] | None = None, cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("EXECUTOR_", "PREDARB_", "KALSHI_", "POLY_", "TELEGRAM_", "LOG_"))
-    }
-    full_env.update(env or {})
+    # This test's environment is free of the developer's settings (``clean_env``).
     return subprocess.run(
         [sys.executable, "-m", "predarb", *args],
         capture_output=True,
         text=True,
-        env=full_env,
+        env={**os.environ, **(env or {})},
         cwd=cwd,
         timeout=120,
     )

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -30,9 +28,9 @@ import pytest
 
 from tests.fakes.kalshi_server import FakeKalshi
 from tests.fakes.polymarket_server import FakePolymarket
+from tests.processes import start_predarb
 
 ET = ZoneInfo("America/New_York")
-OWN_PREFIXES = ("KALSHI_", "POLY_", "TELEGRAM_", "EXECUTOR_", "PREDARB_", "LOG_")
 PAIR_KEYS = {
     "kind",
     "kalshi",
@@ -185,23 +183,8 @@ async def venues(tmp_path: Path) -> AsyncIterator[Venues]:
         yield Venues(kalshi, poly, seed(kalshi, poly), env, db)
 
 
-async def start(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    """``python -m predarb ...`` in this test's loop, so the fakes keep answering."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "predarb",
-        *args,
-        env={**clean, **env},
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
 async def predarb(*args: str, venues: Venues, cwd: Path) -> tuple[int, str, str]:
-    proc = await start(list(args), venues.env, cwd)
+    proc = await start_predarb(args, venues.env, cwd)
     out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     return proc.returncode or 0, out.decode(), err.decode()
 
@@ -302,7 +285,7 @@ async def test_paper_run_records_a_paper_execution_and_stops_cleanly(
     venues: Venues, tmp_path: Path
 ) -> None:
     s = venues.seeded
-    proc = await start(["run"], venues.env, tmp_path)
+    proc = await start_predarb(["run"], venues.env, tmp_path)
     assert proc.stdout is not None and proc.stderr is not None
     drains = [asyncio.create_task(stream.read()) for stream in (proc.stdout, proc.stderr)]
     try:

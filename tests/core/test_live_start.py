@@ -4,23 +4,20 @@ Polymarket L2 credentials from the wallet key, and stops cleanly on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 from eth_account import Account
 
 from tests.fakes.kalshi_server import FakeKalshi
 from tests.fakes.polymarket_server import FakePolymarket
+from tests.processes import start_predarb
 
 WALLET_KEY = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
-OURS = ("KALSHI_", "POLY_", "TELEGRAM_", "EXECUTOR_", "PREDARB_", "LOG_")
 
 
 def _env(kalshi: FakeKalshi, poly: FakePolymarket, key_id: str, tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
-    env.update(
+    return dict(
         KALSHI_API_KEY_ID=key_id,
         KALSHI_PRIVATE_KEY_PATH=str(tmp / "kalshi.pem"),
         KALSHI_BASE_URL=kalshi.base_url,
@@ -30,28 +27,14 @@ def _env(kalshi: FakeKalshi, poly: FakePolymarket, key_id: str, tmp: Path) -> di
         PREDARB_DB_PATH=str(tmp / "live.sqlite3"),
         PREDARB_POLL_INTERVAL_S="0.2",
     )
-    return env
-
-
-async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "predarb",
-        "run",
-        "--live",
-        env=env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
 
 
 async def test_live_proves_the_keys_then_runs_until_sigterm(tmp_path: Path) -> None:
     async with FakeKalshi() as kalshi, FakePolymarket() as poly:
         key_id = kalshi.new_key(tmp_path / "kalshi.pem")
         poly.register_wallet(Account.from_key(WALLET_KEY).address, balance="25")
-        proc = await _start(_env(kalshi, poly, key_id, tmp_path), tmp_path)
+        env = _env(kalshi, poly, key_id, tmp_path)
+        proc = await start_predarb(["run", "--live"], env, tmp_path)
         assert proc.stderr is not None
         seen: list[str] = []
         while not any("matched" in line for line in seen):  # the engine is running
@@ -73,7 +56,7 @@ async def test_live_with_a_refused_key_does_not_start(tmp_path: Path) -> None:
     async with FakeKalshi() as kalshi, FakePolymarket() as poly:
         kalshi.new_key(tmp_path / "kalshi.pem")
         env = _env(kalshi, poly, "00000000-0000-0000-0000-000000000000", tmp_path)
-        proc = await _start(env, tmp_path)
+        proc = await start_predarb(["run", "--live"], env, tmp_path)
         _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
         orders = [p for m, p, _ in kalshi.requests if m == "POST"]
     assert proc.returncode == 2

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 from tests.fakes.kalshi_server import FakeKalshi
 from tests.fakes.polymarket_server import FakePolymarket
-
-PREFIXES = ("KALSHI_", "POLY_", "TELEGRAM_", "EXECUTOR_", "PREDARB_", "LOG_")
+from tests.processes import start_predarb
 
 
 async def test_sigterm_stops_the_bot_cleanly_with_json_logs(tmp_path: Path) -> None:
@@ -22,8 +19,7 @@ async def test_sigterm_stops_the_bot_cleanly_with_json_logs(tmp_path: Path) -> N
     async with FakeKalshi() as kalshi, FakePolymarket() as poly:
         kalshi.add_market("KXSTOP-26DEC31-A")
         poly.add_market("501", tick="0.01", fee_rate="0.04")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIXES)}
-        env.update(
+        env = dict(
             KALSHI_BASE_URL=kalshi.base_url,
             POLY_CLOB_URL=poly.clob_url,
             POLY_GAMMA_URL=poly.gamma_url,
@@ -31,16 +27,7 @@ async def test_sigterm_stops_the_bot_cleanly_with_json_logs(tmp_path: Path) -> N
             PREDARB_POLL_INTERVAL_S="0.2",
             LOG_FORMAT="json",
         )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "predarb",
-            "run",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        proc = await start_predarb(["run"], env, tmp_path)
         assert proc.stderr is not None
         lines: list[dict[str, object]] = []
         while not any("matched" in str(line.get("msg", "")) for line in lines):
