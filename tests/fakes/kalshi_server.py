@@ -20,7 +20,7 @@ Use::
 Faults for tests: ``fail_next`` (any status and body, e.g. 429 or 503),
 ``malformed_next`` (raw text), ``drop_next_order_reply`` and ``delay_next_order_reply``
 (the order is accepted and matched first, then the reply is lost or late).
-``seed_fixtures()`` loads the recorded market and book from ``shared/fixtures/kalshi``.
+``seed_fixtures()`` loads the recorded market and book from ``tests/fixtures/kalshi``.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.fakes.kalshi_exchange import Exchange, Refusal, d4, fp
+from tests.paths import KALSHI_FIXTURES as FIXTURES
 
 PREFIX = "/trade-api/v2"
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kalshi"
 PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=padding.PSS.DIGEST_LENGTH)
 LEGACY_410 = {
     "error": {

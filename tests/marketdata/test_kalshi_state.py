@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -13,8 +12,8 @@ from hypothesis import strategies as st
 from predarb.domain import Level
 from predarb.marketdata import StreamGap
 from predarb.venues.kalshi.ws import KalshiBookState, ws_url
+from tests.paths import KALSHI_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "kalshi"
 TICKER = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"
 
 

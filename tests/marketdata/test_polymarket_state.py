@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +13,8 @@ from hypothesis import strategies as st
 from predarb.domain import Contract, Level, Venue
 from predarb.marketdata import StreamGap
 from predarb.venues.polymarket.ws import PolymarketBookState, ws_url
+from tests.paths import POLYMARKET_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "polymarket"
 TOKEN = "123"
 
 

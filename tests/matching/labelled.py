@@ -12,9 +12,9 @@ from predarb.domain import Market, Pair, Venue
 from predarb.venues.kalshi.wire import parse_market
 from predarb.venues.polymarket.wire import gamma_events, gamma_market
 from tests.matching.builders import kalshi, poly
+from tests.paths import FIXTURES
 
 DATA = Path(__file__).parent / "data" / "labelled.json"
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
 World = frozenset[str]
 

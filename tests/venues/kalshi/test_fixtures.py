@@ -1,4 +1,4 @@
-"""Every recorded Kalshi body in shared/fixtures/kalshi parses to the right domain values."""
+"""Every recorded Kalshi body in tests/fixtures/kalshi parses to the right domain values."""
 
 from __future__ import annotations
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal as D
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from predarb.domain import Contract, Level, MarketStatus, Venue
 from predarb.venues.polymarket import wire
+from tests.paths import POLYMARKET_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "polymarket"
 PM = Venue.POLYMARKET
 
 
