@@ -175,6 +175,8 @@ def build_pairs(kalshi: list[Market], poly: list[Market]) -> list[Pair]:
 
 
 def settings(db: Path) -> Settings:
+    # Every trade is on the same event: no cooldown between them (below the floor a user
+    # may set, EXECUTOR_COOLDOWN_S, hence set after validation).
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
         predarb_db_path=db,
@@ -185,9 +187,8 @@ def settings(db: Path) -> Settings:
         executor_max_daily_trades=100_000,
         executor_max_daily_loss=1_000_000,
         executor_max_exposure=10_000_000,
-        executor_cooldown_s=0,
         predarb_poll_interval_s=2,
-    )
+    ).model_copy(update={"executor_cooldown_s": 0})
 
 
 async def run_engine(

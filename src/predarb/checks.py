@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from predarb.config import Settings
-from predarb.modes import live_problems
+from predarb.errors import ConfigError
+from predarb.modes import kalshi_with_key, live_problems, polymarket_with_key
 from predarb.store import Store, StoreError
+from predarb.store.db import write_problem
 from predarb.venues.base import VenueError
 
 Check = Callable[[Settings], Awaitable[tuple[str, str]]]
@@ -21,18 +23,23 @@ Check = Callable[[Settings], Awaitable[tuple[str, str]]]
 async def _database(settings: Settings) -> tuple[str, str]:
     path = settings.predarb_db_path
     if not path.exists():
+        if not path.parent.is_dir():
+            return "FAIL", f"PREDARB_DB_PATH: no directory {path.parent} for {path.name}"
+        if not os.access(path.parent, os.W_OK):
+            return "FAIL", f"PREDARB_DB_PATH: {path.parent} is read-only: no database there"
         return "OK", f"database: {path} will be created at first start"
     try:
         store = await Store.open(path, readonly=True)
     except StoreError as exc:
         return "FAIL", f"database: {exc}"
     await store.close()
+    problem = write_problem(path)
+    if problem:
+        return "FAIL", problem
     return "OK", f"database: {path} is a predarb database"
 
 
 async def _kalshi(settings: Settings) -> tuple[str, str]:
-    from predarb.venues.kalshi import KalshiVenue
-
     if not settings.kalshi_api_key_id or settings.kalshi_private_key_path is None:
         return "WARN", "kalshi: no keys (KALSHI_API_KEY_ID, KALSHI_PRIVATE_KEY_PATH): paper only"
     key_path = settings.kalshi_private_key_path
@@ -40,9 +47,9 @@ async def _kalshi(settings: Settings) -> tuple[str, str]:
         return "FAIL", f"KALSHI_PRIVATE_KEY_PATH: no file at {key_path}"
     loose = os.stat(key_path).st_mode & (stat.S_IRWXG | stat.S_IRWXO)
     try:
-        venue = KalshiVenue.from_settings(settings)
-    except (ValueError, OSError, VenueError) as exc:
-        return "FAIL", f"KALSHI_PRIVATE_KEY_PATH: cannot load the key: {exc}"
+        venue = kalshi_with_key(settings)
+    except ConfigError as exc:
+        return "FAIL", str(exc)
     try:
         balance = await venue.get_balance()
     except VenueError as exc:
@@ -54,14 +61,12 @@ async def _kalshi(settings: Settings) -> tuple[str, str]:
 
 
 async def _polymarket(settings: Settings) -> tuple[str, str]:
-    from predarb.venues.polymarket import PolymarketVenue
-
     if settings.poly_private_key is None:
         return "WARN", "polymarket: no POLY_PRIVATE_KEY: paper only"
     try:
-        venue = PolymarketVenue.from_settings(settings)
-    except (ValueError, VenueError) as exc:
-        return "FAIL", f"POLY_PRIVATE_KEY: cannot use the key: {exc}"
+        venue = polymarket_with_key(settings)
+    except ConfigError as exc:
+        return "FAIL", str(exc)
     try:
         await venue.connect()
         balance = await venue.get_balance()

@@ -6,22 +6,38 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import shutil
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from predarb.config import ConfigError, Settings, load_settings
-from predarb.logs import setup_logging
-from predarb.store import Store, StoreError
+from predarb.config import Settings, load_settings
+from predarb.errors import ConfigError, PredarbError
+from predarb.logs import RecordCounter, setup_logging
+from predarb.store import Store
+
+if TYPE_CHECKING:
+    from predarb.runner import StopRequest
 
 log = logging.getLogger("predarb")
 T = TypeVar("T")
 JsonFlag = Annotated[bool, typer.Option("--json", help="one JSON object per line")]
+
+# SIGHUP is a closed terminal (or an SSH session gone): stop cleanly, as for the others.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# No meaning here; by default they would kill the process mid-execution.
+IGNORED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+# After the command ended, how long the interpreter may take to exit before it is made
+# to: a thread left running (a database connection not closed, say) must not keep a
+# failed start from exiting, which is what makes systemd restart it.
+EXIT_DEADLINE_S = 5.0
 
 app = typer.Typer(
     add_completion=False,
@@ -31,20 +47,20 @@ app = typer.Typer(
 )
 
 
-class UsageProblem(Exception):
-    """Bad usage or state the user can fix: exit 2 with this one line."""
-
-
 def fail(message: str, code: int = 2) -> NoReturn:
     print(f"predarb: {message}", file=sys.stderr)
     raise typer.Exit(code)
 
 
-def settings_or_exit(level: str | None = None) -> Settings:
+def load_or_exit() -> Settings:
     try:
-        settings = load_settings()
+        return load_settings()
     except ConfigError as exc:
         fail(str(exc))
+
+
+def settings_or_exit(level: str | None = None) -> Settings:
+    settings = load_or_exit()
     setup_logging(level or settings.log_level, settings.log_format.value, settings.secrets())
     return settings
 
@@ -52,8 +68,8 @@ def settings_or_exit(level: str | None = None) -> Settings:
 def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         return asyncio.run(main())
-    except (ConfigError, StoreError, UsageProblem) as exc:
-        fail(str(exc))
+    except PredarbError as exc:
+        fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     except typer.Exit:
@@ -61,6 +77,43 @@ def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except Exception as exc:
         log.exception("unexpected failure: %s", exc)
         fail(f"unexpected failure: {type(exc).__name__}: {exc}", 1)
+
+
+def until_stopped(
+    work: Callable[[StopRequest], Awaitable[T]],
+) -> Callable[[], Coroutine[Any, Any, T]]:
+    """``work`` with the stop signals asking it to stop (it ends cleanly, exit 0), and the
+    ignored ones logged. Once it has ended nothing but the exit is left: a late signal (a
+    second SIGTERM, say) is ignored rather than turning a clean stop into a kill."""
+
+    async def main() -> T:
+        from predarb.runner import StopRequest
+
+        loop = asyncio.get_running_loop()
+        request = StopRequest()
+
+        def on_stop(sig: signal.Signals) -> None:
+            if request.is_set:
+                log.warning("%s: already stopping", sig.name)
+            else:
+                log.warning("%s: stopping (the execution under way finishes first)", sig.name)
+            request.set()
+
+        def on_ignored(sig: signal.Signals) -> None:
+            log.warning("%s ignored; SIGTERM, SIGINT or SIGHUP stops predarb", sig.name)
+
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, on_stop, sig)
+        for sig in IGNORED_SIGNALS:
+            loop.add_signal_handler(sig, on_ignored, sig)
+        try:
+            return await work(request)
+        finally:
+            for sig in (*STOP_SIGNALS, *IGNORED_SIGNALS):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
+
+    return main
 
 
 def now() -> datetime:
@@ -157,25 +210,56 @@ def demo(
     """The whole pipeline offline: simulated Kalshi and Polymarket, simulated fills."""
     from predarb.runner import run_demo
 
-    settings = settings_or_exit("WARNING")
-    run_async(lambda: run_demo(settings, duration_s=duration, seed=seed))
+    settings = load_or_exit()
+    # The story is on stdout; the log goes to a file, so that the two never interleave.
+    log_path = settings.predarb_db_path.with_suffix(".log")
+    try:
+        log_file = log_path.open("w", encoding="utf-8")
+    except OSError as exc:
+        fail(f"PREDARB_DB_PATH: cannot write the demo's log {log_path}: {exc.strerror}")
+    level = settings.log_level if "log_level" in settings.model_fields_set else "WARNING"
+    with log_file:
+        setup_logging(level, settings.log_format.value, settings.secrets(), stream=log_file)
+        counter = RecordCounter()
+        logging.getLogger().addHandler(counter)
+
+        def log_note() -> str:
+            counts = ", ".join(f"{n} {level}" for level, n in sorted(counter.counts.items()))
+            return f"log: {log_path} ({counts or 'no warnings'})"
+
+        run_async(
+            until_stopped(
+                lambda stop: run_demo(
+                    settings,
+                    duration_s=duration,
+                    seed=seed,
+                    stop=stop,
+                    log_note=log_note,
+                    command=invoked_as(),
+                )
+            )
+        )
 
 
 @app.command()
 def run(
     live: Annotated[bool, typer.Option("--live", help="send real orders (needs keys)")] = False,
 ) -> None:
-    """The bot, unattended, until SIGINT/SIGTERM. Paper trading unless --live."""
+    """The bot, unattended, until SIGINT/SIGTERM/SIGHUP. Paper trading unless --live."""
     from predarb.runner import run_bot
 
     settings = settings_or_exit()
-    run_async(lambda: run_bot(settings, live=live, install_signals=_install_signals))
+    run_async(until_stopped(lambda stop: run_bot(settings, live=live, stop=stop)))
 
 
-def _install_signals(stop: Callable[[], None]) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
+def invoked_as() -> str:
+    """How the user ran predarb, to tell them the next command they can type."""
+    argv0 = sys.argv[0]
+    if Path(argv0).name == "__main__.py":
+        return "python -m predarb"
+    if shutil.which("predarb") == str(Path(argv0).resolve()) or os.sep not in argv0:
+        return "predarb"
+    return argv0
 
 
 @app.command()
@@ -237,4 +321,26 @@ def check_config() -> None:
 
 
 def main() -> None:
-    app()
+    for sig in IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        app()
+    except SystemExit as exc:
+        _exit_soon(exc.code if isinstance(exc.code, int) else 1)
+        raise
+
+
+def _exit_soon(code: int) -> None:
+    """Once the command has ended, the process exits within ``EXIT_DEADLINE_S`` even if a
+    thread would keep the interpreter waiting for it."""
+
+    def force() -> None:
+        stuck = [t.name for t in threading.enumerate() if not t.daemon and t.is_alive()]
+        print(f"predarb: exit forced; threads still running: {stuck}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(EXIT_DEADLINE_S, force)
+    timer.daemon = True
+    timer.start()

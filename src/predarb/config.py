@@ -16,15 +16,13 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from predarb.errors import ConfigError as ConfigError  # raised here, importable from here
+
 KALSHI_PROD_URL = "https://external-api.kalshi.com/trade-api/v2"
 KALSHI_DEMO_URL = "https://external-api.demo.kalshi.co/trade-api/v2"
 POLY_CLOB_PROD_URL = "https://clob.polymarket.com"
 POLY_GAMMA_PROD_URL = "https://gamma-api.polymarket.com"
 TELEGRAM_PROD_URL = "https://api.telegram.org/bot"
-
-
-class ConfigError(Exception):
-    """Bad configuration: the message is one line naming the variable."""
 
 
 class LogFormat(StrEnum):
@@ -37,6 +35,8 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        # `VAR=` (an uncommented line of .env.example) means the default, not "".
+        env_ignore_empty=True,
         case_sensitive=False,
         validate_default=True,
     )
@@ -67,20 +67,20 @@ class Settings(BaseSettings):
     executor_max_daily_loss: Decimal = Field(Decimal("5.0"), ge=0, le=1_000_000)
     executor_min_platform_balance: Decimal = Field(Decimal("1.0"), ge=0, le=1_000_000)
     executor_max_exposure: Decimal = Field(Decimal("100.0"), ge=0, le=10_000_000)
-    executor_cooldown_s: float = Field(60, ge=0, le=86_400)
-    executor_max_quote_age_s: float = Field(5, gt=0, le=3600)
+    executor_cooldown_s: float = Field(60, ge=1, le=86_400)
+    executor_max_quote_age_s: float = Field(5, gt=0, le=60)
     executor_max_depth_fraction: Decimal = Field(Decimal("0.5"), gt=0, le=1)
     executor_blacklist: str = ""
     executor_hedge_budget_cents: Decimal = Field(Decimal("1"), ge=0, le=100)
     executor_unwind_steps: int = Field(3, ge=1, le=20)
     executor_pair_partial_limit: int = Field(2, ge=1, le=1000)
-    executor_pair_block_hours: float = Field(6, gt=0, le=720)
+    executor_pair_block_hours: float = Field(6, ge=0.25, le=720)
     executor_daily_partial_limit: int = Field(3, ge=1, le=1000)
 
     predarb_db_path: Path = Path("predarb.sqlite3")
     predarb_match_overrides: Path | None = None
-    predarb_settlement_interval_s: float = Field(300, gt=0, le=86_400)
-    predarb_poll_interval_s: float = Field(2, gt=0, le=3600)
+    predarb_settlement_interval_s: float = Field(300, ge=10, le=86_400)
+    predarb_poll_interval_s: float = Field(2, ge=0.2, le=3600)
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
@@ -92,6 +92,27 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("poly_private_key")
+    @classmethod
+    def _wallet_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return None
+        digits = v.get_secret_value().strip().removeprefix("0x").removeprefix("0X")
+        if not digits:
+            return None
+        if len(digits) != 64 or not _is_hex(digits):
+            raise ValueError("must be 64 hex digits (32 bytes), with or without 0x")
+        return SecretStr("0x" + digits)
+
+    @field_validator("poly_funder")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not (v.startswith(("0x", "0X")) and len(v) == 42 and _is_hex(v[2:])):
+            raise ValueError("must be an address: 0x and 40 hex digits")
+        return v
 
     @field_validator("kalshi_base_url", "poly_clob_url", "poly_gamma_url", "telegram_base_url")
     @classmethod
@@ -149,6 +170,10 @@ class Settings(BaseSettings):
         return out
 
 
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
 class _FieldError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
@@ -169,6 +194,47 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"{exc.field.upper()}: {exc}") from None
 
 
+# Why a bound is where it is, said with the error. The venues' published limits (Kalshi's
+# Basic tier: 200 read and 100 write tokens a second, 10 tokens a request, so 20 reads and
+# 10 orders a second; Polymarket's CLOB: 9,000 requests per 10 s, balance reads 200 per
+# 10 s) are shared by everything the bot does; no one setting may take more than a quarter
+# of the smallest of them.
+BOUND_REASONS = {
+    # One poll is one Kalshi read per 100 tickers: 5 a second at 0.2 s.
+    "predarb_poll_interval_s": "faster polling would spend more than a quarter of Kalshi's"
+    " 20 reads a second on one batch of books",
+    # A check reads every open market once, and both balances: 50 open positions every
+    # 10 s are 5 Kalshi reads a second.
+    "predarb_settlement_interval_s": "each check reads every open market and both balances;"
+    " markets settle over hours",
+    # After a failed attempt, one event is tried again at most once a second: at most one
+    # Kalshi order a second of the 10 its Basic tier allows.
+    "executor_cooldown_s": "below it, one event could be retried on every book update, each"
+    " try sending orders, and Kalshi allows 10 orders a second in all",
+    "executor_max_quote_age_s": "an older quote is not a price any more",
+    "executor_pair_block_hours": "a shorter block would not stop a pair that keeps filling one leg",
+}
+
+
+def _bounds(field: str) -> str:
+    """The allowed range of a numeric setting, as a user reads it ("" if unbounded)."""
+    info = Settings.model_fields.get(field)
+    limits = {
+        attr: getattr(rule, attr)
+        for rule in (info.metadata if info is not None else ())
+        for attr in ("ge", "gt", "le", "lt")
+        if getattr(rule, attr, None) is not None
+    }
+    if not limits:
+        return ""
+    unit = " seconds" if field.endswith("_s") else " hours" if field.endswith("_hours") else ""
+    if "ge" in limits and "le" in limits:
+        return f"from {limits['ge']} to {limits['le']}{unit}"
+    lower = f"at least {limits['ge']}" if "ge" in limits else f"above {limits.get('gt')}"
+    upper = f"at most {limits['le']}" if "le" in limits else f"below {limits.get('lt')}"
+    return f"{lower} and {upper}{unit}"
+
+
 def _one_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(p) for p in err.get("loc", ()) if p != "__root__"]
@@ -176,7 +242,13 @@ def _one_line(exc: ValidationError) -> str:
     inner = ctx.get("error")
     if isinstance(inner, _FieldError):
         return f"{inner.field.upper()}: {inner}"
-    name = loc[0].upper() if loc else "configuration"
+    field = loc[0] if loc else ""
+    name = field.upper() or "configuration"
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    bounds = _bounds(field)
+    if bounds:
+        # A number out of range, or no number at all: either way, say the range.
+        reason = BOUND_REASONS.get(field)
+        msg = f"must be a number {bounds}" + (f": {reason}" if reason else "")
     # The input may be a secret: never echo it.
     return f"{name}: {msg}"

@@ -246,9 +246,12 @@ class Engine:
 
     async def shutdown(self) -> None:
         self.stop()
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+        scheduler = self.scheduler if self.scheduler and self.scheduler.running else None
+        if scheduler is not None:
+            scheduler.pause()  # no new runs; its shutdown would cancel those under way
         await self.safety.stop()  # scheduled jobs under way finish (or are cancelled)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         await self.notifier.stop()
         for venue in self.venues.values():
             try:

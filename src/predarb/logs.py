@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from collections.abc import Iterable, MutableMapping
 from typing import Any
 
@@ -122,3 +123,14 @@ def setup_logging(
     for name in ("httpx", "httpcore", "apscheduler", "telegram", "aiosqlite", "hpack"):
         logging.getLogger(name).setLevel(quiet)
     return redactor
+
+
+class RecordCounter(logging.Handler):
+    """Counts the records of each level (for a summary that says what the log holds)."""
+
+    def __init__(self, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[record.levelname.lower()] += 1

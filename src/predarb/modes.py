@@ -8,9 +8,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from predarb.config import ConfigError, Settings
+from predarb.config import Settings
 from predarb.domain import Venue
-from predarb.venues.base import VenueClient
+from predarb.errors import ConfigError
+from predarb.venues.base import VenueClient, VenueError
 
 PAPER_BALANCE = Decimal(1000)
 
@@ -88,6 +89,31 @@ def live_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def kalshi_with_key(settings: Settings) -> VenueClient:
+    """The Kalshi adapter signing with the configured key, or a ``ConfigError`` naming
+    ``KALSHI_PRIVATE_KEY_PATH`` (a public, encrypted, EC or unreadable key)."""
+    from predarb.venues.kalshi import KalshiVenue
+
+    try:
+        return KalshiVenue.from_settings(settings)
+    except (VenueError, ValueError, OSError) as exc:
+        reason = exc.message if isinstance(exc, VenueError) else str(exc)
+        raise ConfigError("KALSHI_PRIVATE_KEY_PATH", f"cannot load the key: {reason}") from None
+
+
+def polymarket_with_key(settings: Settings) -> VenueClient:
+    """The Polymarket adapter signing with the wallet key, or a ``ConfigError`` naming
+    ``POLY_PRIVATE_KEY``. The key's text is never part of the message."""
+    from predarb.venues.polymarket import PolymarketVenue
+
+    try:
+        return PolymarketVenue.from_settings(settings)
+    except (VenueError, ValueError) as exc:
+        # A parser's message may quote the key: only the kind of failure is said.
+        reason = exc.message if isinstance(exc, VenueError) else type(exc).__name__
+        raise ConfigError("POLY_PRIVATE_KEY", f"cannot use the key: {reason}") from None
+
+
 def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClient]:
     """The real adapters; in paper mode wrapped so that orders are only simulated."""
     from predarb.venues.kalshi import KalshiVenue
@@ -99,8 +125,8 @@ def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClie
         if problems:
             raise ConfigError(problems[0])
         return {
-            Venue.KALSHI: KalshiVenue.from_settings(settings),
-            Venue.POLYMARKET: PolymarketVenue.from_settings(settings),
+            Venue.KALSHI: kalshi_with_key(settings),
+            Venue.POLYMARKET: polymarket_with_key(settings),
         }
     # Paper: public market data only, so no key is ever loaded.
     kalshi = KalshiVenue(settings.kalshi_base_url)

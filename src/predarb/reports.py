@@ -24,6 +24,10 @@ LAST_SCAN = "last_scan"
 BALANCE_PREFIX = "balance:"
 HEALTH_PREFIX = "health:"
 LAST_DAILY_SUMMARY = "last_daily_summary"  # the UTC day (ISO date) last summarized
+# The daily limits the bot (or the demo, with its own) last ran with: `predarb status`
+# shows those, not the defaults of the shell it is typed in.
+LIMIT_DAILY_TRADES = "limit:max_daily_trades"
+LIMIT_DAILY_LOSS = "limit:max_daily_loss"
 
 # An execution that bought and sold nothing is not a trade for win rates.
 _TRADED = (
@@ -293,8 +297,8 @@ async def status(
         exposure=exposure,
         trades_today=await trades_since(store, day_start(now)),
         pnl_today=await realized_since(store, day_start(now)),
-        max_daily_trades=max_daily_trades,
-        max_daily_loss=max_daily_loss,
+        max_daily_trades=int(state.get(LIMIT_DAILY_TRADES, max_daily_trades)),
+        max_daily_loss=Decimal(state.get(LIMIT_DAILY_LOSS, max_daily_loss)),
         last_scan=parse_iso(state[LAST_SCAN]) if state.get(LAST_SCAN) else None,
         exposed=tuple(e.event for e in exposed),
     )

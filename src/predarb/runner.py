@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from predarb import reports
-from predarb.config import ConfigError, Settings
+from predarb.config import Settings
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
+from predarb.errors import ConfigError, PredarbError, StartupFailure, UsageProblem
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
 from predarb.notify.base import FanOut, Notifier
 from predarb.notify.console import ConsoleNotifier
@@ -23,8 +24,25 @@ from predarb.venues.base import AuthError, VenueClient, VenueError
 log = logging.getLogger(__name__)
 
 
-class ModeConflict(Exception):
-    pass
+class StopRequest:
+    """Set by a stop signal (SIGINT, SIGTERM, SIGHUP), at any moment of the command: what
+    is running then, or starts later, is told to stop, once."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def set(self) -> None:
+        first = not self.is_set
+        self.is_set = True
+        if first:
+            for listener in self._listeners:
+                listener()
+
+    def when_set(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+        if self.is_set:
+            listener()
 
 
 def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
@@ -35,7 +53,7 @@ def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Mar
     try:
         overrides = Overrides.load(path) if path is not None else None
     except (OverridesError, OSError) as exc:
-        raise ConfigError(f"PREDARB_MATCH_OVERRIDES: {exc}") from None
+        raise ConfigError("PREDARB_MATCH_OVERRIDES", str(exc)) from None
     return Matcher(overrides).match
 
 
@@ -61,7 +79,7 @@ async def _guard_mode(store: Store, mode: Mode) -> None:
     """Demo rows never mix with a paper or live database, nor the reverse."""
     previous = await store.get_state(reports.MODE)
     if previous and previous != mode.value and Mode.DEMO.value in (previous, mode.value):
-        raise ModeConflict(
+        raise UsageProblem(
             f"PREDARB_DB_PATH: this database belongs to {previous} mode; use another file"
             f" for {mode.value}"
         )
@@ -79,17 +97,44 @@ async def run_engine(
     duration_s: float | None,
     say: Callable[[str], None] | None,
     echo_alerts: bool,
-    install_signals: Callable[[Callable[[], None]], None] | None = None,
+    stop: StopRequest | None = None,
     rematch_interval_s: float = 900.0,
 ) -> tuple[Engine, Store]:
+    """The engine on this mode's database until ``stop`` (or ``duration_s``); the store
+    is returned open. Whatever fails, it is closed first: its thread would keep the
+    process alive, and a failed start must end the process (systemd restarts it)."""
     store = await Store.open(settings.predarb_db_path)
     try:
-        await _guard_mode(store, mode)
-    except ModeConflict as exc:
+        engine = await _run_on(
+            store,
+            settings,
+            mode,
+            venues,
+            duration_s=duration_s,
+            say=say,
+            echo_alerts=echo_alerts,
+            stop=stop or StopRequest(),
+            rematch_interval_s=rematch_interval_s,
+        )
+    except BaseException:
         await store.close()
-        from predarb.cli import UsageProblem
+        raise
+    return engine, store
 
-        raise UsageProblem(str(exc)) from None
+
+async def _run_on(
+    store: Store,
+    settings: Settings,
+    mode: Mode,
+    venues: dict[Venue, VenueClient],
+    *,
+    duration_s: float | None,
+    say: Callable[[str], None] | None,
+    echo_alerts: bool,
+    stop: StopRequest,
+    rematch_interval_s: float,
+) -> Engine:
+    await _guard_mode(store, mode)
     engine = Engine(
         settings,
         store,
@@ -102,13 +147,21 @@ async def run_engine(
         rematch_interval_s=rematch_interval_s,
     )
     engine.notifier = notifiers(settings, store, engine.control, echo_alerts)
+    await _remember_limits(store, settings)
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:
         (say or log.warning)(warning)
-    if install_signals is not None:
-        install_signals(engine.stop)
+    stop.when_set(engine.stop)
     try:
-        await engine.start()
+        if stop.is_set:  # asked to stop while the database was being opened
+            return engine
+        try:
+            await engine.start()
+        except (PredarbError, AuthError):
+            raise
+        except Exception as exc:
+            log.exception("start failed")
+            raise StartupFailure(f"could not start: {type(exc).__name__}: {exc}") from exc
         await engine.run(duration_s=duration_s)
         try:
             await engine.settle()
@@ -116,10 +169,26 @@ async def run_engine(
             log.exception("settlement at shutdown failed; the next start retries it")
     finally:
         await engine.shutdown()
-    return engine, store
+    return engine
 
 
-async def run_demo(settings: Settings, *, duration_s: float, seed: int) -> None:
+async def _remember_limits(store: Store, settings: Settings) -> None:
+    now = datetime.now(UTC)
+    await store.set_state(reports.LIMIT_DAILY_TRADES, str(settings.executor_max_daily_trades), now)
+    await store.set_state(reports.LIMIT_DAILY_LOSS, str(settings.executor_max_daily_loss), now)
+
+
+async def run_demo(
+    settings: Settings,
+    *,
+    duration_s: float,
+    seed: int,
+    stop: StopRequest | None = None,
+    log_note: Callable[[], str] = str,
+    command: str = "predarb",
+) -> None:
+    """The demo: its story on stdout and a summary at the end (after a stop signal
+    too). ``log_note`` says where the log went; ``command`` is how the user runs predarb."""
     settings, notes = demo_settings(settings)
     _say(f"predarb demo: simulated Kalshi and Polymarket, seed {seed}, {duration_s:g} s")
     if notes:
@@ -134,6 +203,7 @@ async def run_demo(settings: Settings, *, duration_s: float, seed: int) -> None:
         duration_s=duration_s,
         say=_say,
         echo_alerts=True,
+        stop=stop,
         rematch_interval_s=5.0,
     )
     try:
@@ -157,28 +227,20 @@ async def run_demo(settings: Settings, *, duration_s: float, seed: int) -> None:
         f" on {w.settled} settled, ROI {roi}, win rate {win}, fees {money(w.fees)},"
         f" expected on open {money(w.expected_open)}"
     )
-    print("see it again with: predarb pnl")
+    note = log_note()
+    if note:
+        print(note)
+    print(f"see it again with: {command} pnl (or status, trades)", flush=True)
 
 
-async def run_bot(
-    settings: Settings,
-    *,
-    live: bool,
-    install_signals: Callable[[Callable[[], None]], None] | None = None,
-) -> None:
+async def run_bot(settings: Settings, *, live: bool, stop: StopRequest | None = None) -> None:
     mode = Mode.LIVE if live else Mode.PAPER
     venues = build_market_venues(settings, mode)
     if mode is Mode.LIVE:
         await prove_keys(venues)
     log.warning("predarb %s starting", mode.value)
     _, store = await run_engine(
-        settings,
-        mode,
-        venues,
-        duration_s=None,
-        say=None,
-        echo_alerts=False,
-        install_signals=install_signals,
+        settings, mode, venues, duration_s=None, say=None, echo_alerts=False, stop=stop
     )
     await store.close()
     log.warning("predarb stopped cleanly")
@@ -194,17 +256,19 @@ async def prove_keys(venues: dict[Venue, VenueClient]) -> None:
         try:
             await client.connect()
             balance = await client.get_balance()
-        except AuthError as exc:
+        except BaseException as exc:
             await _close_all(venues)
-            raise ConfigError(
-                f"{KEY_VARIABLE[venue]}: {venue.value} refused the keys: {exc.message}"
-            ) from None
-        except VenueError as exc:
-            await _close_all(venues)
-            raise ConfigError(
-                f"{KEY_VARIABLE[venue]}: {venue.value} could not be reached to prove the keys"
-                f" ({exc.message}); not starting --live"
-            ) from None
+            if isinstance(exc, AuthError):
+                raise ConfigError(
+                    KEY_VARIABLE[venue], f"{venue.value} refused the keys: {exc.message}"
+                ) from None
+            if isinstance(exc, VenueError):
+                raise ConfigError(
+                    KEY_VARIABLE[venue],
+                    f"{venue.value} could not be reached to prove the keys ({exc.message});"
+                    " not starting --live",
+                ) from None
+            raise
         log.warning("%s keys accepted, balance $%.2f", venue.value, balance)
 
 

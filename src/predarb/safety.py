@@ -117,6 +117,10 @@ class Supervisor:
                 await job(*args, **kwargs)
             except Exception as exc:
                 await self.crashed(name, exc)
+            except asyncio.CancelledError:
+                # Only a shutdown cancels a scheduled job: not a crash, and not for the
+                # scheduler to log as one (with a traceback).
+                log.info("job %s stopped by the shutdown", name, extra={"task": name})
             finally:
                 if task is not None:
                     self.running.discard(task)

@@ -72,7 +72,7 @@ async def test_a_guarded_job_never_raises_and_is_waited_for_at_stop() -> None:
 
 @pytest.fixture
 async def engine(store: Store) -> AsyncIterator[tuple[Engine, ConsoleNotifier]]:
-    settings = Settings(_env_file=None, executor_max_bet=Decimal(10), executor_cooldown_s=0)
+    settings = Settings(_env_file=None, executor_max_bet=Decimal(10), executor_cooldown_s=1)
     venues = {
         Venue.KALSHI: ScriptedVenue(Venue.KALSHI),
         Venue.POLYMARKET: ScriptedVenue(Venue.POLYMARKET),
