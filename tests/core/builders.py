@@ -1,9 +1,11 @@
-"""Small builders of domain values for the core tests."""
+"""Small builders of domain values (and of a database) for the core tests."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from predarb.domain import (
     ArbKind,
@@ -12,6 +14,7 @@ from predarb.domain import (
     Opportunity,
     Venue,
 )
+from predarb.store import Store
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 K_YES = Contract(Venue.KALSHI, "KXTEST-26NOV22-T1", "yes")
@@ -47,3 +50,12 @@ def opportunity(
         roi_pct=(profit / (cost + fees) * 100).quantize(Decimal("0.0001")),
         quote_ts=T0,
     )
+
+
+def make_database(path: Path) -> None:
+    """A fresh predarb database at ``path``, closed (for tests outside an event loop)."""
+
+    async def make() -> None:
+        await (await Store.open(path)).close()
+
+    asyncio.run(make())

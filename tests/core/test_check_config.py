@@ -105,3 +105,10 @@ async def test_telegram_token_and_chat_are_proven(tmp_path: Path) -> None:
         assert TOKEN not in out + err
     finally:
         await fake.close()
+
+
+async def test_a_database_in_a_missing_folder_fails(tmp_path: Path) -> None:
+    db = tmp_path / "missing" / "predarb.sqlite3"
+    code, out, _ = await check_config({"PREDARB_DB_PATH": str(db)}, tmp_path)
+    assert code == 2
+    assert f"FAIL PREDARB_DB_PATH: no directory {db.parent} for predarb.sqlite3" in out

@@ -70,6 +70,24 @@ async def test_a_guarded_job_never_raises_and_is_waited_for_at_stop() -> None:
     assert supervisor.total_crashes == 1
 
 
+async def test_a_guarded_job_cancelled_by_the_shutdown_ends_quietly() -> None:
+    started = asyncio.Event()
+
+    async def endless() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async def never(name: str, exc: BaseException) -> None:
+        raise AssertionError("no crash loop expected")
+
+    supervisor = Supervisor(never)
+    task = asyncio.create_task(supervisor.guarded("settlement", endless)())
+    await started.wait()
+    task.cancel()
+    await task  # ends without an exception: the scheduler has no traceback to log
+    assert supervisor.total_crashes == 0 and not supervisor.running
+
+
 @pytest.fixture
 async def engine(store: Store) -> AsyncIterator[tuple[Engine, ConsoleNotifier]]:
     settings = Settings(_env_file=None, executor_max_bet=Decimal(10), executor_cooldown_s=1)
