@@ -196,11 +196,12 @@ def load_settings(**overrides: Any) -> Settings:
 
 # Why a bound is where it is, said with the error. The venues' published limits (Kalshi's
 # Basic tier: 200 read and 100 write tokens a second, 10 tokens a request, so 20 reads and
-# 10 orders a second; Polymarket's CLOB: 9,000 requests per 10 s, balance reads 200 per
-# 10 s) are shared by everything the bot does; no one setting may take more than a quarter
-# of the smallest of them.
+# 10 orders a second; Polymarket's CLOB: 9,000 requests per 10 s, POST /books 500, balance
+# reads 200) are shared by everything the bot does; no one setting may take more than a
+# quarter of the smallest of them.
 BOUND_REASONS = {
-    # One poll is one Kalshi read per 100 tickers: 5 a second at 0.2 s.
+    # One poll is one Kalshi read per 100 tickers (5 a second at 0.2 s) and one Polymarket
+    # /books per 50 tokens (5 of its 50 a second).
     "predarb_poll_interval_s": "faster polling would spend more than a quarter of Kalshi's"
     " 20 reads a second on one batch of books",
     # A check reads every open market once, and both balances: 50 open positions every
