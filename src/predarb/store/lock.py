@@ -47,7 +47,9 @@ class DatabaseLock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StoreError(f"PREDARB_DB_PATH: cannot create the lock file {path}: {exc}") from None
+            raise StoreError(
+                f"PREDARB_DB_PATH: cannot create the lock file {path}: {exc}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -54,7 +54,9 @@ class StateTables(StoreConnection):
         async with self.transaction():
             owner = await self.get_state(MODE_KEY)
             if not owner:
-                rows = await self._rows("SELECT DISTINCT mode FROM executions WHERE mode != ?", (mode,))
+                rows = await self._rows(
+                    "SELECT DISTINCT mode FROM executions WHERE mode != ?", (mode,)
+                )
                 owner = str(rows[0][0]) if rows else ""
             if owner and owner != mode:
                 raise ModeConflict(
