@@ -12,7 +12,7 @@ from predarb import reports
 from predarb.config import Settings
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
-from predarb.errors import ConfigError, PredarbError, StartupFailure, UsageProblem
+from predarb.errors import ConfigError, PredarbError, StartupFailure
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
 from predarb.notify.base import FanOut, Notifier
 from predarb.notify.console import ConsoleNotifier
@@ -75,16 +75,6 @@ def notifiers(settings: Settings, store: Store, engine_control: object, echo: bo
     return FanOut(channels)
 
 
-async def _guard_mode(store: Store, mode: Mode) -> None:
-    """Demo rows never mix with a paper or live database, nor the reverse."""
-    previous = await store.get_state(reports.MODE)
-    if previous and previous != mode.value and Mode.DEMO.value in (previous, mode.value):
-        raise UsageProblem(
-            f"PREDARB_DB_PATH: this database belongs to {previous} mode; use another file"
-            f" for {mode.value}"
-        )
-
-
 def _say(text: str) -> None:
     print(f"{datetime.now(UTC):%H:%M:%S} {text}", flush=True)
 
@@ -134,7 +124,8 @@ async def _run_on(
     stop: StopRequest,
     rematch_interval_s: float,
 ) -> Engine:
-    await _guard_mode(store, mode)
+    # The database is this mode's alone (a paper run never counts toward live limits).
+    await store.claim_mode(mode.value, datetime.now(UTC))
     engine = Engine(
         settings,
         store,
