@@ -17,6 +17,7 @@ from predarb.domain import ExecutionStatus, Venue
 from predarb.notify.base import Alert, AlertKind
 from predarb.reports import PnlReport, PnlWindow, StatusReport
 from predarb.store.records import ExecutionRecord, Holding, OrderRecord
+from predarb.store.redemptions import Redemption
 
 TELEGRAM_LIMIT = 4096
 # Room left under the limit for a continuation marker and Telegram's own counting quirks.
@@ -138,6 +139,26 @@ def settled(ex: ExecutionRecord) -> Alert:
         f"<b>SETTLED</b> {escape(ex.event)}: {escape(ex.resolution or 'resolved')}\n"
         f"payout {money(ex.payout)}, P&amp;L {money(ex.realized_pnl)}"
         f" (expected {money(ex.expected_profit)})",
+    )
+
+
+def money_back(r: Redemption) -> Alert:
+    """A redemption or merge confirmed on chain: the pUSD is spendable again."""
+    what = "REDEEMED" if r.kind == "redeem" else "MERGED"
+    return Alert(
+        AlertKind.SETTLED,
+        f"<b>MONEY BACK</b> polymarket {what.lower()} {money(r.received)}"
+        f" (condition {escape(r.condition_id[:10])}…, tx {escape(r.tx_hash[:12])}…,"
+        f" {r.gas_used or 0} gas): free to trade again",
+    )
+
+
+def redemption_failed(r: Redemption, reason: str) -> Alert:
+    return Alert(
+        AlertKind.BALANCE_LOW,
+        f"<b>REDEMPTION FAILED</b> polymarket {escape(r.kind)} of condition"
+        f" {escape(r.condition_id[:10])}… ({money(r.expected)}): {escape(reason)}."
+        " Tried again next run; after 3 failures it waits for you (polymarket.com: Redeem).",
     )
 
 
