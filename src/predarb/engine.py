@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from predarb import reports
 from predarb.arbitrage.calculator import CalcParams, find_opportunities
 from predarb.arbitrage.live import LiveConfirmation
+from predarb.capital.jobs import build_returner
 from predarb.config import Settings
 from predarb.control import Control, utcnow
 from predarb.domain import (
@@ -107,6 +108,8 @@ class Engine:
         self.control = Control(store, self.limits, mode, clock=clock)
         self.placer = Placer(store, self.venues, mode=mode, clock=clock)
         self.settler = Settler(store, self.venues, self.alert, clock)
+        self.returner = build_returner(settings, store, venues, self.alert, clock, mode)
+        self.settler.redeeming = self.returner is not None
         self.live = LiveConfirmation()
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
@@ -176,6 +179,8 @@ class Engine:
         await self.store.checkpoint_in_background()
         every(CHECKPOINT_INTERVAL_S, "checkpoint", self.store.checkpoint)
         every(self.settings.predarb_settlement_interval_s, "settlement", self.settle)
+        if self.returner is not None:
+            every(self.settings.predarb_redeem_interval_s, "redeem", self.redeem)
         every(60, "balances", self.refresh_balances)
         scheduler.add_job(
             self.safety.job("daily summary", self.daily_summary),
@@ -538,6 +543,15 @@ class Engine:
         result = await self.settler.settle_once()
         if result.settled:
             await self._check_daily_loss()
+            await self.redeem()  # right after settlement: the money comes back now
+            await self.refresh_balances()
+
+    async def redeem(self) -> None:
+        """Redeem resolved Polymarket positions and merge YES+NO pairs (on chain)."""
+        if self.returner is None:
+            return
+        result = await self.returner.run_once()
+        if result.confirmed:
             await self.refresh_balances()
 
     async def refresh_balances(self) -> None:

@@ -139,7 +139,9 @@ class World:
         ctf = load_ctf()
         parts = load_stand_ins()
         self.ctf = self._deploy(ctf["abi"], ctf["bytecode"])
-        self.pusd = self._deploy(parts["TestToken"]["abi"], parts["TestToken"]["bytecode"], "pUSD", "pUSD")
+        self.pusd = self._deploy(
+            parts["TestToken"]["abi"], parts["TestToken"]["bytecode"], "pUSD", "pUSD"
+        )
         self.wrapped = self._deploy(
             parts["WrappedToken"]["abi"], parts["WrappedToken"]["bytecode"], self.pusd.address
         )

@@ -63,10 +63,14 @@ async def record_buys(
     legs = []
     for outcome, n in shares:
         contract = Contract(
-            Venue.POLYMARKET, f"m-{market.condition_id[2:8]}", ("Yes", "No")[outcome],
+            Venue.POLYMARKET,
+            f"m-{market.condition_id[2:8]}",
+            ("Yes", "No")[outcome],
             token_id=str(market.tokens[outcome]),
         )
-        legs.append(Leg(contract, contract.side, Decimal("0.5"), Decimal(n), Decimal(n) / 2, Decimal(0)))
+        legs.append(
+            Leg(contract, contract.side, Decimal("0.5"), Decimal(n), Decimal(n) / 2, Decimal(0))
+        )
     cost = sum((leg.cost for leg in legs), Decimal(0))
     opp = Opportunity(
         pair_id=f"pair-{ex_id}",
@@ -87,20 +91,39 @@ async def record_buys(
     ]
     await store.create_execution(ex_id, opp, "live", orders, NOW)
     for (req, _), leg in zip(orders, legs, strict=True):
-        fill = Fill(f"f-{req.client_order_id}", req.client_order_id, leg.contract, Action.BUY,
-                    leg.price, leg.contracts, Decimal(0), NOW)
+        fill = Fill(
+            f"f-{req.client_order_id}",
+            req.client_order_id,
+            leg.contract,
+            Action.BUY,
+            leg.price,
+            leg.contracts,
+            Decimal(0),
+            NOW,
+        )
         await store.record_result(
             ex_id,
-            OrderResult(req.client_order_id, OrderStatus.FILLED, venue_order_id="v",
-                        filled=leg.contracts, avg_price=leg.price, fills=(fill,)),
+            OrderResult(
+                req.client_order_id,
+                OrderStatus.FILLED,
+                venue_order_id="v",
+                filled=leg.contracts,
+                avg_price=leg.price,
+                fills=(fill,),
+            ),
             NOW,
         )
     await store.set_status(ex_id, ExecutionStatus.SUCCESS, NOW)
 
 
 def redeemer(
-    store: Store, url: str, world: World, lookup: Lookup, alerts: Alerts,
-    refreshed: list[tuple[str, ...]] | None = None, confirmations: int = 2,
+    store: Store,
+    url: str,
+    world: World,
+    lookup: Lookup,
+    alerts: Alerts,
+    refreshed: list[tuple[str, ...]] | None = None,
+    confirmations: int = 2,
 ) -> Redeemer:
     chain = Chain(url, BOT_KEY, world.addresses, GAS)
 
@@ -109,8 +132,14 @@ def redeemer(
             refreshed.append(tuple(tokens))
 
     return Redeemer(
-        store, chain, EoaRoute(chain), lookup, alerts, lambda: NOW,
-        confirmations=confirmations, refresh=refresh,
+        store,
+        chain,
+        EoaRoute(chain),
+        lookup,
+        alerts,
+        lambda: NOW,
+        confirmations=confirmations,
+        refresh=refresh,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from eth_abi.abi import decode, encode
 from eth_account import Account
+from eth_typing import ChecksumAddress, HexStr
 from web3 import AsyncHTTPProvider, AsyncWeb3
 
 from predarb.capital import contracts as c
@@ -75,16 +76,18 @@ class Chain:
         gas: GasPolicy,
         *,
         holder: str | None = None,
+        expected_chain_id: int | None = None,
         timeout_s: float = 20,
     ) -> None:
         self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
         self._account = Account.from_key(private_key)
-        self.address: str = self._account.address  # signs and pays gas (an EOA)
+        self.address: ChecksumAddress = self._account.address  # signs and pays gas (an EOA)
         # holds the positions and the pUSD: the EOA itself, or its proxy or Safe wallet
         self.holder: str = AsyncWeb3.to_checksum_address(holder) if holder else self.address
         self.addresses = addresses
         self.gas = gas
         self._chain_id: int | None = None
+        self._expected_chain_id = expected_chain_id
 
     async def _rpc(self, what: str, coro: Any) -> Any:
         try:
@@ -99,7 +102,12 @@ class Chain:
 
     async def chain_id(self) -> int:
         if self._chain_id is None:
-            self._chain_id = int(await self._rpc("eth_chainId", self.w3.eth.chain_id))
+            found = int(await self._rpc("eth_chainId", self.w3.eth.chain_id))
+            if self._expected_chain_id is not None and found != self._expected_chain_id:
+                # Signing for another chain would be harmless there but useless here.
+                expected = self._expected_chain_id
+                raise ChainError(f"POLY_RPC_URL serves chain {found}, not POLY_CHAIN_ID {expected}")
+            self._chain_id = found
         return self._chain_id
 
     async def native_balance(self) -> int:
@@ -197,7 +205,7 @@ class Chain:
     async def broadcast(self, raw: str) -> None:
         """Send signed bytes; a node that already has them is not an error."""
         try:
-            await self.w3.eth.send_raw_transaction(raw)
+            await self.w3.eth.send_raw_transaction(HexStr(raw))
         except Exception as exc:
             text = str(exc).lower()
             # Already in the pool, or its nonce already used (mined, most likely): the

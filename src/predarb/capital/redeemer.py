@@ -124,9 +124,7 @@ class Redeemer:
             result.pending += 1
         elif outcome.state is State.PENDING:
             if outcome.tx_hash and outcome.tx_hash != row.tx_hash:
-                await self.store.update_redemption(
-                    row.id, row.status, now, tx_hash=outcome.tx_hash
-                )
+                await self.store.update_redemption(row.id, row.status, now, tx_hash=outcome.tx_hash)
             result.pending += 1
         elif outcome.state in (State.FAILED, State.DROPPED):
             status = (
@@ -291,7 +289,13 @@ class Redeemer:
         row_id = f"{kind}-{cond.condition_id}-{prepared.nonce}"
         try:
             await self._write_ahead(
-                row_id, kind, cond.condition_id, cond.neg_risk, cond.tokens, amount, expected,
+                row_id,
+                kind,
+                cond.condition_id,
+                cond.neg_risk,
+                cond.tokens,
+                amount,
+                expected,
                 prepared,
             )
         except sqlite3.IntegrityError:
@@ -302,7 +306,10 @@ class Redeemer:
         crash_point(f"{kind}:after_send")
         result.sent += 1
         log.info(
-            "%s of %s sent: %s pUSD expected", kind, cond.condition_id, expected,
+            "%s of %s sent: %s pUSD expected",
+            kind,
+            cond.condition_id,
+            expected,
             extra={"tx": prepared.tx_hash, "nonce": prepared.nonce},
         )
 

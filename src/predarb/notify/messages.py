@@ -133,12 +133,14 @@ def kill_switch(reason: str, trades_today: int, pnl_today: Decimal) -> Alert:
     )
 
 
-def settled(ex: ExecutionRecord) -> Alert:
+def settled(ex: ExecutionRecord, money_back: str = "") -> Alert:
+    """``money_back`` says when a payout that does not arrive by itself is spendable."""
     return Alert(
         AlertKind.SETTLED,
         f"<b>SETTLED</b> {escape(ex.event)}: {escape(ex.resolution or 'resolved')}\n"
         f"payout {money(ex.payout)}, P&amp;L {money(ex.realized_pnl)}"
-        f" (expected {money(ex.expected_profit)})",
+        f" (expected {money(ex.expected_profit)})"
+        + (f"\n{escape(money_back)}" if money_back else ""),
     )
 
 
