@@ -155,8 +155,10 @@ class RedemptionTables(StateTables):
     ) -> list[Redemption]:
         sql, params = "SELECT * FROM redemptions WHERE 1=1", []
         if in_flight is not None:
-            sql += " AND status IN ('signed','sent','mined')" if in_flight else (
-                " AND status NOT IN ('signed','sent','mined')"
+            sql += (
+                " AND status IN ('signed','sent','mined')"
+                if in_flight
+                else (" AND status NOT IN ('signed','sent','mined')")
             )
         if condition_id is not None:
             sql += " AND condition_id = ?"
