@@ -158,6 +158,7 @@ class World:
         )
         self._send(self.deployer, {"to": self.bot, "value": 10**18})  # 1 POL for gas
         self._count = 0
+        self.markets_made: list[Market] = []
 
     @property
     def addresses(self) -> Addresses:
@@ -206,7 +207,9 @@ class World:
                 ).call()
                 for i in (1, 2)
             )
-        return Market("0x" + cid.hex(), (tokens[0], tokens[1]), neg_risk)
+        made = Market("0x" + cid.hex(), (tokens[0], tokens[1]), neg_risk)
+        self.markets_made.append(made)
+        return made
 
     def buy_both(self, market: Market, dollars: int) -> None:
         """The bot ends up with ``dollars`` of YES and of NO (a split of its pUSD)."""
@@ -227,9 +230,12 @@ class World:
 
     def drop(self, market: Market, outcome: int, shares: int) -> None:
         """The bot gives away ``shares`` of one outcome (it 'sold' them)."""
+        self.give(market, outcome, shares, self.deployer)
+
+    def give(self, market: Market, outcome: int, shares: int, to: str) -> None:
         with self.node.lock:
             fn = self.ctf.functions.safeTransferFrom(
-                self.bot, self.deployer, market.tokens[outcome], shares * USD, b""
+                self.bot, to, market.tokens[outcome], shares * USD, b""
             )
         self._as_bot(fn)
 

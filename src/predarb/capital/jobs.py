@@ -10,6 +10,7 @@ from typing import Protocol
 from predarb.capital.chain import Chain, GasPolicy
 from predarb.capital.contracts import Addresses
 from predarb.capital.redeemer import Condition, Redeemer, RedeemResult
+from predarb.capital.relayer import relayer_route
 from predarb.capital.routes import EoaRoute, Route
 from predarb.config import Settings
 from predarb.domain import Venue
@@ -67,12 +68,14 @@ def chain_of(settings: Settings) -> Chain | None:
 def route_of(settings: Settings, chain: Chain) -> Route | None:
     if settings.poly_signature_type == 0:
         return EoaRoute(chain)
-    log.warning(
-        "POLY_SIGNATURE_TYPE %d: proxy and Safe wallets redeem through Polymarket's relayer,"
-        " which needs POLY_RELAYER_API_KEY and POLY_RELAYER_API_KEY_ADDRESS",
-        settings.poly_signature_type,
-    )
-    return None
+    route = relayer_route(settings, chain)
+    if route is None:
+        log.warning(
+            "POLY_SIGNATURE_TYPE %d: proxy and Safe wallets redeem through Polymarket's"
+            " relayer, which needs POLY_RELAYER_API_KEY and POLY_RELAYER_API_KEY_ADDRESS",
+            settings.poly_signature_type,
+        )
+    return route
 
 
 def build_returner(

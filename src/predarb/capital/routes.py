@@ -36,6 +36,7 @@ class Outcome:
     receipt: Receipt | None = None
     tx_hash: str = ""
     reason: str = ""
+    relayer_id: str = ""
 
 
 class Route(Protocol):
