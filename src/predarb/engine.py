@@ -23,6 +23,7 @@ from predarb import reports
 from predarb.arbitrage.calculator import CalcParams, find_opportunities
 from predarb.arbitrage.live import LiveConfirmation
 from predarb.capital.jobs import build_returner
+from predarb.capital.view import advise_once
 from predarb.config import Settings
 from predarb.control import Control, utcnow
 from predarb.domain import (
@@ -60,6 +61,7 @@ RECONCILE_INTERVAL_S = 300
 MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
 REJECTION_STORE_S = 60.0  # a repeated refusal (same pair, same reason) is stored this often
 CHECKPOINT_INTERVAL_S = 5.0  # the WAL is copied back this often, off the commits
+CAPITAL_ADVICE_INTERVAL_S = 900.0  # how often a venue that cannot fund a trade is looked for
 
 
 @dataclass
@@ -181,6 +183,7 @@ class Engine:
         every(self.settings.predarb_settlement_interval_s, "settlement", self.settle)
         if self.returner is not None:
             every(self.settings.predarb_redeem_interval_s, "redeem", self.redeem)
+        every(CAPITAL_ADVICE_INTERVAL_S, "capital", self.advise_capital)
         every(60, "balances", self.refresh_balances)
         scheduler.add_job(
             self.safety.job("daily summary", self.daily_summary),
@@ -545,6 +548,12 @@ class Engine:
             await self._check_daily_loss()
             await self.redeem()  # right after settlement: the money comes back now
             await self.refresh_balances()
+
+    async def advise_capital(self) -> None:
+        """Once a UTC day at most: which venue cannot fund the next trade, and from where
+        to move the money."""
+        needed = self.limits.max_bet + self.limits.min_platform_balance
+        await advise_once(self.store, needed=needed, notify=self.alert, now=self.clock())
 
     async def redeem(self) -> None:
         """Redeem resolved Polymarket positions and merge YES+NO pairs (on chain)."""

@@ -254,6 +254,10 @@ def balance_text(s: StatusReport) -> str:
     else:
         lines.append("not known yet (no balance sync so far)")
     lines.append(f"in open positions {money(s.exposure)}")
+    if s.capital is not None and s.capital.accounts:
+        lines.append("<b>Per venue</b>")
+        lines.extend(escape(line) for line in s.capital.lines())
+        lines.extend(escape(line) for line in s.capital.advice())
     return "\n".join(lines)
 
 
@@ -297,6 +301,9 @@ def status_text(r: StatusReport, now: datetime) -> str:
             "venues: " + ", ".join(f"{escape(v.value)} {escape(h)}" for v, h in r.health.items())
         )
     lines.append(f"open positions {r.open_positions}, exposure {money(r.exposure)}")
+    if r.capital is not None:
+        lines.extend("capital " + escape(line) for line in r.capital.lines())
+        lines.extend("<b>MOVE</b> " + escape(line) for line in r.capital.advice())
     lines.append(
         f"today: {r.trades_today}/{r.max_daily_trades} executions,"
         f" P&amp;L {money(r.pnl_today)} (loss limit {money(r.max_daily_loss)})"
