@@ -39,8 +39,14 @@ def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Mar
     return Matcher(overrides).match
 
 
-def notifiers(settings: Settings, store: Store, engine_control: object, echo: bool) -> Notifier:
-    channels: list[Notifier] = [ConsoleNotifier(echo=echo)]
+def notifiers(
+    settings: Settings,
+    store: Store,
+    engine_control: object,
+    echo: bool,
+    extra: Sequence[Notifier] = (),
+) -> Notifier:
+    channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
     if settings.telegram_enabled:
         from predarb.notify.telegram import TelegramNotifier
 
@@ -82,11 +88,16 @@ async def run_engine(
     install_signals: Callable[[Callable[[], None]], None] | None = None,
     rematch_interval_s: float = 900.0,
 ) -> tuple[Engine, Store]:
+    from predarb import web
+
+    served = web.prepare(settings)  # the port is bound before anything else is touched
     store = await Store.open(settings.predarb_db_path)
     try:
         await _guard_mode(store, mode)
     except ModeConflict as exc:
         await store.close()
+        if served is not None:
+            served[1].close()
         from predarb.cli import UsageProblem
 
         raise UsageProblem(str(exc)) from None
@@ -101,13 +112,18 @@ async def run_engine(
         circuit_breakers=True,
         rematch_interval_s=rematch_interval_s,
     )
-    engine.notifier = notifiers(settings, store, engine.control, echo_alerts)
+    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
+    engine.notifier = notifiers(
+        settings, store, engine.control, echo_alerts, [dashboard.feed] if dashboard else []
+    )
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:
         (say or log.warning)(warning)
     if install_signals is not None:
         install_signals(engine.stop)
     try:
+        if dashboard is not None:
+            await dashboard.start()
         await engine.start()
         await engine.run(duration_s=duration_s)
         try:
@@ -116,6 +132,8 @@ async def run_engine(
             log.exception("settlement at shutdown failed; the next start retries it")
     finally:
         await engine.shutdown()
+        if dashboard is not None:
+            await dashboard.close()
     return engine, store
 
 
