@@ -168,7 +168,7 @@ class Dashboard:
         e = self.engine
         cached = self._pairs_json
         if cached is None or cached[0] is not e.pairs:  # a re-match made a new list
-            cached = self._pairs_json = (e.pairs, views.pairs(e.pairs, {}))
+            cached = self._pairs_json = (e.pairs, views.pairs(e.pairs))
         blocks = await e.store.pair_blocks(e.clock())
         out = [
             {**p, "blocked_until": iso(blocks[p["pair_id"]])} if p["pair_id"] in blocks else p

@@ -261,14 +261,9 @@ def opportunities(board: OpportunityBoard, now: datetime) -> dict[str, Any]:
     return {"opportunities": out, "now": iso(now)}
 
 
-def pairs(found: Iterable[Pair], blocks: dict[str, datetime]) -> list[dict[str, Any]]:
-    out = []
-    for p in found:
-        item = pair_to_json(p)
-        item["blocked_until"] = when(blocks.get(p.pair_id))
-        item["live"] = p.live
-        out.append(item)
-    return out
+def pairs(found: Iterable[Pair]) -> list[dict[str, Any]]:
+    """The ``pairs --json`` objects (blocks, which change, are added per request)."""
+    return [{**pair_to_json(p), "blocked_until": None} for p in found]
 
 
 # -- P&L -----------------------------------------------------------------------
