@@ -12,8 +12,9 @@ from pydantic import SecretStr
 
 from predarb import reports
 from predarb.config import ConfigError, Settings
+from predarb.notify import messages
 from predarb.web.access import MIN_REMOTE_TOKEN, is_loopback, resolve
-from tests.web.rig import TOKEN, Rig, dashboard_rig
+from tests.web.rig import TOKEN, Rig, dashboard_rig, free_port
 
 API = ["/api/status", "/api/executions", "/api/opportunities", "/api/pairs", "/api/pnl"]
 PAGES = ["/", "/opportunities", "/pairs", "/trades", "/pnl"]
@@ -229,3 +230,47 @@ async def test_port_taken_stops_the_start_naming_the_variable(rig: Rig) -> None:
     settings = Settings(_env_file=None, predarb_web_port=rig.dashboard.port)
     with pytest.raises(ConfigError, match=r"^PREDARB_WEB_PORT: cannot listen on 127.0.0.1:"):
         prepare(settings)
+
+
+async def test_check_config_says_how_the_dashboard_opens_or_why_it_would_not(
+    tmp_path: Path,
+) -> None:
+    from predarb.web.access import check
+
+    def settings(**kw: object) -> Settings:
+        return Settings(_env_file=None, **kw)  # type: ignore[arg-type]
+
+    assert await check(settings(predarb_web_port=0)) == (
+        "OK",
+        "dashboard: off (PREDARB_WEB_PORT=0)",
+    )
+    level, text = await check(settings(predarb_web_port=free_port()))
+    assert level == "OK" and "a random token, printed at start" in text
+    level, text = await check(settings(predarb_web_host="0.0.0.0", predarb_web_port=free_port()))
+    assert level == "FAIL" and text.startswith("PREDARB_WEB_TOKEN: required")
+    async with dashboard_rig(tmp_path) as rig:
+        level, text = await check(settings(predarb_web_port=rig.dashboard.port))
+    assert level == "WARN" and "is taken now" in text
+
+
+SECRETS = {
+    "poly_private_key": "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+    "poly_api_key": "poly-api-key-0000-1111",
+    "poly_api_secret": "poly-api-secret-2222-3333",
+    "poly_api_passphrase": "poly-passphrase-4444",
+    "telegram_bot_token": "123456:telegram-bot-token-secret",
+}
+
+
+async def test_nothing_the_dashboard_answers_contains_a_configured_secret(
+    tmp_path: Path,
+) -> None:
+    async with dashboard_rig(tmp_path, telegram_chat_id=42, **SECRETS) as rig:
+        await rig.engine.alert(messages.info("an alert"))
+        async with rig.bearer() as http:
+            bodies = [(await http.get(p)).text for p in [*API, *PAGES, "/api/alerts"]]
+            bodies += [(await http.get(f"/static/{n}")).text for n in ("app.js", "style.css")]
+    everything = "\n".join(bodies)
+    assert "an alert" in everything
+    for value in [*SECRETS.values(), SECRETS["poly_private_key"][2:], TOKEN]:
+        assert value not in everything

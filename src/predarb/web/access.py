@@ -201,3 +201,20 @@ def guard(access: Access) -> Middleware:
         return await handler(request)
 
     return middleware
+
+
+async def check(settings: Settings) -> tuple[str, str]:
+    """``predarb check-config``'s line about the dashboard."""
+    try:
+        access = resolve(settings)
+    except ConfigError as exc:
+        return "FAIL", str(exc)
+    if access is None:
+        return "OK", "dashboard: off (PREDARB_WEB_PORT=0)"
+    try:
+        listen(access).close()
+    except ConfigError:
+        taken = f"port {access.port} is taken now (by this bot, if it is running)"
+        return "WARN", f"dashboard: {access.url()}: {taken}"
+    token = "a random token, printed at start" if access.generated else "PREDARB_WEB_TOKEN"
+    return "OK", f"dashboard: {access.url()} (opened with {token})"

@@ -340,7 +340,11 @@ function rerender() {
   const focused = document.activeElement && document.activeElement.id;
   const main = document.getElementById("content");
   main.replaceChildren(...[view].flat());
-  if (focused === "filter") document.getElementById("filter").focus();
+  if (focused === "filter") {
+    const input = document.getElementById("filter");
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
   document.body.dataset.version = String(s.version);
 }
 
