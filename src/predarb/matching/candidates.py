@@ -3,17 +3,22 @@
 Each fact carries blocking keys (kind plus a team, player, asset or surname) and an
 event day. A Polymarket fact is a candidate for a Kalshi fact only when they share a key
 and their days are at most ``day_slack`` apart (facts without a day only meet each
-other). Cost is linear in the number of facts plus the size of the blocks.
+other). Propositions (claims with a deadline) are blocked on words instead: a Kalshi
+claim meets the Polymarket claims that contain one of its ``RARE_KEYS`` rarest words (by
+how many claims of both venues use them), so "trump" or "visit" never make a block
+alone. Cost is linear in the number of facts plus the size of the blocks.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from predarb.matching.normalize import Facts, Kind
 
 BlockKey = tuple[str, date | None]
+RARE_KEYS = 2
 
 
 def _days(day: date | None, slack: int) -> list[date | None]:
@@ -26,17 +31,38 @@ def candidate_pairs(
     kalshi: Sequence[Facts], poly: Sequence[Facts], *, day_slack: int = 1
 ) -> Iterator[tuple[int, int]]:
     """Index pairs (into ``kalshi``, ``poly``) that share a block, each once, in order."""
+    yield from _claim_pairs(kalshi, poly)
     index: dict[BlockKey, list[int]] = {}
     for j, p in enumerate(poly):
-        if p.kind is Kind.UNKNOWN:
+        if p.kind in (Kind.UNKNOWN, Kind.PROPOSITION):
             continue
         for key in p.keys:
             index.setdefault((key, p.day), []).append(j)
     for i, k in enumerate(kalshi):
-        if k.kind is Kind.UNKNOWN:
+        if k.kind in (Kind.UNKNOWN, Kind.PROPOSITION):
             continue
         seen: set[int] = set()
         for key in k.keys:
             for day in _days(k.day, day_slack):
                 seen.update(index.get((key, day), ()))
+        yield from ((i, j) for j in sorted(seen))
+
+
+def _claim_pairs(kalshi: Sequence[Facts], poly: Sequence[Facts]) -> Iterator[tuple[int, int]]:
+    usage: Counter[str] = Counter()
+    for f in (*kalshi, *poly):
+        if f.claim is not None:
+            usage.update(f.claim.words)
+    postings: dict[str, list[int]] = {}
+    for j, p in enumerate(poly):
+        if p.claim is not None:
+            for word in p.claim.words:
+                postings.setdefault(word, []).append(j)
+    for i, k in enumerate(kalshi):
+        if k.claim is None:
+            continue
+        rare = sorted(k.claim.words, key=lambda w: (usage[w], w))[:RARE_KEYS]
+        seen: set[int] = set()
+        for word in rare:
+            seen.update(postings.get(word, ()))
         yield from ((i, j) for j in sorted(seen))

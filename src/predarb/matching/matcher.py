@@ -20,6 +20,7 @@ from predarb.matching.candidates import candidate_pairs
 from predarb.matching.normalize import Facts, Kind, normalize
 from predarb.matching.overrides import Forced, Overrides
 from predarb.matching.payout import DRAW, Outcomes
+from predarb.matching.proposition import same_claim_key
 from predarb.matching.score import MIN_TRADABLE_CONFIDENCE, Match, compare
 
 log = logging.getLogger(__name__)
@@ -209,23 +210,33 @@ def _covered(m: Match, in_group: dict[str, int]) -> bool:
     return len(owners) == 1 and -1 not in owners
 
 
+def _identity(f: Facts) -> object:
+    """What a counterpart is: one claim listed twice on a venue is one counterpart."""
+    return same_claim_key(f.claim) if f.claim is not None else f.market.market_id
+
+
 def _flag_ambiguous(matches: list[Match]) -> list[Match]:
-    """A market whose claim matches two markets on the other venue: trust neither."""
-    seen: dict[tuple[str, str], set[str]] = {}
-    for m in matches:
-        if not m.full:
-            continue
+    """A market whose claim matches two different claims on the other venue: trust
+    neither. A proposition match already flagged (shown for review) crowds nobody."""
+    seen: dict[tuple[str, str], set[object]] = {}
+
+    def slots(m: Match) -> tuple[tuple[str, str], tuple[str, str]]:
         k_yes = m.kalshi.market.contracts[m.mapping[0][0]].side
-        seen.setdefault(("k", m.kalshi.market.market_id), set()).add(m.poly.market.market_id)
-        seen.setdefault((f"p{m.mapping[0][1]}{k_yes}", m.poly.market.market_id), set()).add(
-            m.kalshi.market.market_id
+        return ("k", m.kalshi.market.market_id), (
+            f"p{m.mapping[0][1]}{k_yes}",
+            m.poly.market.market_id,
         )
+
+    for m in matches:
+        if not m.full or (m.kalshi.kind is Kind.PROPOSITION and m.flags):
+            continue
+        k_slot, p_slot = slots(m)
+        seen.setdefault(k_slot, set()).add(_identity(m.poly))
+        seen.setdefault(p_slot, set()).add(_identity(m.kalshi))
     out: list[Match] = []
     for m in matches:
-        k_yes = m.kalshi.market.contracts[m.mapping[0][0]].side
-        crowded = len(seen.get(("k", m.kalshi.market.market_id), ())) > 1 or (
-            len(seen.get((f"p{m.mapping[0][1]}{k_yes}", m.poly.market.market_id), ())) > 1
-        )
+        k_slot, p_slot = slots(m)
+        crowded = len(seen.get(k_slot, ())) > 1 or len(seen.get(p_slot, ())) > 1
         if m.full and crowded and "ambiguous" not in m.flags:
             m = replace(m, flags=(*m.flags, "ambiguous"))
         out.append(m)

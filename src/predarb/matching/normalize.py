@@ -26,6 +26,7 @@ from predarb.domain import Market, Venue
 from predarb.matching.aliases import Aliases, League, ascii_lower, fold, load_aliases
 from predarb.matching.dates import et_day, iso_date, parse_instant, text_date, ticker_date
 from predarb.matching.payout import DRAW, Outcomes, Payout, Range
+from predarb.matching.proposition import Proposition, read_proposition
 from predarb.matching.text import (
     election_race,
     game_scope,
@@ -42,6 +43,7 @@ class Kind(StrEnum):
     THRESHOLD = "threshold"  # a price or reading above/below a level at a time
     PROP = "prop"  # a player's stat over a line
     ELECTION = "election"  # a candidate wins a race
+    PROPOSITION = "proposition"  # a claim with a deadline ("Will X visit Y before D?")
     UNKNOWN = "unknown"
 
 
@@ -82,6 +84,7 @@ class Facts:
     text: str = ""
     keys: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    claim: Proposition | None = None
 
     @property
     def universe(self) -> frozenset[str] | None:
@@ -270,7 +273,7 @@ def normalize(m: Market, aliases: Aliases | None = None) -> Facts:
         facts = _sports(r, base)
         if facts is not None:
             return facts
-    facts = _threshold(r, base) or _election(r, base)
+    facts = _threshold(r, base) or _election(r, base) or _proposition(r, base)
     return facts or Facts(**{**base, "category": r.category, "problems": unparsed})
 
 
@@ -429,4 +432,16 @@ def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
         base, kind=Kind.ELECTION, category="politics", subject=subject, race=race,
         payouts=_yes_no_payouts(m, Outcomes(frozenset({subject}))),
         keys=(f"election:{words[-1]}",), problems=tuple(problems), day=None,
+    )  # fmt: skip
+
+
+def _proposition(r: _Reader, base: dict[str, Any]) -> Facts | None:
+    claim = read_proposition(r.m)
+    if claim is None or not claim.words:
+        return None
+    problems = [p for p in r.problems if p not in {"date_unverified", "no_date"}]
+    yes = Outcomes(frozenset({"yes"}))
+    return _with(
+        base, kind=Kind.PROPOSITION, category=r.category, payouts=_yes_no_payouts(r.m, yes),
+        claim=claim, problems=tuple(problems),
     )  # fmt: skip
