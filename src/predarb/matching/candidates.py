@@ -5,20 +5,19 @@ event day. A Polymarket fact is a candidate for a Kalshi fact only when they sha
 and their days are at most ``day_slack`` apart (facts without a day only meet each
 other). Propositions (claims with a deadline) are blocked on words instead: a Kalshi
 claim meets the Polymarket claims that contain one of its ``RARE_KEYS`` rarest words (by
-how many claims of both venues use them), so "trump" or "visit" never make a block
-alone. Cost is linear in the number of facts plus the size of the blocks.
+how many Polymarket claims use them), so "trump" or "visit" make a block only for a
+claim made of nothing rarer. Cost is linear in the number of facts plus the size of the blocks.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 
 from predarb.matching.normalize import Facts, Kind
 
 BlockKey = tuple[str, date | None]
-RARE_KEYS = 2
+RARE_KEYS = 3
 
 
 def _days(day: date | None, slack: int) -> list[date | None]:
@@ -49,10 +48,6 @@ def candidate_pairs(
 
 
 def _claim_pairs(kalshi: Sequence[Facts], poly: Sequence[Facts]) -> Iterator[tuple[int, int]]:
-    usage: Counter[str] = Counter()
-    for f in (*kalshi, *poly):
-        if f.claim is not None:
-            usage.update(f.claim.words)
     postings: dict[str, list[int]] = {}
     for j, p in enumerate(poly):
         if p.claim is not None:
@@ -61,8 +56,11 @@ def _claim_pairs(kalshi: Sequence[Facts], poly: Sequence[Facts]) -> Iterator[tup
     for i, k in enumerate(kalshi):
         if k.claim is None:
             continue
-        rare = sorted(k.claim.words, key=lambda w: (usage[w], w))[:RARE_KEYS]
+        # A word no Polymarket claim uses (a first name the other venue leaves out) cannot
+        # find the pair: the rarest words that some claim there does use can.
+        used = [w for w in k.claim.words if w in postings]
+        rare = sorted(used, key=lambda w: (len(postings[w]), w))[:RARE_KEYS]
         seen: set[int] = set()
         for word in rare:
-            seen.update(postings.get(word, ()))
+            seen.update(postings[word])
         yield from ((i, j) for j in sorted(seen))

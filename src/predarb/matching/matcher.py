@@ -47,7 +47,7 @@ class Matcher:
         self.min_confidence = min_confidence
 
     def facts(self, markets: Sequence[Market], venue: Venue) -> list[Facts]:
-        return [normalize(m, self.aliases) for m in markets if m.venue is venue]
+        return with_sibling_sides([normalize(m, self.aliases) for m in markets if m.venue is venue])
 
     def match(self, kalshi: Sequence[Market], poly: Sequence[Market]) -> list[Pair]:
         kf = self.facts(kalshi, Venue.KALSHI)
@@ -197,6 +197,28 @@ def _forced_pair(forced: Forced, by_key: dict[tuple[Venue, str], Market]) -> Pai
         live=any(m.live for m in listed),
         resolve_time=_latest(*(m.resolve_time for m in listed)),
     )
+
+
+def with_sibling_sides(facts: list[Facts]) -> list[Facts]:
+    """A Kalshi game market that names one side only ("Will Boston win?", its event
+    title missing) learns the other from its event's sibling markets: a Kalshi game
+    event is one game, so the two teams its markets name are the game's two sides."""
+    events: dict[str, list[int]] = {}
+    for n, f in enumerate(facts):
+        if f.kind is Kind.WINNER and f.market.event_id and f.market.venue is Venue.KALSHI:
+            events.setdefault(f.market.event_id, []).append(n)
+    out = list(facts)
+    for members in events.values():
+        sides = frozenset(e for n in members for e in facts[n].participants) - {DRAW}
+        leagues = {facts[n].league for n in members}
+        if len(sides) != 2 or len(leagues) != 1:
+            continue
+        for n in members:
+            f = facts[n]
+            if len(f.participants) < 2:
+                keys = tuple(f"{f.kind.value}:{e}" for e in sorted(sides))
+                out[n] = replace(f, participants=sides, keys=keys)
+    return out
 
 
 def _keys(m: Match) -> frozenset[str]:

@@ -424,8 +424,8 @@ def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
         found = re.match(r"will (.+?) (?:win|be|become)\b", r.words)
         who = found.group(1) if found else r.sub
     words = [w for w in who.split(" ") if len(w) > 1 and w not in {"jr", "sr", "ii", "iii"}]
-    if len(words) < 2 or "other" in words or "another" in words:
-        return None  # a surname alone, or an "Other" bucket, is not a candidate
+    if len(words) < 2 or {"other", "another", "party"} & set(words):
+        return None  # a surname alone, an "Other" bucket or a party is not a candidate
     subject = f"person:{words[0]} {words[-1]}"
     problems = [p for p in r.problems if p not in {"date_unverified", "no_date"}]
     return _with(

@@ -62,7 +62,7 @@ _RANGE_N = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:-|to)\s*(\d+(?:\.\d+)?)\b")
 _PLUS_N = re.compile(r"\b(\d+(?:\.\d+)?)\s*(?:\+|or more\b|or above\b|or higher\b)", re.I)
 _ABOVE_N = re.compile(r"\b(?:above|more than|over|greater than)\s+(\d+(?:\.\d+)?)\b", re.I)
 _BELOW_N = re.compile(r"\b(?:below|fewer than|less than|under)\s+(\d+(?:\.\d+)?)\b", re.I)
-_TOKEN = re.compile(r"[A-Za-z0-9]+")
+_YEAR = re.compile(r"20\d{2}")
 # Completion stages a rules text may require beyond the event itself: an announced
 # agreement is not a ratified one.
 _STAGES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -285,7 +285,9 @@ def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
     if kw is None or pw is None:
         if kw is not None or pw is not None or loose:
             return None
-        flags.append("deadline_unverified")
+        # "the 2028 presidential election": a year both name is the event, not a window.
+        if not any(_YEAR.fullmatch(w) for w in shared):
+            flags.append("deadline_unverified")
     elif not kw.same_end(pw):
         if not (kw.year_known and pw.year_known) or abs(kw.end - pw.end).total_seconds() >= 86400:
             return None
