@@ -18,6 +18,7 @@ from predarb.matching.normalize import Facts, Kind
 
 BlockKey = tuple[str, date | None]
 RARE_KEYS = 3
+COMMON_WORD = 200  # Polymarket claims using a word beyond which it blocks only alone
 
 
 def _days(day: date | None, slack: int) -> list[date | None]:
@@ -57,10 +58,11 @@ def _claim_pairs(kalshi: Sequence[Facts], poly: Sequence[Facts]) -> Iterator[tup
         if k.claim is None:
             continue
         # A word no Polymarket claim uses (a first name the other venue leaves out) cannot
-        # find the pair: the rarest words that some claim there does use can.
-        used = [w for w in k.claim.words if w in postings]
-        rare = sorted(used, key=lambda w: (len(postings[w]), w))[:RARE_KEYS]
+        # find the pair: the rarest words that some claim there does use can. The rarest
+        # always makes a block; the next ones only while they are rare themselves.
+        used = sorted((len(postings[w]), w) for w in k.claim.words if w in postings)
         seen: set[int] = set()
-        for word in rare:
-            seen.update(postings[word])
+        for n, (size, word) in enumerate(used[:RARE_KEYS]):
+            if n == 0 or size <= COMMON_WORD:
+                seen.update(postings[word])
         yield from ((i, j) for j in sorted(seen))

@@ -45,6 +45,7 @@ class Matcher:
         self.overrides = overrides or Overrides()
         self.aliases = aliases or load_aliases()
         self.min_confidence = min_confidence
+        self.comparisons = 0  # candidate pairs compared by the last match (for bench/)
 
     def facts(self, markets: Sequence[Market], venue: Venue) -> list[Facts]:
         return with_sibling_sides([normalize(m, self.aliases) for m in markets if m.venue is venue])
@@ -52,9 +53,12 @@ class Matcher:
     def match(self, kalshi: Sequence[Market], poly: Sequence[Market]) -> list[Pair]:
         kf = self.facts(kalshi, Venue.KALSHI)
         pf = self.facts(poly, Venue.POLYMARKET)
-        matches = [
-            m for i, j in candidate_pairs(kf, pf) if (m := compare(kf[i], pf[j])) is not None
-        ]
+        self.comparisons = 0
+        matches: list[Match] = []
+        for i, j in candidate_pairs(kf, pf):
+            self.comparisons += 1
+            if (m := compare(kf[i], pf[j])) is not None:
+                matches.append(m)
         matches = _flag_ambiguous(matches)
         groups = [g for g in (self._group(c) for c in _components(matches)) if g]
         in_group = {c.key: n for n, g in enumerate(groups) for c in g.contracts}

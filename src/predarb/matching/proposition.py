@@ -51,9 +51,9 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "dems": ("democrat",), "republicans": ("republican",), "uk": ("united", "kingdom"),
     "britain": ("united", "kingdom"),
 }  # fmt: skip
-_PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("in", "person"), ()),
-    (("presidential", "pardon"), ("pardon",)),
+_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bin person\b", re.I), " "),
+    (re.compile(r"\b(presidential )(pardon)", re.I), r"\2"),
 )
 _INITIALS = re.compile(r"\b([A-Z])\.\s?([A-Z])\.(?:\s?([A-Z])\.)?")
 _US = re.compile(r"\b(?:U\.S\.A?\.?|United States(?: of America)?|USA)(?![A-Za-z])")
@@ -75,20 +75,45 @@ _STAGES: tuple[tuple[re.Pattern[str], str], ...] = (
 class Proposition:
     words: frozenset[str]
     runs: tuple[frozenset[str], ...]  # the names, each a run of canonical words
-    context: frozenset[str]  # canonical words of every other field the venue sent
+    names: frozenset[str]  # every word of every run
     window: Window | None
-    stages: frozenset[str]
-    sources: frozenset[str]
-    has_rules: bool
+    # Every other field the venue sent (rules, sub-title, event and series titles, slug):
+    # read only when a comparison needs them, so a listing is not tokenized twice.
+    texts: tuple[str, ...] = ()
+    rules: str = ""
 
     @property
-    def names(self) -> frozenset[str]:
-        return frozenset(w for r in self.runs for w in r)
+    def context(self) -> frozenset[str]:
+        return _context(self.texts)
+
+    @property
+    def stages(self) -> frozenset[str]:
+        return _stages(self.rules)
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return _sources(self.rules)
 
     @property
     def counted(self) -> bool:
         """A count over a window (posts, mentions): its start matters too."""
         return any(w.startswith("n_") for w in self.words)
+
+
+@lru_cache(maxsize=4096)
+def _context(texts: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(w for w, _ in tokens(" ".join(texts)) if w)
+
+
+@lru_cache(maxsize=4096)
+def _stages(rules: str) -> frozenset[str]:
+    lower = _plain(rules).lower()
+    return frozenset(name for pattern, name in _STAGES if pattern.search(lower))
+
+
+@lru_cache(maxsize=4096)
+def _sources(rules: str) -> frozenset[str]:
+    return resolution_sources(rules)
 
 
 def _plain(text: str) -> str:
@@ -132,6 +157,8 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     """Canonical words of ``text``, each with whether it was written as a name."""
     text = _US.sub("US", _INITIALS.sub(lambda m: "".join(g for g in m.groups() if g), _plain(text)))
     text = _numbers(text)
+    for pattern, replacement in _PHRASES:
+        text = pattern.sub(replacement, text)
     raw: list[tuple[str, bool]] = []
     for n, m in enumerate(re.finditer(r"n_[a-z0-9._]+|[A-Za-z0-9]+", text)):
         word = m.group(0)
@@ -139,16 +166,6 @@ def tokens(text: str) -> list[tuple[str, bool]]:
         name = word[0].isupper() and not (n == 0 and lower in _STOP) and lower not in _STOP
         for part in _SYNONYMS.get(lower, (lower,)):
             raw.append((part, name))
-    words = [w for w, _ in raw]
-    for phrase, replacement in _PHRASES:
-        size = len(phrase)
-        i = 0
-        while i + size <= len(words):
-            if tuple(words[i : i + size]) == phrase:
-                name = raw[i][1]
-                raw[i : i + size] = [(r, name) for r in replacement]
-                words[i : i + size] = list(replacement)
-            i += 1
     out: list[tuple[str, bool]] = []
     for word, name in raw:
         if word in _STOP:
@@ -203,31 +220,22 @@ def read_proposition(m: Market) -> Proposition | None:
         claim_text = title[:a] + " " + title[b:]
     if m.venue is Venue.KALSHI and _WH.match(title) and m.subtitle and not _dated(m.subtitle):
         claim_text = f"{claim_text} {m.subtitle}"
-    toks = [t for t in tokens(claim_text) if t[0]]
-    runs = _runs(tokens(claim_text))
-    context_text = " ".join(
-        x
-        for x in (
-            m.subtitle,
-            m.rules,
-            extra.get("event_title", ""),
-            extra.get("series_title", ""),
-            extra.get("slug", "").replace("-", " "),
-        )
-        if x
+    toks = tokens(claim_text)
+    texts = (
+        m.subtitle,
+        m.rules,
+        extra.get("event_title", ""),
+        extra.get("series_title", ""),
+        extra.get("slug", "").replace("-", " "),
     )
-    context = frozenset(w for w, _ in tokens(context_text) if w)
-    rules = _plain(m.rules).lower()
-    stages = frozenset(name for pattern, name in _STAGES if pattern.search(rules))
-    sources = resolution_sources(f"{m.rules} {extra.get('resolution_source', '')}")
+    runs = _runs(toks)
     return Proposition(
-        words=frozenset(w for w, _ in toks),
+        words=frozenset(w for w, _ in toks if w),
         runs=runs,
-        context=context,
+        names=frozenset(w for r in runs for w in r),
         window=window,
-        stages=stages,
-        sources=sources,
-        has_rules=bool(rules.strip()),
+        texts=tuple(t for t in texts if t),
+        rules=f"{m.rules} {extra.get('resolution_source', '')}".strip(),
     )
 
 
@@ -253,17 +261,43 @@ def _conflicting_runs(a: Proposition, b: Proposition) -> bool:
     return False
 
 
-def _unverified(own: Proposition, other: Proposition, extra: frozenset[str]) -> set[str]:
-    """Words of ``own`` the other side lacks and nothing of the other side verifies."""
+def _unverified(
+    own: Proposition, other: Proposition, extra: frozenset[str], *, context: bool
+) -> set[str]:
+    """Words of ``own`` the other side lacks and nothing of the other side verifies: a
+    first or middle name of a person both name, or (``context``) a name the other
+    market's own fields give."""
     left: set[str] = set()
     for word in extra:
         if word in own.names:
-            runs = [r for r in own.runs if word in r]
-            shared = any(r & other.words for r in runs)
-            if shared or word in other.context:
+            if any(word in r and r & other.words for r in own.runs):
+                continue
+            if context and word in other.context:
                 continue
         left.add(word)
     return left
+
+
+def _wording(k: Proposition, p: Proposition) -> set[str] | None:
+    """Words left unverified on either side, or None when they make it another claim."""
+    k_only, p_only = k.words - p.words, p.words - k.words
+    if any(w.startswith("n_") for w in (*k_only, *p_only)):
+        return None  # another count, bucket or threshold
+    loose_k = _unverified(k, p, k_only, context=False)
+    loose_p = _unverified(p, k, p_only, context=False)
+    if loose_k & k.names and loose_p & p.names:
+        return None  # each names someone the other does not: other entities
+    # Only now read the other market's fields (rules text is long; most candidates
+    # were refused above without it).
+    if loose_k & k.names:
+        loose_k = _unverified(k, p, frozenset(loose_k), context=True)
+    if loose_p & p.names:
+        loose_p = _unverified(p, k, frozenset(loose_p), context=True)
+    loose = loose_k | loose_p
+    # A name only one side gives, unverified, is another entity: never a review.
+    if loose & (k.names | p.names) or len(loose) > 2:
+        return None
+    return loose
 
 
 def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
@@ -271,16 +305,10 @@ def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
     shared = k.words & p.words
     if not shared or not (k.names & p.names) or _conflicting_runs(k, p):
         return None
-    flags: list[str] = []
-    loose = _unverified(k, p, k.words - p.words) | _unverified(p, k, p.words - k.words)
-    numbers = {w for w in k.words ^ p.words if w.startswith("n_")}
-    if numbers:
+    loose = _wording(k, p)
+    if loose is None or (loose and len(shared) < 3):
         return None
-    if loose:
-        # A name only one side gives, unverified, is another entity: never a review.
-        if loose & (k.names | p.names) or len(loose) > 2 or len(shared) < 3:
-            return None
-        flags.append("wording_differs")
+    flags: list[str] = ["wording_differs"] if loose else []
     kw, pw = k.window, p.window
     if kw is None or pw is None:
         if kw is not None or pw is not None or loose:
@@ -294,7 +322,7 @@ def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
         flags.append("window_edge_differs")
     if (k.counted or p.counted) and (kw is None or pw is None or kw.start != pw.start):
         return None
-    if k.has_rules and p.has_rules and k.stages != p.stages:
+    if k.rules and p.rules and k.stages != p.stages:
         flags.append("terms_differ")
     if k.sources and p.sources and not k.sources & p.sources:
         flags.append("source_differs")
