@@ -34,7 +34,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.measure import rss_mb
-from predarb.domain import Market, Venue
+from predarb.domain import Market
 from predarb.matching.aliases import load_aliases
 from predarb.matching.matcher import Matcher
 from predarb.venues.kalshi import wire as kwire
@@ -43,18 +43,47 @@ from predarb.venues.polymarket.wire import gamma_events
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 KALSHI_PAGE = 200  # events per /events page (the client's limit)
 POLY_PAGE = 100  # events per Gamma /events page
-FIRST = ("Ana", "Boris", "Chen", "Dara", "Elif", "Femi", "Gita", "Hugo", "Ines", "Jonas",
-         "Kira", "Lars", "Mira", "Nikos", "Omar", "Pia", "Quinn", "Rosa", "Sami", "Tomas")  # fmt: skip
+FIRST = (
+    "Ana",
+    "Boris",
+    "Chen",
+    "Dara",
+    "Elif",
+    "Femi",
+    "Gita",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Lars",
+    "Mira",
+    "Nikos",
+    "Omar",
+    "Pia",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tomas",
+)
 SYLLABLES = ("ka", "ro", "mi", "ten", "ba", "lo", "vi", "sar", "du", "nel", "po", "fi", "gan")
 FAMILIES = (
     # (Kalshi event title, Kalshi market title, Polymarket question); {x} the outcome.
-    ("Who will {actor} meet before 2027?", "Will {actor} meet in person {x} before Jan 1, 2027?",
-     "Will {short} meet with {x} in 2026?"),
-    ("Who will {actor} pardon?", "Will {x} receive a presidential pardon before Jan 1, 2027?",
-     "Will {short} pardon {x} before 2027?"),
-    ("Which places will {actor} visit?", "Will {actor} visit {x} before Jul 1, 2026?",
-     "Will {short} enter {x} by June 30, 2026?"),
-)  # fmt: skip
+    (
+        "Who will {actor} meet before 2027?",
+        "Will {actor} meet in person {x} before Jan 1, 2027?",
+        "Will {short} meet with {x} in 2026?",
+    ),
+    (
+        "Who will {actor} pardon?",
+        "Will {x} receive a presidential pardon before Jan 1, 2027?",
+        "Will {short} pardon {x} before 2027?",
+    ),
+    (
+        "Which places will {actor} visit?",
+        "Will {actor} visit {x} before Jul 1, 2026?",
+        "Will {short} enter {x} by June 30, 2026?",
+    ),
+)
 COINS = (("BTC", "Bitcoin"), ("ETH", "Ethereum"), ("SOL", "Solana"))
 
 
@@ -84,20 +113,37 @@ class World:
 
     def _k(self, ticker: str, event: str, title: str, sub: str, rules: str) -> dict[str, Any]:
         m = dict(self.k_market)
-        m.update(ticker=ticker, event_ticker=event, title=title, yes_sub_title=sub,
-                 no_sub_title=sub, rules_primary=rules, status="active", strike_type="custom",
-                 close_time="2027-01-01T15:00:00Z", expected_expiration_time="2027-01-01T15:00:00Z")  # fmt: skip
+        m.update(
+            ticker=ticker,
+            event_ticker=event,
+            title=title,
+            yes_sub_title=sub,
+            no_sub_title=sub,
+            rules_primary=rules,
+            status="active",
+            strike_type="custom",
+            close_time="2027-01-01T15:00:00Z",
+            expected_expiration_time="2027-01-01T15:00:00Z",
+        )
         m.pop("floor_strike", None)
         return m
 
     def _p(self, mid: str, question: str, sub: str, outcomes: tuple[str, ...]) -> dict[str, Any]:
         m = dict(self.p_market)
         token = 10**70 + 2 * int(mid.replace("-", ""))
-        m.update(id=mid, question=question, groupItemTitle=sub, slug=f"m-{mid}",
-                 outcomes=json.dumps(list(outcomes)), conditionId=f"0x{mid.replace('-', ''):0>64}",
-                 clobTokenIds=json.dumps([str(token), str(token + 1)]),
-                 description=f'This market will resolve to "Yes" if {question[5:-1]}. '
-                 + self.p_market["description"], endDate="2026-12-31T12:00:00Z", closed=False)  # fmt: skip
+        m.update(
+            id=mid,
+            question=question,
+            groupItemTitle=sub,
+            slug=f"m-{mid}",
+            outcomes=json.dumps(list(outcomes)),
+            conditionId=f"0x{mid.replace('-', ''):0>64}",
+            clobTokenIds=json.dumps([str(token), str(token + 1)]),
+            description=f'This market will resolve to "Yes" if {question[5:-1]}. '
+            + self.p_market["description"],
+            endDate="2026-12-31T12:00:00Z",
+            closed=False,
+        )
         return m
 
     def _event(self, n: int, title: str, markets: list[dict[str, Any]]) -> dict[str, Any]:
@@ -122,39 +168,64 @@ class World:
                 title = fam[1].format(actor=actor, x=x)
                 rules = f"If {title[5:-1]}, then the market resolves to Yes (rules of {actor})."
                 markets.append(self._k(f"{event}-X{i}", event, title, x, rules))
-            k_event = {"event_ticker": event, "series_ticker": f"KXFAM{n}",
-                       "title": fam[0].format(actor=actor), "category": "Politics",
-                       "markets": markets}  # fmt: skip
+            k_event = {
+                "event_ticker": event,
+                "series_ticker": f"KXFAM{n}",
+                "title": fam[0].format(actor=actor),
+                "category": "Politics",
+                "markets": markets,
+            }
             if rng.random() >= 0.6:
                 return k_event, None
             listed = [x for x in outcomes if rng.random() < 0.7]
-            qs = [self._p(f"{n}-{i}", fam[2].format(short=short, x=x), x, ("Yes", "No"))
-                  for i, x in enumerate(listed)]  # fmt: skip
+            qs = [
+                self._p(f"{n}-{i}", fam[2].format(short=short, x=x), x, ("Yes", "No"))
+                for i, x in enumerate(listed)
+            ]
             return k_event, self._event(n, fam[0].format(actor=short), qs)
         if roll < 0.8:  # a game: two Kalshi team markets, one Polymarket moneyline
             (a, an), (b, bn) = rng.sample(self.teams, 2)
             ac, bc = a.split(":")[1], b.split(":")[1]
             day = 10 + rng.randrange(18)
             event = f"KXNBAGAME-26NOV{day}{ac}{bc}{n}"
-            markets = [self._k(f"{event}-{c}", event, f"{an} at {bn} Winner?", nm, "")
-                       for c, nm in ((ac, an), (bc, bn))]  # fmt: skip
-            q = self._p(f"{n}-0", f"{an.split()[-1]} vs. {bn.split()[-1]}", "",
-                        (an.split()[-1], bn.split()[-1]))  # fmt: skip
+            markets = [
+                self._k(f"{event}-{c}", event, f"{an} at {bn} Winner?", nm, "")
+                for c, nm in ((ac, an), (bc, bn))
+            ]
+            q = self._p(
+                f"{n}-0",
+                f"{an.split()[-1]} vs. {bn.split()[-1]}",
+                "",
+                (an.split()[-1], bn.split()[-1]),
+            )
             q["slug"] = f"nba-{ac.lower()}-{bc.lower()}-2026-11-{day}"
-            k_event = {"event_ticker": event, "series_ticker": "KXNBAGAME",
-                       "title": f"{an} at {bn}", "markets": markets}  # fmt: skip
+            k_event = {
+                "event_ticker": event,
+                "series_ticker": "KXNBAGAME",
+                "title": f"{an} at {bn}",
+                "markets": markets,
+            }
             return k_event, self._event(n, f"{an} vs. {bn}", [q])
         code, name = COINS[rng.randrange(3)]  # a crypto strike ladder, Kalshi only
         event = f"KX{code}D-26NOV{10 + rng.randrange(18)}17-{n}"
         markets = []
         for s in range(20):
             strike = 50_000 + 1000 * s
-            m = self._k(f"{event}-T{strike}", event, f"{name} price on Nov 22?",
-                        f"${strike:,} or above", "CF Benchmarks BRTI")  # fmt: skip
+            m = self._k(
+                f"{event}-T{strike}",
+                event,
+                f"{name} price on Nov 22?",
+                f"${strike:,} or above",
+                "CF Benchmarks BRTI",
+            )
             m.update(strike_type="greater", floor_strike=strike)
             markets.append(m)
-        return {"event_ticker": event, "series_ticker": f"KX{code}D", "title": f"{name} price",
-                "markets": markets}, None  # fmt: skip
+        return {
+            "event_ticker": event,
+            "series_ticker": f"KX{code}D",
+            "title": f"{name} price",
+            "markets": markets,
+        }, None
 
     def _noise(self, n: int) -> dict[str, Any]:
         rng = random.Random(self.seed * 7_000_003 + n)
@@ -249,14 +320,22 @@ def run(scale: float) -> dict[str, float]:
     comparisons = matcher.comparisons
     print(f"{n_k} Kalshi x {n_p} Polymarket markets (scale {scale})")
     print(f"  listing: Kalshi {t1 - t0:.1f} s, Polymarket {t2 - t1:.1f} s")
-    print(f"  matching: {t3 - t2:.1f} s, {len(pairs)} pairs ({tradable} tradable), "
-          f"{len(kept)} markets kept")  # fmt: skip
-    print(f"  total listed and matched: {t3 - t0:.1f} s wall, {cpu:.1f} s CPU "
-          "(CPU is what a loaded machine does not inflate)")  # fmt: skip
-    print(f"  comparisons: {comparisons} ({comparisons / (n_k + n_p):.2f} per market); "
-          f"all pairs would be {n_k * n_p:.2e} ({n_k * n_p / max(comparisons, 1):.0f}x more)")  # fmt: skip
-    print(f"  resident: {base:.0f} MB before listing, {listed_mb:.0f} MB listed, "
-          f"peak {matched_peak:.0f} MB, steady {steady:.0f} MB after matching")  # fmt: skip
+    print(
+        f"  matching: {t3 - t2:.1f} s, {len(pairs)} pairs ({tradable} tradable), "
+        f"{len(kept)} markets kept"
+    )
+    print(
+        f"  total listed and matched: {t3 - t0:.1f} s wall, {cpu:.1f} s CPU "
+        "(CPU is what a loaded machine does not inflate)"
+    )
+    print(
+        f"  comparisons: {comparisons} ({comparisons / (n_k + n_p):.2f} per market); "
+        f"all pairs would be {n_k * n_p:.2e} ({n_k * n_p / max(comparisons, 1):.0f}x more)"
+    )
+    print(
+        f"  resident: {base:.0f} MB before listing, {listed_mb:.0f} MB listed, "
+        f"peak {matched_peak:.0f} MB, steady {steady:.0f} MB after matching"
+    )
     return {
         "seconds": t3 - t0,
         "cpu_seconds": cpu,

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from predarb.matching.dates import ET, MONTHS, et_day, parse_instant
 
@@ -38,7 +39,6 @@ _FROM_TO = re.compile(
     r"\b(?:from|between)\s+" + _M + r"\s+" + _D + _Y + r"\s+(?:to|and|through|-)\s+" + _M
     + r"\s+" + _D + _Y
 )  # fmt: skip
-_FULL_DATE = re.compile(_M + r"\s+" + _D + r",?\s+(20\d{2})")
 _ANY_YEAR = re.compile(r"\b(20\d{2})\b")
 
 
@@ -72,9 +72,10 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ET)
 
 
-def _day(year: int | None, month: str, day: str) -> date | None:
+def _day(year: int | None, month: str | int, day: str | int) -> date | None:
     try:
-        return date(year or 2000, MONTHS[month], int(day))
+        number = month if isinstance(month, int) else MONTHS[month]
+        return date(year or 2000, number, int(day))
     except ValueError:
         return None
 
@@ -83,21 +84,27 @@ def _month_start(year: int, month: int) -> date:
     return date(year + month // 12, month % 12 + 1, 1)
 
 
+@lru_cache(maxsize=512)
+def _dated(month: int, day: int) -> re.Pattern[str]:
+    """``<month> <day>, <year>`` for one month-day (a literal prefix: fast on long rules)."""
+    name = list(MONTHS)[month - 1]
+    return re.compile(name + r"[a-z]*\.?\s+0?" + str(day) + r"(?:st|nd|rd|th)?,?\s+(20\d{2})")
+
+
 def _year_for(month: int, day: int, hints: Iterable[str], reference: datetime | None) -> int | None:
     """The year a month-day without one means: named with that day elsewhere in the
     market's fields, else the only year they name, else the one nearest its close."""
     years: set[int] = set()
+    pattern = _dated(month, day)
     for text in hints:
-        for m in _FULL_DATE.finditer(text):
-            if MONTHS[m.group(1)] == month and int(m.group(2)) == day:
-                return int(m.group(3))
+        if m := pattern.search(text):
+            return int(m.group(1))
         years.update(int(y) for y in _ANY_YEAR.findall(text))
     if len(years) == 1:
         return years.pop()
     if reference is not None:
         ref = et_day(reference)
-        options = [y for y in (ref.year - 1, ref.year, ref.year + 1)]
-        valid = [y for y in options if _day(y, list(MONTHS)[month - 1], str(day))]
+        valid = [y for y in (ref.year - 1, ref.year, ref.year + 1) if _day(y, month, day)]
         return min(valid, key=lambda y: abs((date(y, month, day) - ref).days)) if valid else None
     return None
 
