@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
 from predarb.domain import Contract, Market, Pair, PairKind, Venue, World
 from predarb.matching.aliases import Aliases, load_aliases
-from predarb.matching.candidates import candidate_pairs
+from predarb.matching.candidates import KalshiIndex
 from predarb.matching.normalize import Facts, Kind, normalize
 from predarb.matching.overrides import Forced, Overrides
 from predarb.matching.payout import DRAW, Outcomes
@@ -46,25 +46,45 @@ class Matcher:
         self.aliases = aliases or load_aliases()
         self.min_confidence = min_confidence
         self.comparisons = 0  # candidate pairs compared by the last match (for bench/)
+        # The markets the last match paired, the only ones a caller streaming the
+        # listings needs to keep.
+        self.paired: dict[tuple[Venue, str], Market] = {}
 
-    def facts(self, markets: Sequence[Market], venue: Venue) -> list[Facts]:
+    def facts(self, markets: Iterable[Market], venue: Venue) -> list[Facts]:
         return with_sibling_sides([normalize(m, self.aliases) for m in markets if m.venue is venue])
 
-    def match(self, kalshi: Sequence[Market], poly: Sequence[Market]) -> list[Pair]:
-        kf = self.facts(kalshi, Venue.KALSHI)
-        pf = self.facts(poly, Venue.POLYMARKET)
+    def match(self, kalshi: Iterable[Market], poly: Iterable[Market]) -> list[Pair]:
+        """``poly`` may be a generator (pages as they are listed): each Polymarket market
+        is compared as it comes and kept only if it matched, so the larger listing is
+        never held whole."""
+        wanted = {key for f in self.overrides.forced for key in f.market_keys}
+        named: dict[tuple[Venue, str], Market] = {}
+
+        def noted(markets: Iterable[Market]) -> Iterator[Market]:
+            for m in markets:
+                if (m.venue, m.market_id) in wanted:
+                    named[(m.venue, m.market_id)] = m
+                yield m
+
+        kf = self.facts(noted(kalshi), Venue.KALSHI)
+        index = KalshiIndex(kf)
         self.comparisons = 0
         matches: list[Match] = []
-        for i, j in candidate_pairs(kf, pf):
-            self.comparisons += 1
-            if (m := compare(kf[i], pf[j])) is not None:
-                matches.append(m)
+        for m in noted(poly):
+            if m.venue is not Venue.POLYMARKET:
+                continue
+            f = normalize(m, self.aliases)
+            for i in index.candidates(f):
+                self.comparisons += 1
+                if (found := compare(kf[i], f)) is not None:
+                    matches.append(found)
+        del kf, index
         matches = _flag_ambiguous(matches)
         groups = [g for g in (self._group(c) for c in _components(matches)) if g]
         in_group = {c.key: n for n, g in enumerate(groups) for c in g.contracts}
         binaries = [self._binary(m) for m in matches if m.full and not _covered(m, in_group)]
         pairs = [p for p in (*groups, *binaries) if not self.overrides.forbids(p)]
-        forced = self._forced([*kalshi, *poly])
+        forced = self._forced(named)
         forced_markets = {(c.venue, c.market_id) for p in forced for c in p.contracts}
         pairs = [
             p
@@ -72,6 +92,14 @@ class Matcher:
             if not any((c.venue, c.market_id) in forced_markets for c in p.contracts)
         ]
         unique = {p.pair_id: p for p in (*pairs, *forced)}
+        listed = {
+            (f.market.venue, f.market.market_id): f.market
+            for m in matches
+            for f in (m.kalshi, m.poly)
+        }
+        listed.update(named)
+        keys = {(c.venue, c.market_id) for p in unique.values() for c in p.contracts}
+        self.paired = {k: listed[k] for k in keys if k in listed}
         return sorted(unique.values(), key=lambda p: p.pair_id)
 
     # ---- building pairs
@@ -159,8 +187,7 @@ class Matcher:
             return "draw"
         return self.aliases.names.get(atom, atom.removeprefix("p:"))
 
-    def _forced(self, markets: Sequence[Market]) -> list[Pair]:
-        by_key = {(m.venue, m.market_id): m for m in markets}
+    def _forced(self, by_key: dict[tuple[Venue, str], Market]) -> list[Pair]:
         pairs: list[Pair] = []
         for forced in self.overrides.forced:
             pair = _forced_pair(forced, by_key)

@@ -58,6 +58,8 @@ _TOTAL = re.compile(r"\b(o u|over under|total|points scored|goals scored|runs sc
 _SPREAD = re.compile(r"\b(spread|handicap|wins? by)\b")
 _PROP = re.compile(r"^(?P<who>[^:?]+):\s*(?P<n>\d+)\+\s*(?P<stat>[a-z +]+)\??$")
 _ELECTION = re.compile(r"\b(elect|election|nominee|nomination|primary|president|senate|governor)")
+# What makes it a race: winning one. "A presidential pardon" names an office, no race.
+_RACE_WORDS = re.compile(r"\b(win|wins|won|elect|elected|election|nominee|nomination|primary)\b")
 _YES_NO = frozenset({"yes", "no"})
 _OVER_UNDER = frozenset({"over", "under"})
 _DRAW_WORDS = frozenset({"draw", "tie", "a draw", "a tie"})
@@ -239,11 +241,16 @@ def _with(base: dict[str, Any], **fields: Any) -> Facts:
     return Facts(**{**base, **fields})
 
 
+_CLAIM = Outcomes(frozenset({"yes"}))  # a proposition's YES (one object for every market)
+_NOT_CLAIM = _CLAIM.negate()
+
+
 def _yes_no_payouts(m: Market, yes: Payout) -> tuple[Payout | None, ...]:
+    no = _NOT_CLAIM if yes is _CLAIM else yes.negate()
     out: list[Payout | None] = []
     for c in m.contracts:
         side = c.side.strip().lower()
-        out.append(yes if side == "yes" else yes.negate() if side == "no" else None)
+        out.append(yes if side == "yes" else no if side == "no" else None)
     return tuple(out)
 
 
@@ -413,7 +420,7 @@ def _kalshi_strike(m: Market) -> Range | None:
 
 def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
-    if not _ELECTION.search(r.words):
+    if not _ELECTION.search(r.words) or not _RACE_WORDS.search(r.words):
         return None
     race = election_race(f"{r.words} {fold(m.extra.get('event_title', ''))}")
     if not race:
@@ -440,8 +447,7 @@ def _proposition(r: _Reader, base: dict[str, Any]) -> Facts | None:
     if claim is None or not claim.words:
         return None
     problems = [p for p in r.problems if p not in {"date_unverified", "no_date"}]
-    yes = Outcomes(frozenset({"yes"}))
     return _with(
-        base, kind=Kind.PROPOSITION, category=r.category, payouts=_yes_no_payouts(r.m, yes),
-        claim=claim, problems=tuple(problems),
+        base, kind=Kind.PROPOSITION, category=r.category, payouts=_yes_no_payouts(r.m, _CLAIM),
+        claim=claim, problems=tuple(problems), text="",
     )  # fmt: skip

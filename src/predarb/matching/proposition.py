@@ -51,10 +51,12 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "dems": ("democrat",), "republicans": ("republican",), "uk": ("united", "kingdom"),
     "britain": ("united", "kingdom"),
 }  # fmt: skip
-_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bin person\b", re.I), " "),
-    (re.compile(r"\b(presidential )(pardon)", re.I), r"\2"),
+_PHRASES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"\bin person\b", re.I), " ", "person"),
+    (re.compile(r"\b(presidential )(pardon)", re.I), r"\2", "pardon"),
 )
+_DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"n_[a-z0-9._]+|[A-Za-z0-9]+")
 _INITIALS = re.compile(r"\b([A-Z])\.\s?([A-Z])\.(?:\s?([A-Z])\.)?")
 _US = re.compile(r"\b(?:U\.S\.A?\.?|United States(?: of America)?|USA)(?![A-Za-z])")
 _BETWEEN_N = re.compile(r"\bbetween\s+(\d+(?:\.\d+)?)\s+and\s+(\d+(?:\.\d+)?)", re.I)
@@ -81,6 +83,7 @@ class Proposition:
     # read only when a comparison needs them, so a listing is not tokenized twice.
     texts: tuple[str, ...] = ()
     rules: str = ""
+    source: str = ""  # the venue's resolution source field
 
     @property
     def context(self) -> frozenset[str]:
@@ -92,7 +95,7 @@ class Proposition:
 
     @property
     def sources(self) -> frozenset[str]:
-        return _sources(self.rules)
+        return _sources(self.rules) | _sources(self.source)
 
     @property
     def counted(self) -> bool:
@@ -155,12 +158,20 @@ def _numbers(text: str) -> str:
 
 def tokens(text: str) -> list[tuple[str, bool]]:
     """Canonical words of ``text``, each with whether it was written as a name."""
-    text = _US.sub("US", _INITIALS.sub(lambda m: "".join(g for g in m.groups() if g), _plain(text)))
-    text = _numbers(text)
-    for pattern, replacement in _PHRASES:
-        text = pattern.sub(replacement, text)
+    text = _plain(text)
+    # Each rewrite only where it can apply: most titles have no initials or numbers.
+    if "." in text:
+        text = _INITIALS.sub(lambda m: "".join(g for g in m.groups() if g), text)
+    if "U" in text:
+        text = _US.sub("US", text)
+    if _DIGIT.search(text):
+        text = _numbers(text)
+    lower = text.lower()
+    for pattern, replacement, marker in _PHRASES:
+        if marker in lower:
+            text = pattern.sub(replacement, text)
     raw: list[tuple[str, bool]] = []
-    for n, m in enumerate(re.finditer(r"n_[a-z0-9._]+|[A-Za-z0-9]+", text)):
+    for n, m in enumerate(_WORD.finditer(text)):
         word = m.group(0)
         lower = word.lower()
         name = word[0].isupper() and not (n == 0 and lower in _STOP) and lower not in _STOP
@@ -226,7 +237,7 @@ def read_proposition(m: Market) -> Proposition | None:
         m.rules,
         extra.get("event_title", ""),
         extra.get("series_title", ""),
-        extra.get("slug", "").replace("-", " "),
+        extra.get("slug", ""),
     )
     runs = _runs(toks)
     return Proposition(
@@ -235,7 +246,8 @@ def read_proposition(m: Market) -> Proposition | None:
         names=frozenset(w for r in runs for w in r),
         window=window,
         texts=tuple(t for t in texts if t),
-        rules=f"{m.rules} {extra.get('resolution_source', '')}".strip(),
+        rules=m.rules,
+        source=extra.get("resolution_source", ""),
     )
 
 
@@ -278,15 +290,17 @@ def _unverified(
     return left
 
 
-def _wording(k: Proposition, p: Proposition) -> set[str] | None:
+def _wording(k: Proposition, p: Proposition, shared: frozenset[str]) -> set[str] | None:
     """Words left unverified on either side, or None when they make it another claim."""
-    k_only, p_only = k.words - p.words, p.words - k.words
+    k_only, p_only = k.words - shared, p.words - shared
     if any(w.startswith("n_") for w in (*k_only, *p_only)):
         return None  # another count, bucket or threshold
     loose_k = _unverified(k, p, k_only, context=False)
     loose_p = _unverified(p, k, p_only, context=False)
     if loose_k & k.names and loose_p & p.names:
         return None  # each names someone the other does not: other entities
+    if not (k.names & p.names) or _conflicting_runs(k, p):
+        return None
     # Only now read the other market's fields (rules text is long; most candidates
     # were refused above without it).
     if loose_k & k.names:
@@ -303,9 +317,9 @@ def _wording(k: Proposition, p: Proposition) -> set[str] | None:
 def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
     """Same claim over the same window: a verdict (flags empty when tradable), or None."""
     shared = k.words & p.words
-    if not shared or not (k.names & p.names) or _conflicting_runs(k, p):
+    if not shared:
         return None
-    loose = _wording(k, p)
+    loose = _wording(k, p, shared)
     if loose is None or (loose and len(shared) < 3):
         return None
     flags: list[str] = ["wording_differs"] if loose else []
