@@ -77,13 +77,16 @@ _STAGES: tuple[tuple[re.Pattern[str], str], ...] = (
 class Proposition:
     words: frozenset[str]
     runs: tuple[frozenset[str], ...]  # the names, each a run of canonical words
-    names: frozenset[str]  # every word of every run
     window: Window | None
     # Every other field the venue sent (rules, sub-title, event and series titles, slug):
     # read only when a comparison needs them, so a listing is not tokenized twice.
     texts: tuple[str, ...] = ()
     rules: str = ""
     source: str = ""  # the venue's resolution source field
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(w for r in self.runs for w in r)
 
     @property
     def context(self) -> frozenset[str]:
@@ -243,7 +246,6 @@ def read_proposition(m: Market) -> Proposition | None:
     return Proposition(
         words=frozenset(w for w, _ in toks if w),
         runs=runs,
-        names=frozenset(w for r in runs for w in r),
         window=window,
         texts=tuple(t for t in texts if t),
         rules=m.rules,
@@ -274,14 +276,19 @@ def _conflicting_runs(a: Proposition, b: Proposition) -> bool:
 
 
 def _unverified(
-    own: Proposition, other: Proposition, extra: frozenset[str], *, context: bool
+    own: Proposition,
+    names: frozenset[str],
+    other: Proposition,
+    extra: frozenset[str],
+    *,
+    context: bool,
 ) -> set[str]:
     """Words of ``own`` the other side lacks and nothing of the other side verifies: a
     first or middle name of a person both name, or (``context``) a name the other
     market's own fields give."""
     left: set[str] = set()
     for word in extra:
-        if word in own.names:
+        if word in names:
             if any(word in r and r & other.words for r in own.runs):
                 continue
             if context and word in other.context:
@@ -295,21 +302,22 @@ def _wording(k: Proposition, p: Proposition, shared: frozenset[str]) -> set[str]
     k_only, p_only = k.words - shared, p.words - shared
     if any(w.startswith("n_") for w in (*k_only, *p_only)):
         return None  # another count, bucket or threshold
-    loose_k = _unverified(k, p, k_only, context=False)
-    loose_p = _unverified(p, k, p_only, context=False)
-    if loose_k & k.names and loose_p & p.names:
+    kn, pn = k.names, p.names
+    loose_k = _unverified(k, kn, p, k_only, context=False)
+    loose_p = _unverified(p, pn, k, p_only, context=False)
+    if loose_k & kn and loose_p & pn:
         return None  # each names someone the other does not: other entities
-    if not (k.names & p.names) or _conflicting_runs(k, p):
+    if not (kn & pn) or _conflicting_runs(k, p):
         return None
     # Only now read the other market's fields (rules text is long; most candidates
     # were refused above without it).
-    if loose_k & k.names:
-        loose_k = _unverified(k, p, frozenset(loose_k), context=True)
-    if loose_p & p.names:
-        loose_p = _unverified(p, k, frozenset(loose_p), context=True)
+    if loose_k & kn:
+        loose_k = _unverified(k, kn, p, frozenset(loose_k), context=True)
+    if loose_p & pn:
+        loose_p = _unverified(p, pn, k, frozenset(loose_p), context=True)
     loose = loose_k | loose_p
     # A name only one side gives, unverified, is another entity: never a review.
-    if loose & (k.names | p.names) or len(loose) > 2:
+    if loose & (kn | pn) or len(loose) > 2:
         return None
     return loose
 

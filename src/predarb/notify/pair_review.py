@@ -112,7 +112,7 @@ class PairReview:
     async def offer(self, asks: list[Review]) -> None:
         """Record new questions and send each one not yet in the chat (a few at a time)."""
         now = self.clock()
-        await self.reviews.ask(asks, now)
+        await self.reviews.ask(asks, now, MAX_NEW_PER_MATCH)
         unsent = [r for r in await self.reviews.pending() if not r.notified]
         for review in unsent[:MAX_NEW_PER_MATCH]:
             if await self._send(question_text(review), buttons(review.pair_id)):

@@ -51,10 +51,10 @@ class PairReviews:
         body = {k: vars(r) for k, r in reviews.items()}
         await self.store.set_state(REVIEWS_KEY, json.dumps(body, sort_keys=True), now)
 
-    async def ask(self, reviews: list[Review], now: datetime) -> list[Review]:
-        """Record new questions; returns those not asked before."""
+    async def ask(self, reviews: list[Review], now: datetime, limit: int) -> list[Review]:
+        """Record up to ``limit`` new questions; returns those (not asked before)."""
         known = await self.all()
-        new = [r for r in reviews if r.pair_id not in known]
+        new = [r for r in reviews if r.pair_id not in known][:limit]
         for r in new:
             r.asked_at = iso(now)
             known[r.pair_id] = r
