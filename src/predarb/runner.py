@@ -7,9 +7,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from predarb import reports
 from predarb.config import ConfigError, Settings
+from predarb.control import utcnow
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
@@ -20,10 +22,15 @@ from predarb.risk import RiskLimits, max_bet_warning
 from predarb.store import Store
 from predarb.venues.base import AuthError, VenueClient, VenueError
 
+if TYPE_CHECKING:
+    from predarb.notify.pair_review import PairReview
+
 log = logging.getLogger(__name__)
 
 
-def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
+def make_matcher(
+    settings: Settings, review: PairReview | None = None
+) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
     from predarb.matching.matcher import Matcher
     from predarb.matching.overrides import Overrides, OverridesError
 
@@ -32,7 +39,8 @@ def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Mar
         overrides = Overrides.load(path) if path is not None else None
     except (OverridesError, OSError) as exc:
         raise ConfigError(f"PREDARB_MATCH_OVERRIDES: {exc}") from None
-    return Matcher(overrides).match
+    matcher = Matcher(overrides)
+    return review.wrap(matcher) if review is not None else matcher.match
 
 
 def notifiers(
@@ -40,6 +48,7 @@ def notifiers(
     store: Store,
     engine_control: object,
     echo: bool,
+    review: PairReview | None = None,
     extra: Sequence[Notifier] = (),
 ) -> Notifier:
     channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
@@ -54,6 +63,7 @@ def notifiers(
                 settings.telegram_base_url,
                 engine_control,  # type: ignore[arg-type]
                 store,
+                review=review,
             )
         )
     return FanOut(channels)
@@ -87,20 +97,29 @@ async def run_engine(
         if served is not None:
             served[1].close()
         raise
+    review = None
+    if settings.telegram_enabled and settings.telegram_chat_id is not None:
+        # Uncertain pairs are asked about in the chat; earlier answers apply from the start.
+        from predarb.notify.pair_review import PairReview
+
+        review = PairReview(store, settings.telegram_chat_id, utcnow)
+        await review.load()
     engine = Engine(
         settings,
         store,
         venues,
         FanOut([]),
         mode=mode.value,
-        matcher=make_matcher(settings),
+        matcher=make_matcher(settings, review),
         say=say,
         circuit_breakers=True,
         rematch_interval_s=rematch_interval_s,
     )
+    if review is not None:
+        review.attach(engine)
     dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
     engine.notifier = notifiers(
-        settings, store, engine.control, echo_alerts, [dashboard.feed] if dashboard else []
+        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
     )
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:
