@@ -77,7 +77,7 @@ _STAGES: tuple[tuple[re.Pattern[str], str], ...] = (
 @dataclass(frozen=True, slots=True)
 class Proposition:
     words: frozenset[str]
-    runs: tuple[frozenset[str], ...]  # the names, each a run of canonical words
+    runs: tuple[tuple[str, ...], ...]  # the names, each a run of canonical words
     window: Window | None
     # Every other field the venue sent (rules, sub-title, event and series titles, slug):
     # read only when a comparison needs them, so a listing is not tokenized twice.
@@ -191,20 +191,32 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-def _runs(toks: Iterable[tuple[str, bool]]) -> tuple[frozenset[str], ...]:
-    runs: list[frozenset[str]] = []
+def _runs(toks: Iterable[tuple[str, bool]]) -> tuple[tuple[str, ...], ...]:
+    """Tuples, not sets: a Kalshi listing keeps a hundred thousand of them."""
+    runs: list[tuple[str, ...]] = []
     current: list[str] = []
     for word, name in (*toks, ("", False)):
         if name and word:
             current.append(word)
         elif current:
-            runs.append(frozenset(current))
+            runs.append(tuple(dict.fromkeys(current)))
             current = []
     return tuple(runs)
 
 
 def _dated(text: str) -> bool:
     return read_window(text.lower()) is not None
+
+
+_WINDOWS: dict[Window, Window] = {}
+
+
+def _shared_window(window: Window) -> Window:
+    """One object per distinct window: a listing has a few hundred deadlines."""
+    plain = replace(window, span=(0, 0))
+    if len(_WINDOWS) > 4096:
+        _WINDOWS.clear()
+    return _WINDOWS.setdefault(plain, plain)
 
 
 def _team_word(entity: str) -> str:
@@ -254,6 +266,8 @@ def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition
         extra.get("slug", ""),
     )
     runs = _runs(toks)
+    if window is not None:
+        window = _shared_window(window)
     return Proposition(
         words=frozenset(w for w, _ in toks if w),
         runs=runs,
@@ -268,6 +282,7 @@ def clear_text_caches() -> None:
     """Forget the memoized readings (they hold the last listing's text)."""
     for cached in (_context, _stages, _sources, _stem, _squeeze, ascii_lower, fold, dated):
         cached.cache_clear()
+    _WINDOWS.clear()
 
 
 def same_claim_key(c: Proposition) -> tuple[frozenset[str], object]:
@@ -283,8 +298,10 @@ class Verdict:
 
 
 def _conflicting_runs(a: Proposition, b: Proposition) -> bool:
-    for ra in a.runs:
-        for rb in b.runs:
+    for run_a in a.runs:
+        ra = frozenset(run_a)
+        for run_b in b.runs:
+            rb = frozenset(run_b)
             if ra & rb and not (ra <= rb or rb <= ra):
                 return True
             if ra & rb and (ra & _SUFFIXES) != (rb & _SUFFIXES):
@@ -306,7 +323,7 @@ def _unverified(
     left: set[str] = set()
     for word in extra:
         if word in names:
-            if any(word in r and r & other.words for r in own.runs):
+            if any(word in r and not other.words.isdisjoint(r) for r in own.runs):
                 continue
             if context and word in other.context:
                 continue
