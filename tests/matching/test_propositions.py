@@ -309,3 +309,23 @@ def test_reading_a_claim_never_raises(title: str, sub: str, rules: str) -> None:
     facts = normalize(kalshi("KXA-26JUL01-X", title, sub, rules=rules))
     assert facts.kind in set(Kind)
     read_window(title.lower(), [sub, rules], CLOSE_2027)
+
+
+def test_an_events_year_is_the_same_as_its_calendar_year_window() -> None:
+    k = kalshi(
+        "KXPRESNOMD-28-GN", "Who will win the Democratic nomination for president in 2028?",
+        "Gavin Newsom",
+    )  # fmt: skip
+    p = poly("5", "Will Gavin Newsom win the 2028 Democratic nomination for president?")
+    assert _traded(k, p)
+    other_year = poly("6", "Will Gavin Newsom win the 2032 Democratic nomination for president?")
+    assert not _traded(k, other_year)
+
+
+def test_team_nicknames_and_cities_are_one_team() -> None:
+    k = kalshi("KXNBA-26-LAL", "Who will win the 2026 NBA Finals?", "Los Angeles L")
+    p = poly("8", "Will the Lakers win the 2026 NBA Finals?", extra={"tags": "NBA"})
+    assert _traded(k, p)
+    assert not _traded(
+        k, poly("9", "Will the Celtics win the 2026 NBA Finals?", extra={"tags": "NBA"})
+    )

@@ -8,8 +8,10 @@ overrides (which win). Deterministic: the same markets give the same pairs and i
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
+import pickle
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
@@ -20,7 +22,7 @@ from predarb.matching.candidates import KalshiIndex
 from predarb.matching.normalize import Facts, Kind, normalize
 from predarb.matching.overrides import Forced, Overrides
 from predarb.matching.payout import DRAW, Outcomes
-from predarb.matching.proposition import same_claim_key
+from predarb.matching.proposition import clear_text_caches, same_claim_key
 from predarb.matching.score import MIN_TRADABLE_CONFIDENCE, Match, compare
 
 log = logging.getLogger(__name__)
@@ -99,8 +101,11 @@ class Matcher:
         }
         listed.update(named)
         keys = {(c.venue, c.market_id) for p in unique.values() for c in p.contracts}
-        self.paired = {k: listed[k] for k in keys if k in listed}
-        return sorted(unique.values(), key=lambda p: p.pair_id)
+        paired = {k: listed[k] for k in keys if k in listed}
+        result = sorted(unique.values(), key=lambda p: p.pair_id)
+        del matches, listed, pairs, groups, binaries, forced, unique
+        result, self.paired = _compacted(result, paired)
+        return result
 
     # ---- building pairs
 
@@ -228,6 +233,22 @@ def _forced_pair(forced: Forced, by_key: dict[tuple[Venue, str], Market]) -> Pai
         live=any(m.live for m in listed),
         resolve_time=_latest(*(m.resolve_time for m in listed)),
     )
+
+
+def _compacted(
+    pairs: list[Pair], paired: dict[tuple[Venue, str], Market]
+) -> tuple[list[Pair], dict[tuple[Venue, str], Market]]:
+    """Fresh copies of what the caller keeps. The objects of the listing's unpaired
+    markets were interleaved with these in memory: the survivors are serialized, the
+    rest (and the text caches) freed, and only then rebuilt, so that they land together
+    and the allocator can give the listing's memory back."""
+    blob = pickle.dumps((pairs, paired), protocol=pickle.HIGHEST_PROTOCOL)
+    pairs.clear()
+    paired.clear()
+    clear_text_caches()
+    gc.collect()
+    fresh: tuple[list[Pair], dict[tuple[Venue, str], Market]] = pickle.loads(blob)
+    return fresh
 
 
 def with_sibling_sides(facts: list[Facts]) -> list[Facts]:

@@ -443,7 +443,7 @@ def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
 
 
 def _proposition(r: _Reader, base: dict[str, Any]) -> Facts | None:
-    claim = read_proposition(r.m)
+    claim = read_proposition(r.m, r.league.table if r.league else None)
     if claim is None or not claim.words:
         return None
     problems = [p for p in r.problems if p not in {"date_unverified", "no_date"}]

@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from predarb.domain import Market, Venue
+from predarb.matching.aliases import PhraseTable, ascii_lower, fold
 from predarb.matching.text import resolution_sources
-from predarb.matching.windows import Window, read_window
+from predarb.matching.windows import Window, dated, read_window
 
 _STOP = frozenset(
     {
@@ -76,7 +77,7 @@ _STAGES: tuple[tuple[re.Pattern[str], str], ...] = (
 @dataclass(frozen=True, slots=True)
 class Proposition:
     words: frozenset[str]
-    runs: tuple[frozenset[str], ...]  # the names, each a run of canonical words
+    runs: tuple[tuple[str, ...], ...]  # the names, each a run of canonical words
     window: Window | None
     # Every other field the venue sent (rules, sub-title, event and series titles, slug):
     # read only when a comparison needs them, so a listing is not tokenized twice.
@@ -190,14 +191,15 @@ def tokens(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-def _runs(toks: Iterable[tuple[str, bool]]) -> tuple[frozenset[str], ...]:
-    runs: list[frozenset[str]] = []
+def _runs(toks: Iterable[tuple[str, bool]]) -> tuple[tuple[str, ...], ...]:
+    """Tuples, not sets: a Kalshi listing keeps a hundred thousand of them."""
+    runs: list[tuple[str, ...]] = []
     current: list[str] = []
     for word, name in (*toks, ("", False)):
         if name and word:
             current.append(word)
         elif current:
-            runs.append(frozenset(current))
+            runs.append(tuple(dict.fromkeys(current)))
             current = []
     return tuple(runs)
 
@@ -206,12 +208,33 @@ def _dated(text: str) -> bool:
     return read_window(text.lower()) is not None
 
 
-def read_proposition(m: Market) -> Proposition | None:
-    """The claim a Yes/No market makes, or None when it has no Yes/No pair."""
+_WINDOWS: dict[Window, Window] = {}
+
+
+def _shared_window(window: Window) -> Window:
+    """One object per distinct window: a listing has a few hundred deadlines."""
+    plain = replace(window, span=(0, 0))
+    if len(_WINDOWS) > 4096:
+        _WINDOWS.clear()
+    return _WINDOWS.setdefault(plain, plain)
+
+
+def _team_word(entity: str) -> str:
+    """One name-like word for a team id ("nba:BOS" -> "Teamnbabos")."""
+    return "Team" + re.sub(r"[^a-z0-9]", "", entity.lower())
+
+
+def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition | None:
+    """The claim a Yes/No market makes, or None when it has no Yes/No pair. ``teams``
+    (the market's league) names each team one way: "Boston Celtics", "Celtics" and
+    Kalshi's "Boston" are one word."""
     sides = sorted(c.side.strip().lower() for c in m.contracts)
     if sides != ["no", "yes"]:
         return None
     title = _plain(m.title)
+    subtitle = m.subtitle
+    if teams is not None:
+        title, subtitle = teams.rename(title, _team_word), teams.rename(subtitle, _team_word)
     extra = m.extra
     hints = [
         _plain(x).lower()
@@ -219,7 +242,7 @@ def read_proposition(m: Market) -> Proposition | None:
         if x
     ]
     lower = title.lower()
-    if _OTHER.search(lower) or _OTHER.fullmatch(_plain(m.subtitle).strip().lower()):
+    if _OTHER.search(lower) or _OTHER.fullmatch(_plain(subtitle).strip().lower()):
         return None
     window = read_window(lower, hints, m.close_time or m.resolve_time)
     claim_text = title
@@ -232,8 +255,8 @@ def read_proposition(m: Market) -> Proposition | None:
     elif spans is not None:
         a, b = spans.span
         claim_text = title[:a] + " " + title[b:]
-    if m.venue is Venue.KALSHI and _WH.match(title) and m.subtitle and not _dated(m.subtitle):
-        claim_text = f"{claim_text} {m.subtitle}"
+    if m.venue is Venue.KALSHI and _WH.match(title) and subtitle and not _dated(subtitle):
+        claim_text = f"{claim_text} {subtitle}"
     toks = tokens(claim_text)
     texts = (
         m.subtitle,
@@ -243,6 +266,8 @@ def read_proposition(m: Market) -> Proposition | None:
         extra.get("slug", ""),
     )
     runs = _runs(toks)
+    if window is not None:
+        window = _shared_window(window)
     return Proposition(
         words=frozenset(w for w, _ in toks if w),
         runs=runs,
@@ -251,6 +276,13 @@ def read_proposition(m: Market) -> Proposition | None:
         rules=m.rules,
         source=extra.get("resolution_source", ""),
     )
+
+
+def clear_text_caches() -> None:
+    """Forget the memoized readings (they hold the last listing's text)."""
+    for cached in (_context, _stages, _sources, _stem, _squeeze, ascii_lower, fold, dated):
+        cached.cache_clear()
+    _WINDOWS.clear()
 
 
 def same_claim_key(c: Proposition) -> tuple[frozenset[str], object]:
@@ -266,8 +298,10 @@ class Verdict:
 
 
 def _conflicting_runs(a: Proposition, b: Proposition) -> bool:
-    for ra in a.runs:
-        for rb in b.runs:
+    for run_a in a.runs:
+        ra = frozenset(run_a)
+        for run_b in b.runs:
+            rb = frozenset(run_b)
             if ra & rb and not (ra <= rb or rb <= ra):
                 return True
             if ra & rb and (ra & _SUFFIXES) != (rb & _SUFFIXES):
@@ -289,7 +323,7 @@ def _unverified(
     left: set[str] = set()
     for word in extra:
         if word in names:
-            if any(word in r and r & other.words for r in own.runs):
+            if any(word in r and not other.words.isdisjoint(r) for r in own.runs):
                 continue
             if context and word in other.context:
                 continue
@@ -322,8 +356,23 @@ def _wording(k: Proposition, p: Proposition, shared: frozenset[str]) -> set[str]
     return loose
 
 
+def _year_named(window: Window | None, other: Proposition) -> str:
+    """The year of a calendar-year window ("in 2028") that the other claim names as a
+    word ("the 2028 election"): the same event either way."""
+    if window is None or window.start is None or other.window is not None:
+        return ""
+    year = window.start.year
+    if (window.start.month, window.start.day) != (1, 1) or window.end.year != year + 1:
+        return ""
+    return str(year) if str(year) in other.words else ""
+
+
 def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
     """Same claim over the same window: a verdict (flags empty when tradable), or None."""
+    if year := _year_named(k.window, p):
+        k, p = replace(k, words=k.words | {year}, window=None), p
+    elif year := _year_named(p.window, k):
+        k, p = k, replace(p, words=p.words | {year}, window=None)
     shared = k.words & p.words
     if not shared:
         return None

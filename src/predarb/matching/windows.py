@@ -85,7 +85,7 @@ def _month_start(year: int, month: int) -> date:
 
 
 @lru_cache(maxsize=512)
-def _dated(month: int, day: int) -> re.Pattern[str]:
+def dated(month: int, day: int) -> re.Pattern[str]:
     """``<month> <day>, <year>`` for one month-day (a literal prefix: fast on long rules)."""
     name = list(MONTHS)[month - 1]
     return re.compile(name + r"[a-z]*\.?\s+0?" + str(day) + r"(?:st|nd|rd|th)?,?\s+(20\d{2})")
@@ -95,7 +95,7 @@ def _year_for(month: int, day: int, hints: Iterable[str], reference: datetime | 
     """The year a month-day without one means: named with that day elsewhere in the
     market's fields, else the only year they name, else the one nearest its close."""
     years: set[int] = set()
-    pattern = _dated(month, day)
+    pattern = dated(month, day)
     for text in hints:
         if m := pattern.search(text):
             return int(m.group(1))
