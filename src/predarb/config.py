@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     predarb_poll_interval_s: float = Field(2, gt=0, le=3600)
     predarb_redeem_interval_s: float = Field(600, gt=0, le=86_400)
 
+    # The dashboard (``predarb.web``): port 0 turns it off.
+    predarb_web_host: str = "127.0.0.1"
+    predarb_web_port: int = Field(8686, ge=0, le=65535)
+    predarb_web_token: SecretStr | None = None
+
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
 
@@ -151,6 +156,23 @@ class Settings(BaseSettings):
             raise ValueError("must be a 0x-prefixed 20-byte hex address")
         return v
 
+    @field_validator("predarb_web_token")
+    @classmethod
+    def _web_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None  # unset (or empty in .env): a random token is made at start
+        if not all("!" <= ch <= "~" for ch in v.get_secret_value()):
+            raise ValueError("printable ASCII only, without spaces")
+        return v
+
+    @field_validator("predarb_web_host")
+    @classmethod
+    def _web_host(cls, v: str) -> str:
+        host = v.strip().removeprefix("[").removesuffix("]")
+        if not host:
+            raise ValueError("must be an address or host name to listen on")
+        return host
+
     @model_validator(mode="after")
     def _bands(self) -> Settings:
         if self.executor_min_bet > self.executor_max_bet:
@@ -195,6 +217,7 @@ class Settings(BaseSettings):
             self.poly_api_passphrase,
             self.poly_relayer_api_key,
             self.telegram_bot_token,
+            self.predarb_web_token,
         ):
             if value is not None and value.get_secret_value():
                 out.append(value.get_secret_value())
