@@ -49,8 +49,9 @@ def notifiers(
     engine_control: object,
     echo: bool,
     review: PairReview | None = None,
+    extra: Sequence[Notifier] = (),
 ) -> Notifier:
-    channels: list[Notifier] = [ConsoleNotifier(echo=echo)]
+    channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
     if settings.telegram_enabled:
         from predarb.notify.telegram import TelegramNotifier
 
@@ -83,6 +84,9 @@ async def run_engine(
     install_signals: Callable[[Callable[[], None]], None] | None = None,
     rematch_interval_s: float = 900.0,
 ) -> tuple[Engine, Store]:
+    from predarb import web
+
+    served = web.prepare(settings)  # the port is bound before anything else is touched
     # The database's lock is held from here to the end (one bot per database), and the
     # database is this mode's alone (a paper run never counts toward live limits).
     store = await Store.open(settings.predarb_db_path)
@@ -90,6 +94,8 @@ async def run_engine(
         await store.claim_mode(mode.value, datetime.now(UTC))
     except BaseException:
         await store.close()
+        if served is not None:
+            served[1].close()
         raise
     review = None
     if settings.telegram_enabled and settings.telegram_chat_id is not None:
@@ -111,13 +117,18 @@ async def run_engine(
     )
     if review is not None:
         review.attach(engine)
-    engine.notifier = notifiers(settings, store, engine.control, echo_alerts, review)
+    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
+    engine.notifier = notifiers(
+        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
+    )
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:
         (say or log.warning)(warning)
     if install_signals is not None:
         install_signals(engine.stop)
     try:
+        if dashboard is not None:
+            await dashboard.start()
         await engine.start()
         await engine.run(duration_s=duration_s)
         try:
@@ -126,6 +137,8 @@ async def run_engine(
             log.exception("settlement at shutdown failed; the next start retries it")
     finally:
         await engine.shutdown()
+        if dashboard is not None:
+            await dashboard.close()
     return engine, store
 
 
