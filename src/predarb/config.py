@@ -13,7 +13,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from predarb.errors import ConfigError as ConfigError  # raised here, importable from here
@@ -22,6 +29,7 @@ KALSHI_PROD_URL = "https://external-api.kalshi.com/trade-api/v2"
 KALSHI_DEMO_URL = "https://external-api.demo.kalshi.co/trade-api/v2"
 POLY_CLOB_PROD_URL = "https://clob.polymarket.com"
 POLY_GAMMA_PROD_URL = "https://gamma-api.polymarket.com"
+POLY_RELAYER_PROD_URL = "https://relayer-v2.polymarket.com"
 TELEGRAM_PROD_URL = "https://api.telegram.org/bot"
 
 
@@ -53,6 +61,21 @@ class Settings(BaseSettings):
     poly_signature_type: int = Field(0, ge=0, le=2)
     poly_clob_url: str = POLY_CLOB_PROD_URL
     poly_gamma_url: str = POLY_GAMMA_PROD_URL
+    # Redemption and merges on Polygon (predarb.capital)
+    poly_rpc_url: str | None = None
+    poly_chain_id: int = Field(137, ge=1)
+    poly_gas_priority_gwei: Decimal = Field(Decimal(30), ge=0, le=100_000)
+    poly_gas_max_fee_gwei: Decimal = Field(Decimal(500), gt=0, le=100_000)
+    poly_confirmations: int = Field(5, ge=1, le=1000)
+    poly_redeem_enabled: bool = True
+    poly_merge_enabled: bool = True
+    poly_relayer_url: str = POLY_RELAYER_PROD_URL
+    poly_relayer_api_key: SecretStr | None = None
+    poly_relayer_api_key_address: str | None = None
+    poly_collateral_address: str = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
+    poly_ctf_address: str = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"
+    poly_adapter_address: str = "0xAdA100Db00Ca00073811820692005400218FcE1f"
+    poly_neg_risk_adapter_address: str = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
 
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: int | None = None
@@ -81,6 +104,12 @@ class Settings(BaseSettings):
     predarb_match_overrides: Path | None = None
     predarb_settlement_interval_s: float = Field(300, ge=10, le=86_400)
     predarb_poll_interval_s: float = Field(2, ge=0.2, le=3600)
+    predarb_redeem_interval_s: float = Field(600, ge=60, le=86_400)
+
+    # The dashboard (``predarb.web``): port 0 turns it off.
+    predarb_web_host: str = "127.0.0.1"
+    predarb_web_port: int = Field(8686, ge=0, le=65535)
+    predarb_web_token: SecretStr | None = None
 
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
@@ -107,19 +136,63 @@ class Settings(BaseSettings):
 
     @field_validator("poly_funder")
     @classmethod
-    def _address(cls, v: str | None) -> str | None:
+    def _funder(cls, v: str | None) -> str | None:
         if v is None or not v.strip():
             return None
         if not (v.startswith(("0x", "0X")) and len(v) == 42 and _is_hex(v[2:])):
             raise ValueError("must be an address: 0x and 40 hex digits")
         return v
 
-    @field_validator("kalshi_base_url", "poly_clob_url", "poly_gamma_url", "telegram_base_url")
+    @field_validator(
+        "kalshi_base_url",
+        "poly_clob_url",
+        "poly_gamma_url",
+        "telegram_base_url",
+        "poly_rpc_url",
+        "poly_relayer_url",
+    )
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/") if not v.endswith("/bot") else v
+
+    @field_validator(
+        "poly_collateral_address",
+        "poly_ctf_address",
+        "poly_adapter_address",
+        "poly_neg_risk_adapter_address",
+        "poly_relayer_api_key_address",
+    )
+    @classmethod
+    def _address(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if not v and info.field_name == "poly_relayer_api_key_address":
+            return None
+        if not v or not v.startswith("0x"):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        body = v.removeprefix("0x")
+        if len(body) != 40 or any(ch not in "0123456789abcdefABCDEF" for ch in body):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return v
+
+    @field_validator("predarb_web_token")
+    @classmethod
+    def _web_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None  # unset (or empty in .env): a random token is made at start
+        if not all("!" <= ch <= "~" for ch in v.get_secret_value()):
+            raise ValueError("printable ASCII only, without spaces")
+        return v
+
+    @field_validator("predarb_web_host")
+    @classmethod
+    def _web_host(cls, v: str) -> str:
+        host = v.strip().removeprefix("[").removesuffix("]")
+        if not host:
+            raise ValueError("must be an address or host name to listen on")
+        return host
 
     @model_validator(mode="after")
     def _bands(self) -> Settings:
@@ -163,7 +236,9 @@ class Settings(BaseSettings):
             self.poly_api_key,
             self.poly_api_secret,
             self.poly_api_passphrase,
+            self.poly_relayer_api_key,
             self.telegram_bot_token,
+            self.predarb_web_token,
         ):
             if value is not None and value.get_secret_value():
                 out.append(value.get_secret_value())
@@ -213,6 +288,9 @@ BOUND_REASONS = {
     "executor_cooldown_s": "below it, one event could be retried on every book update, each"
     " try sending orders, and Kalshi allows 10 orders a second in all",
     "executor_max_quote_age_s": "an older quote is not a price any more",
+    # Redemption also runs right after each settlement; the interval is only a backstop.
+    "predarb_redeem_interval_s": "each run reads positions and may send transactions;"
+    " every settlement triggers one anyway",
     "executor_pair_block_hours": "a shorter block would not stop a pair that keeps filling one leg",
 }
 

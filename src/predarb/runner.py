@@ -7,9 +7,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from predarb import reports
 from predarb.config import Settings
+from predarb.control import utcnow
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
 from predarb.errors import ConfigError, PredarbError, StartupFailure
@@ -20,6 +22,12 @@ from predarb.notify.messages import money
 from predarb.risk import RiskLimits, max_bet_warning
 from predarb.store import Store
 from predarb.venues.base import AuthError, VenueClient, VenueError
+
+if TYPE_CHECKING:
+    import socket
+
+    from predarb.notify.pair_review import PairReview
+    from predarb.web import Access
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,9 @@ class StopRequest:
             listener()
 
 
-def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
+def make_matcher(
+    settings: Settings, review: PairReview | None = None
+) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
     from predarb.matching.matcher import Matcher
     from predarb.matching.overrides import Overrides, OverridesError
 
@@ -54,11 +64,19 @@ def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Mar
         overrides = Overrides.load(path) if path is not None else None
     except (OverridesError, OSError) as exc:
         raise ConfigError("PREDARB_MATCH_OVERRIDES", str(exc)) from None
-    return Matcher(overrides).match
+    matcher = Matcher(overrides)
+    return review.wrap(matcher) if review is not None else matcher.match
 
 
-def notifiers(settings: Settings, store: Store, engine_control: object, echo: bool) -> Notifier:
-    channels: list[Notifier] = [ConsoleNotifier(echo=echo)]
+def notifiers(
+    settings: Settings,
+    store: Store,
+    engine_control: object,
+    echo: bool,
+    review: PairReview | None = None,
+    extra: Sequence[Notifier] = (),
+) -> Notifier:
+    channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
     if settings.telegram_enabled:
         from predarb.notify.telegram import TelegramNotifier
 
@@ -70,6 +88,7 @@ def notifiers(settings: Settings, store: Store, engine_control: object, echo: bo
                 settings.telegram_base_url,
                 engine_control,  # type: ignore[arg-type]
                 store,
+                review=review,
             )
         )
     return FanOut(channels)
@@ -93,13 +112,23 @@ async def run_engine(
     """The engine on this mode's database until ``stop`` (or ``duration_s``); the store
     is returned open. Whatever fails, it is closed first: its thread would keep the
     process alive, and a failed start must end the process (systemd restarts it)."""
-    store = await Store.open(settings.predarb_db_path)
+    from predarb import web
+
+    served = web.prepare(settings)  # the port is bound before anything else is touched
+    try:
+        # The database's lock is held from here to the end (one bot per database).
+        store = await Store.open(settings.predarb_db_path)
+    except BaseException:
+        if served is not None:
+            served[1].close()
+        raise
     try:
         engine = await _run_on(
             store,
             settings,
             mode,
             venues,
+            served,
             duration_s=duration_s,
             say=say,
             echo_alerts=echo_alerts,
@@ -108,6 +137,8 @@ async def run_engine(
         )
     except BaseException:
         await store.close()
+        if served is not None:
+            served[1].close()
         raise
     return engine, store
 
@@ -117,6 +148,7 @@ async def _run_on(
     settings: Settings,
     mode: Mode,
     venues: dict[Venue, VenueClient],
+    served: tuple[Access, socket.socket] | None,
     *,
     duration_s: float | None,
     say: Callable[[str], None] | None,
@@ -124,20 +156,34 @@ async def _run_on(
     stop: StopRequest,
     rematch_interval_s: float,
 ) -> Engine:
+    from predarb import web
+
     # The database is this mode's alone (a paper run never counts toward live limits).
     await store.claim_mode(mode.value, datetime.now(UTC))
+    review = None
+    if settings.telegram_enabled and settings.telegram_chat_id is not None:
+        # Uncertain pairs are asked about in the chat; earlier answers apply from the start.
+        from predarb.notify.pair_review import PairReview
+
+        review = PairReview(store, settings.telegram_chat_id, utcnow)
+        await review.load()
     engine = Engine(
         settings,
         store,
         venues,
         FanOut([]),
         mode=mode.value,
-        matcher=make_matcher(settings),
+        matcher=make_matcher(settings, review),
         say=say,
         circuit_breakers=True,
         rematch_interval_s=rematch_interval_s,
     )
-    engine.notifier = notifiers(settings, store, engine.control, echo_alerts)
+    if review is not None:
+        review.attach(engine)
+    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
+    engine.notifier = notifiers(
+        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
+    )
     await _remember_limits(store, settings)
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:
@@ -147,6 +193,8 @@ async def _run_on(
         if stop.is_set:  # asked to stop while the database was being opened
             return engine
         try:
+            if dashboard is not None:
+                await dashboard.start()
             await engine.start()
         except (PredarbError, AuthError):
             raise
@@ -160,6 +208,8 @@ async def _run_on(
             log.exception("settlement at shutdown failed; the next start retries it")
     finally:
         await engine.shutdown()
+        if dashboard is not None:
+            await dashboard.close()
     return engine
 
 

@@ -22,6 +22,7 @@ WALLET_KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
         ("EXECUTOR_COOLDOWN_S", "0", "from 1 to 86400 seconds"),
         ("EXECUTOR_MAX_QUOTE_AGE_S", "3600", "above 0 and at most 60 seconds"),
         ("EXECUTOR_PAIR_BLOCK_HOURS", "0.001", "from 0.25 to 720 hours"),
+        ("PREDARB_REDEEM_INTERVAL_S", "0.5", "from 60 to 86400 seconds"),
         ("PREDARB_POLL_INTERVAL_S", "nan", "from 0.2 to 3600 seconds"),
         ("PREDARB_POLL_INTERVAL_S", "fast", "from 0.2 to 3600 seconds"),
     ],
