@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from tests.fakes.polymarket_signing import creds_for
@@ -50,8 +50,30 @@ class Wallet:
     positions: dict[str, Decimal] = field(default_factory=dict)
 
 
+SHARE_UNIT = D("0.000001")  # amounts are 6-dp base units
+MAKER_DECIMALS, TAKER_DECIMALS = 2, 4
+
+
 def _s(x: Decimal) -> str:
     return format(x.normalize(), "f")
+
+
+def _places(x: Decimal) -> int:
+    exponent = x.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def market_amounts_error(side: str, maker_units: Decimal, taker_units: Decimal, book: Book) -> str:
+    """The CLOB's refusal of a FOK/FAK whose amounts are too precise, or "": the maker
+    amount takes 2 decimals, the taker amount 4 (fewer on a 0.1 tick: 3)."""
+    taker_max = min(TAKER_DECIMALS, _places(book.tick) + 2)
+    maker, taker = maker_units / 1_000_000, taker_units / 1_000_000
+    if _places(maker) <= MAKER_DECIMALS and _places(taker) <= taker_max:
+        return ""
+    return (
+        f"invalid amounts, the market {side.lower()} orders maker amount supports a max "
+        f"accuracy of {MAKER_DECIMALS} decimals, taker amount a max of {taker_max} decimals"
+    )
 
 
 class PolymarketExchange:
@@ -257,11 +279,19 @@ class PolymarketExchange:
         book: Book,
         crossing: list[list[Decimal]],
         shares: Decimal,
+        budget: Decimal | None = None,
     ) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
+        """Fill ``shares`` against ``crossing``, or, for a market BUY, spend ``budget``
+        pUSD: each maker level gives the shares the money buys at its price, so levels
+        cheaper than the limit give surplus shares (ctf-exchange
+        ``_updateTakingWithSurplus``)."""
         side, token = order["side"], order["tokenId"]
         trades, filled, paid, now = [], D(0), D(0), str(int(time.time()))
         for level in crossing:
-            qty = min(level[1], shares - filled)
+            if budget is None:
+                qty = min(level[1], shares - filled)
+            else:
+                qty = min(level[1], ((budget - paid) / level[0]).quantize(SHARE_UNIT, ROUND_DOWN))
             if qty <= 0:
                 break
             level[1] -= qty
@@ -305,6 +335,10 @@ class PolymarketExchange:
             trades.append(trade)
             filled += qty
             paid += qty * px
+        dust = budget - paid if budget is not None else D(0)
+        if 0 < dust < D("0.000001"):  # below a base unit: the makers keep it
+            wallet.balance -= dust
+            paid = budget
         return trades, filled, paid
 
     def _apply(

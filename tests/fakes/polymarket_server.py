@@ -38,7 +38,15 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.polymarket_exchange import Book, D, FakeMarket, PolymarketExchange, Wallet, _s
+from tests.fakes.polymarket_exchange import (
+    Book,
+    D,
+    FakeMarket,
+    PolymarketExchange,
+    Wallet,
+    _s,
+    market_amounts_error,
+)
 from tests.fakes.polymarket_signing import (
     EXCHANGE,
     NEG_RISK_EXCHANGE,
@@ -430,7 +438,12 @@ class FakePolymarket(PolymarketExchange):
         side = order["side"]
         shares = (taker_amt if side == "BUY" else maker_amt) / UNITS
         price = (maker_amt if side == "BUY" else taker_amt) / UNITS / shares
-        if price % book.tick or not book.tick <= price <= 1 - book.tick:
+        market_order = order_type in ("FOK", "FAK")
+        if market_order and (refusal := market_amounts_error(side, maker_amt, taker_amt, book)):
+            return _err(400, refusal)
+        # A market order's price is its amounts' ratio, which need not sit on the grid.
+        off_grid = bool(price % book.tick) and not market_order
+        if off_grid or not book.tick <= price <= 1 - book.tick:
             return _err(
                 400,
                 f"order {order_hash} is invalid. Price ({_s(price)}) breaks minimum tick size "
@@ -452,12 +465,19 @@ class FakePolymarket(PolymarketExchange):
             return _err(400, "not enough balance / allowance")
         levels = book.asks if side == "BUY" else book.bids
         crossing = [lv for lv in levels if (lv[0] <= price if side == "BUY" else lv[0] >= price)]
-        available = sum((lv[1] for lv in crossing), D(0))
-        if order_type == "FOK" and available < shares:
+        # A market BUY spends its maker amount in full: better prices buy extra shares.
+        budget = maker_amt / UNITS if market_order and side == "BUY" else None
+        if budget is not None:
+            short = sum((lv[0] * lv[1] for lv in crossing), D(0)) < budget
+        else:
+            short = sum((lv[1] for lv in crossing), D(0)) < shares
+        if order_type == "FOK" and short:
             return _err(400, FOK_KILL, orderID=order_hash)
-        if order_type == "FAK" and available == 0:
+        if order_type == "FAK" and not crossing:
             return _err(400, FAK_KILL, orderID=order_hash)
-        trades, filled, paid = self._match(wallet, order, order_hash, book, crossing, shares)
+        trades, filled, paid = self._match(
+            wallet, order, order_hash, book, crossing, shares, budget
+        )
         levels[:] = [lv for lv in levels if lv[1] > 0]
         resting = order_type in ("GTC", "GTD") and filled < shares
         self.orders[order_hash] = {

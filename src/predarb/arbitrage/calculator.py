@@ -282,9 +282,7 @@ def _largest_within(
 def _count_step(sides: Sequence[_Side], contracts: Decimal, step: Decimal) -> Decimal:
     """The granularity every market-order leg accepts at the limits ``contracts`` needs."""
     steps = [
-        precision.count_step(
-            Action.BUY, side.fills(contracts)[-1][0], side.book.tick_size, step
-        )
+        precision.count_step(Action.BUY, side.fills(contracts)[-1][0], side.book.tick_size, step)
         for side in sides
         if side.market_order
     ]
@@ -372,9 +370,7 @@ def _evaluate_combo(
     if not pair.tradable:
         problems.insert(0, "pair flagged: " + (", ".join(pair.flags) or "not tradable"))
     tradable = pair.tradable and not problems
-    executable = not (
-        pair.live or any(p.startswith((BELOW_MINIMUM, PRECISION)) for p in problems)
-    )
+    executable = not (pair.live or any(p.startswith((BELOW_MINIMUM, PRECISION)) for p in problems))
     if pair.live:
         problems.append(LIVE_REASON)
     return Opportunity(

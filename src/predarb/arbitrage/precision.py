@@ -63,7 +63,7 @@ def count_step(action: Action, price: Decimal, tick: Decimal, step: Decimal) -> 
     ``price`` (``step`` itself has at most 2 decimals)."""
     decimals = MAKER_DECIMALS if action is Action.BUY else taker_decimals(tick)
     per_step = Fraction(step * price) * 10**decimals
-    return step * per_step.denominator
+    return step * Decimal(per_step.denominator)
 
 
 def common_step(steps: list[Decimal], step: Decimal) -> Decimal:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from aiolimiter import AsyncLimiter
 
+from predarb.arbitrage import precision
 from predarb.domain import (
     ONE,
     ZERO,
@@ -149,8 +150,8 @@ class PolymarketVenue(VenueClient):
         self._contracts: dict[str, Contract] = {}
         self._hash_by_client: dict[str, str] = {}
         self._client_by_hash: dict[str, str] = {}
-        # Orders prepared for sending, or already refused locally, by client order id.
-        self._prepared: OrderedDict[str, _Ready | OrderResult] = OrderedDict()
+        # Orders prepared for sending, by client order id.
+        self._prepared: OrderedDict[str, _Ready] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolymarketVenue:
@@ -362,13 +363,13 @@ class PolymarketVenue(VenueClient):
         ``place_order`` only sends it. Returns the order hash (the venue's id)."""
         self._require_trading()
         ready = await self._build(order)
-        if isinstance(ready, _Ready):
-            write = await self._clob.prepare_write("POST", "/order", ready.body)
-            ready = dataclasses.replace(ready, write=write)
-        self._prepared[order.client_order_id] = ready
+        if isinstance(ready, OrderResult):  # the venue would refuse it: never sent
+            raise OrderRejected(VENUE, ready.error, code=ready.error_code)
+        write = await self._clob.prepare_write("POST", "/order", ready.body)
+        self._prepared[order.client_order_id] = dataclasses.replace(ready, write=write)
         while len(self._prepared) > _MAX_PREPARED:
             self._prepared.popitem(last=False)
-        return ready.signed.order_hash if isinstance(ready, _Ready) else order.client_order_id
+        return ready.signed.order_hash
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """Sign and send one order (FOK by default; IOC is sent as FAK); an order passed
@@ -406,7 +407,9 @@ class PolymarketVenue(VenueClient):
             posted = wire.posted_order(
                 raw,
                 making_bound=notional if side == "BUY" else shares,
-                taking_bound=shares,  # a SELL receives at most $1 a share
+                # A BUY's money may buy surplus shares, never below the tick; a SELL
+                # receives at most $1 a share.
+                taking_bound=notional / info.tick_size if side == "BUY" else shares,
             )
         except WireError as exc:
             raise PolymarketOrderStateUnknown(
@@ -424,6 +427,10 @@ class PolymarketVenue(VenueClient):
         shares = order.contracts.quantize(SHARE_QUANTUM, rounding=ROUND_DOWN)
         if shares < info.min_order_size:
             return _refused(order, "below_min_size", f"{shares} < minimum {info.min_order_size}")
+        if order.tif is not TimeInForce.GTC and (
+            why := precision.refusal(order.action, shares, order.price, info.tick_size)
+        ):
+            return _refused(order, "amount_precision", why)
         side = "BUY" if order.action is Action.BUY else "SELL"
         args = (token, side, order.price, shares)
         try:  # a fraction of a millisecond (C secp256k1): cheaper than a thread hop
@@ -455,9 +462,17 @@ class PolymarketVenue(VenueClient):
         filled = posted.taking if buy else posted.making
         paid = posted.making if buy else posted.taking
         avg = (paid / filled).quantize(Decimal("0.000001")) if filled else ZERO
-        if filled > shares or (filled and not ZERO < avg <= ONE):
+        # A BUY that met better prices than its limit holds more shares than it asked
+        # for (surplus: the money is spent in full); it never pays above its limit.
+        beyond = avg > order.price if buy else filled > shares
+        if filled and (beyond or not ZERO < avg <= ONE):
             raise PolymarketOrderStateUnknown(
                 f"order {order_hash}: fill amounts out of range", venue_order_id=order_hash
+            )
+        if buy and filled > shares:
+            log.info(
+                "polymarket surplus shares",
+                extra={"order": order_hash, "asked": str(shares), "filled": str(filled)},
             )
         statuses = {
             "matched": OrderStatus.FILLED if filled >= shares else OrderStatus.PARTIAL,

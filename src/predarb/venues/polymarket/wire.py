@@ -507,7 +507,7 @@ def open_order(raw: Any, *, bound: Decimal = SHARE_BOUND) -> OpenOrder:
         raise WireError(f"order: side {side!r}")
     original = amount(raw.get("original_size"), "original_size", bound)
     matched = amount(raw.get("size_matched"), "size_matched", bound)
-    if matched > original:
+    if matched > original and side == "SELL":  # a market BUY may match surplus shares
         raise WireError("order: matched more than its size")
     trades = raw.get("associate_trades") or []
     return OpenOrder(
