@@ -216,7 +216,13 @@ class Placer:
             await self.store.record_result(execution_id, leg.result, self.clock())
             crash_point(f"after_result_recorded:{n}")
         status = classify(opp.contracts, [leg.result for leg in placed])
-        await self.store.set_status(execution_id, status, self.clock())
+        extra = [
+            f"{leg.result.filled - leg.order.contracts} of {leg.order.contract.key}"
+            for leg in placed
+            if leg.order.action is Action.BUY and leg.result.filled > leg.order.contracts
+        ]
+        note = f"surplus shares from better prices: {', '.join(extra)}" if extra else ""
+        await self.store.set_status(execution_id, status, self.clock(), note=note)
         log.info(
             "execution %s %s",
             execution_id,
