@@ -34,6 +34,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP
 from typing import Any
 
 from aiohttp import web
@@ -441,8 +442,10 @@ class FakePolymarket(PolymarketExchange):
         market_order = order_type in ("FOK", "FAK")
         if market_order and (refusal := market_amounts_error(side, maker_amt, taker_amt, book)):
             return _err(400, refusal)
-        # A market order's price is its amounts' ratio, which need not sit on the grid.
-        off_grid = bool(price % book.tick) and not market_order
+        # A market order's price is its amounts' ratio: the SDK's rounding of the taker
+        # amount leaves it a hair off the grid (0.580009), never a tick fraction away.
+        grid = price.quantize(book.tick, ROUND_HALF_UP) if market_order else price
+        off_grid = bool(grid % book.tick) or abs(price - grid) > price * D("0.001")
         if off_grid or not book.tick <= price <= 1 - book.tick:
             return _err(
                 400,

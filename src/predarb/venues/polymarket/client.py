@@ -175,7 +175,18 @@ class PolymarketVenue(VenueClient):
 
     def book_stream(self, **kwargs: Any) -> ws.PolymarketBookStream:
         """Streamed books from the public market channel."""
-        return ws.PolymarketBookStream(self._ws_url, self, min_size=self._min_size, **kwargs)
+        return ws.PolymarketBookStream(
+            self._ws_url, self, min_size=self._min_size, on_tick=self.set_tick, **kwargs
+        )
+
+    def set_tick(self, token_id: str, tick: Decimal) -> None:
+        """The token's tick as the venue announced it (``tick_size_change``): orders
+        signed from now on use it, and a prepared order signed with another tick is
+        signed again before it leaves."""
+        known = self._tokens.get(token_id)
+        if known is not None and known.tick_size != tick:
+            log.info("polymarket tick change", extra={"token": token_id, "tick": str(tick)})
+            self._tokens[token_id] = dataclasses.replace(known, tick_size=tick)
 
     def _min_size(self, token_id: str) -> Decimal:
         known = self._tokens.get(token_id)
@@ -380,7 +391,10 @@ class PolymarketVenue(VenueClient):
         ``PolymarketOrderStateUnknown`` with the order hash.
         """
         self._require_trading()
-        ready = self._prepared.pop(order.client_order_id, None) or await self._build(order)
+        prepared = self._prepared.pop(order.client_order_id, None)
+        # The tick (or market info) changed since signing: sign again.
+        fresh = prepared is not None and prepared.info == self._tokens.get(prepared.info.token_id)
+        ready = prepared if prepared is not None and fresh else await self._build(order)
         if isinstance(ready, OrderResult):
             return ready
         signed, shares, info, side = ready.signed, ready.shares, ready.info, ready.side
