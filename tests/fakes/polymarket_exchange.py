@@ -88,6 +88,7 @@ class PolymarketExchange:
         self.orders: dict[str, dict[str, Any]] = {}  # hash -> OpenOrder (+ "owner")
         self.trades: dict[str, dict[str, Any]] = {}
         self.trade_status = "TRADE_STATUS_MATCHED"  # status of new trades
+        self.v3_tokens: set[str] = set()  # protocol-V2 position ids (ExchangeV3)
 
     # ------------------------------------------------------------ seeding
 
@@ -108,14 +109,22 @@ class PolymarketExchange:
         accepting: bool = True,
         description: str = "",
         slug: str = "",
+        version: str = "v1",
     ) -> FakeMarket:
+        """``version="v2"``: a protocol-V2 market, traded by its ``positionIds`` (an
+        array) on ExchangeV3; it also carries CTF ``clobTokenIds`` that are not traded."""
         outcomes = list(outcomes)
         digest = hashlib.sha256(market_id.encode()).hexdigest()
         cid = "0x" + digest
-        tokens = {
-            o: str(int(hashlib.sha256(f"{market_id}:{o}".encode()).hexdigest(), 16))
-            for o in outcomes
-        }
+
+        def ids(kind: str) -> dict[str, str]:
+            return {
+                o: str(int(hashlib.sha256(f"{kind}{market_id}:{o}".encode()).hexdigest(), 16))
+                for o in outcomes
+            }
+
+        ctf = ids("")
+        tokens = ids("position:") if version == "v2" else ctf
         rate = D(fee_rate)
         raw: dict[str, Any] = {
             "id": market_id,
@@ -126,7 +135,7 @@ class PolymarketExchange:
             "groupItemTitle": "",
             "outcomes": json.dumps(outcomes),
             "outcomePrices": json.dumps(["0.5"] * len(outcomes)),
-            "clobTokenIds": json.dumps(list(tokens.values())),
+            "clobTokenIds": json.dumps(list(ctf.values())),
             "endDate": end_date,
             "active": True,
             "closed": False,
@@ -146,8 +155,10 @@ class PolymarketExchange:
             }
             if rate > 0
             else None,
-            "version": "v1",
+            "version": version,
         }
+        if version == "v2":
+            raw["positionIds"] = list(tokens.values())
         self.add_gamma_market(raw)
         ev_id = event_id or f"ev-{market_id}"
         event = self.events.setdefault(
@@ -178,8 +189,9 @@ class PolymarketExchange:
         """Serve a Gamma market object (e.g. a recorded fixture) and open CLOB books for
         its tokens."""
         self.markets[str(raw["id"])] = raw
-        tokens = raw.get("clobTokenIds")
-        tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
+        tokens = self._traded_ids(raw)
+        if raw.get("version") == "v2":
+            self.v3_tokens.update(tokens)
         rate = D(str((raw.get("feeSchedule") or {}).get("rate", 0)))
         for token in tokens:
             self.token_market[token] = raw.get("conditionId", "")
@@ -263,10 +275,15 @@ class PolymarketExchange:
         body["hash"] = hashlib.sha1(compact.encode()).hexdigest()
         return body
 
+    @staticmethod
+    def _traded_ids(raw: dict[str, Any]) -> list[str]:
+        """The ids the CLOB trades a market by: ``positionIds`` for protocol v2."""
+        ids = raw.get("positionIds" if raw.get("version") == "v2" else "clobTokenIds")
+        return list(json.loads(ids) if isinstance(ids, str) else ids or [])
+
     def _outcome(self, token: str) -> str:
         for raw in self.markets.values():
-            tokens = raw.get("clobTokenIds")
-            tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
+            tokens = self._traded_ids(raw)
             if token in tokens:
                 return str(json.loads(raw["outcomes"])[tokens.index(token)])
         return ""

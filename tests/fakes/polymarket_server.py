@@ -325,7 +325,7 @@ class FakePolymarket(PolymarketExchange):
         raw = next((m for m in self.markets.values() if m.get("conditionId") == cid), None)
         if raw is None:
             return _err(404, "market not found")
-        tokens = json.loads(raw["clobTokenIds"])
+        tokens = self._traded_ids(raw)
         book = self.books[tokens[0]]
         return web.json_response(
             {
@@ -429,9 +429,14 @@ class FakePolymarket(PolymarketExchange):
         book = self.books.get(token)
         if book is None:
             return _err(400, "Invalid token id")
-        recovered, order_hash = recover_order(order, book.neg_risk)
+        # Protocol-V2 positions trade on ExchangeV3; CTF tokens on the CLOB's version.
+        version = 3 if token in self.v3_tokens else self.version
+        recovered, order_hash = recover_order(order, book.neg_risk, version)
         eoa_mismatch = order["signatureType"] == 0 and order["maker"].lower() != recovered.lower()
         if recovered.lower() != wallet.address.lower() or eoa_mismatch:
+            other, _ = recover_order(order, book.neg_risk, 5 - version)
+            if other.lower() == wallet.address.lower():
+                return _err(400, f"order {order_hash} is invalid. order_version_mismatch")
             self.signer_failures += 1
             return _err(400, "invalid signature")
         if order_hash in self.orders:
@@ -589,10 +594,14 @@ class FakePolymarket(PolymarketExchange):
         if isinstance(wallet, web.Response):
             return wallet
         q = request.query
-        if q.get("asset_type", "COLLATERAL") == "COLLATERAL":
+        asset, token = q.get("asset_type", "COLLATERAL"), q.get("token_id", "")
+        ledger = "CONDITIONAL-V2" if token in self.v3_tokens else "CONDITIONAL"
+        if asset == "COLLATERAL":
             amount = wallet.balance
-        else:
-            amount = wallet.positions.get(q.get("token_id", ""), D(0))
+        elif asset == ledger:
+            amount = wallet.positions.get(token, D(0))
+        else:  # the other ledger holds nothing of this id
+            amount = D(0)
         return web.json_response(
             {
                 "balance": str(int(amount * UNITS)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -288,3 +289,35 @@ async def test_gamma_5xx_exhausts_retries(env: Env) -> None:
     with pytest.raises(VenueUnavailable):
         await env.venue.list_markets()
     assert env.fake.requests.count(("GET", "/events")) == 4
+
+
+async def test_a_protocol_v2_market_trades_its_position_ids_on_exchange_v3(
+    fake: FakePolymarket, env: Env
+) -> None:
+    """A ``version: "v2"`` market: its position ids (not its CTF token ids, though it
+    carries both) are the contracts; orders are signed for ExchangeV3 (domain "3") and
+    its balance is read as CONDITIONAL-V2."""
+    v3 = fake.add_market("900", version="v2", fee_rate="0")
+    position = v3.tokens["Yes"]
+    fake.set_book(position, asks=[("0.40", "50")])
+    market = await env.venue.get_market("900")
+    yes = market.contract("Yes")
+    assert yes.token_id == position != json.loads(v3.raw["clobTokenIds"])[0]
+    order = OrderRequest("v3-1", yes, Action.BUY, D("0.40"), D(10), TimeInForce.FOK)
+    result = await env.venue.place_order(order)
+    assert (result.status, result.filled) == (OrderStatus.FILLED, D(10))
+    assert fake.signer_failures == 0
+    positions = await env.venue.get_positions()
+    assert [(p.contract.token_id, p.contracts) for p in positions] == [(position, D(10))]
+
+
+async def test_version_read_at_start_and_again_on_a_mismatch(env: Env) -> None:
+    """The CLOB moves to version 3 after we read 2: the order signed for V2 is refused
+    with order_version_mismatch, /version is read again and the order signed anew."""
+    await env.venue.connect()
+    assert env.fake.requests.count(("GET", "/version")) == 1
+    env.fake.version = 3
+    result = await env.venue.place_order(buy(env, "vm-1", "0.45", "10"))
+    assert (result.status, result.filled) == (OrderStatus.FILLED, D(10))
+    assert env.fake.requests.count(("GET", "/version")) == 2
+    assert env.fake.requests.count(("POST", "/order")) == 2

@@ -58,6 +58,7 @@ from predarb.venues.polymarket.auth import ApiCredentials, l1_headers, l2_header
 from predarb.venues.polymarket.errors import (
     KILL_CODES,
     VENUE,
+    VERSION_MISMATCH,
     PolymarketOrderStateUnknown,
     order_error_code,
     to_error,
@@ -152,6 +153,7 @@ class PolymarketVenue(VenueClient):
         self._client_by_hash: dict[str, str] = {}
         # Orders prepared for sending, by client order id.
         self._prepared: OrderedDict[str, _Ready] = OrderedDict()
+        self._clob_version: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolymarketVenue:
@@ -211,6 +213,8 @@ class PolymarketVenue(VenueClient):
     async def connect(self) -> None:
         """With a wallet key and no configured L2 credentials, create or derive them
         (L1). Market data needs no call here."""
+        if self._signer is not None:
+            await self._exchange_version()
         if self._signer is None or self._creds is not None:
             return
         try:
@@ -279,6 +283,7 @@ class PolymarketVenue(VenueClient):
                 m.neg_risk,
                 m.min_order_size,
                 m.fee,
+                m.extra.get("version", "v1"),
             )
 
     async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
@@ -332,6 +337,7 @@ class PolymarketVenue(VenueClient):
                 neg_risk if isinstance(neg_risk, bool) else bool(known and known.neg_risk),
                 book.min_order_size,
                 known.fee if known else None,
+                known.protocol if known else "v1",
             )
         return book
 
@@ -392,11 +398,40 @@ class PolymarketVenue(VenueClient):
         """
         self._require_trading()
         prepared = self._prepared.pop(order.client_order_id, None)
-        # The tick (or market info) changed since signing: sign again.
+        # The tick (or market info, or the CLOB's version) changed since signing.
         fresh = prepared is not None and prepared.info == self._tokens.get(prepared.info.token_id)
+        fresh = fresh and prepared is not None and prepared.version == self._clob_version
         ready = prepared if prepared is not None and fresh else await self._build(order)
         if isinstance(ready, OrderResult):
             return ready
+        result = await self._post(order, ready)
+        if result.error_code == VERSION_MISMATCH and await self._version_changed():
+            # Refused (so nothing exists to duplicate): signed again for the CLOB's
+            # version and sent once more, as py-clob-client-v2 does.
+            ready = await self._build(order)
+            if isinstance(ready, OrderResult):
+                return ready
+            result = await self._post(order, ready)
+        return result
+
+    async def _version_changed(self) -> bool:
+        before = self._clob_version
+        self._clob_version = None
+        return await self._exchange_version() != before
+
+    async def _exchange_version(self) -> int:
+        """The CLOB's protocol version (``GET /version``), read once and again after an
+        ``order_version_mismatch``."""
+        if self._clob_version is None:
+            raw = await self._clob.get("/version")
+            version = raw.get("version") if isinstance(raw, Mapping) else None
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise BadResponse(VENUE, f"GET /version: {str(raw)[:80]}")
+            self._clob_version = version
+            log.info("polymarket CLOB version", extra={"version": version})
+        return self._clob_version
+
+    async def _post(self, order: OrderRequest, ready: _Ready) -> OrderResult:
         signed, shares, info, side = ready.signed, ready.shares, ready.info, ready.side
         try:
             if ready.write is not None and time.monotonic() - ready.write.signed_at < _FRESH_S:
@@ -446,15 +481,22 @@ class PolymarketVenue(VenueClient):
         ):
             return _refused(order, "amount_precision", why)
         side = "BUY" if order.action is Action.BUY else "SELL"
+        clob = await self._exchange_version()
+        # Protocol-V2 markets always sign for ExchangeV3; CTF markets for the CLOB's.
+        version = 3 if info.protocol == "v2" else clob
+        if version not in (2, 3):
+            return _refused(order, "unsupported_exchange", f"the CLOB runs version {clob}")
         args = (token, side, order.price, shares)
         try:  # a fraction of a millisecond (C secp256k1): cheaper than a thread hop
-            signed = signer.sign(*args, tick_size=info.tick_size, neg_risk=info.neg_risk)
+            signed = signer.sign(
+                *args, tick_size=info.tick_size, neg_risk=info.neg_risk, exchange_version=version
+            )
         except OrderBuildError as exc:
             return _refused(order, "invalid_order", str(exc))
         self._hash_by_client[order.client_order_id] = signed.order_hash
         self._client_by_hash[signed.order_hash] = order.client_order_id
         body = signed.body(creds.key, _ORDER_TYPES[order.tif])
-        return _Ready(signed, shares, info, side, body, None)
+        return _Ready(signed, shares, info, side, body, None, clob)
 
     def _posted_result(
         self,
@@ -673,7 +715,11 @@ class PolymarketVenue(VenueClient):
         ]
         out = []
         for token in dict.fromkeys(t.token_id for t in trades):
-            held = await self._balance({"asset_type": "CONDITIONAL", "token_id": token})
+            known = self._tokens.get(token)
+            asset = (
+                "CONDITIONAL-V2" if known is not None and known.protocol == "v2" else "CONDITIONAL"
+            )
+            held = await self._balance({"asset_type": asset, "token_id": token})
             if held <= 0:
                 continue
             buys = [t for t in trades if t.token_id == token and t.side == "BUY"]
@@ -699,6 +745,7 @@ class _Ready:
     side: str
     body: dict[str, Any]
     write: PreparedWrite | None  # None: sign the request at sending
+    version: int = 2  # the CLOB's version when it was signed
 
 
 def _refused(order: OrderRequest, code: str, message: str) -> OrderResult:
