@@ -100,6 +100,15 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _keyset_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"keyset:{position}".encode()).decode()
+
+
+def _keyset_position(cursor: str | None) -> int:
+    """Where an opaque keyset cursor points (0 without one)."""
+    return int(base64.urlsafe_b64decode(cursor).decode().split(":")[1]) if cursor else 0
+
+
 def _err(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
@@ -113,6 +122,8 @@ class FakePolymarket(PolymarketExchange):
         self.page_size = page_size
         self.clock_skew_s = clock_skew_s
         self.version = 2
+        self.keyset_enabled = True  # False: /events/keyset answers 404
+        self.offset_sunset = False  # True: offset /events answers 404
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.auth_failures = 0
@@ -204,6 +215,7 @@ class FakePolymarket(PolymarketExchange):
         app.router.add_get("/markets/keyset", self._g_markets_keyset)
         app.router.add_get("/markets/{id}", self._g_market)
         app.router.add_get("/events", self._g_events)
+        app.router.add_get("/events/keyset", self._g_events_keyset)
         app.router.add_get("/events/{id}", self._g_event)
         return app
 
@@ -227,17 +239,39 @@ class FakePolymarket(PolymarketExchange):
     async def _g_markets_keyset(self, request: web.Request) -> web.Response:
         q = request.query
         items = self._filter_markets(q)
-        start, limit = int(q.get("after_cursor") or 0), min(int(q.get("limit", 100)), 100)
-        page = items[start : start + limit]
-        nxt = str(start + limit) if start + limit < len(items) else None
-        return web.json_response({"markets": page, "next_cursor": nxt})
+        start, limit = _keyset_position(q.get("after_cursor")), min(int(q.get("limit", 100)), 100)
+        body: dict[str, Any] = {"markets": items[start : start + limit]}
+        if start + limit < len(items):
+            body["next_cursor"] = _keyset_cursor(start + limit)
+        return web.json_response(body)
 
     async def _g_market(self, request: web.Request) -> web.Response:
         raw = self.markets.get(request.match_info["id"])
         return web.json_response(raw) if raw else _err(404, "market not found")
 
     async def _g_events(self, request: web.Request) -> web.Response:
+        if self.offset_sunset:
+            return _err(404, "not found")
         q = request.query
+        offset, limit = int(q.get("offset", 0)), int(q.get("limit", self.page_size))
+        return web.json_response(self._filter_events(q)[offset : offset + limit])
+
+    async def _g_events_keyset(self, request: web.Request) -> web.Response:
+        """``{"events": [...], "next_cursor": ...}``; no ``next_cursor`` on the last page;
+        ``offset`` is refused, ``limit`` at most 500."""
+        if not self.keyset_enabled:
+            return _err(404, "not found")
+        q = request.query
+        if "offset" in q:
+            return _err(400, "offset is not supported, use after_cursor")
+        items = self._filter_events(q)
+        start, limit = _keyset_position(q.get("after_cursor")), min(int(q.get("limit", 20)), 500)
+        body: dict[str, Any] = {"events": items[start : start + limit]}
+        if start + limit < len(items):
+            body["next_cursor"] = _keyset_cursor(start + limit)
+        return web.json_response(body)
+
+    def _filter_events(self, q: Any) -> list[dict[str, Any]]:
         items = list(self.events.values())
         if "closed" in q:
             items = [e for e in items if bool(e.get("closed")) == (q["closed"] == "true")]
@@ -249,8 +283,7 @@ class FakePolymarket(PolymarketExchange):
             ]
         if "slug" in q:
             items = [e for e in items if e.get("slug") == q["slug"]]
-        offset, limit = int(q.get("offset", 0)), int(q.get("limit", self.page_size))
-        return web.json_response(items[offset : offset + limit])
+        return items
 
     async def _g_event(self, request: web.Request) -> web.Response:
         raw = self.events.get(request.match_info["id"])

@@ -38,15 +38,28 @@ def buy(
     return OrderRequest(coid, contract, Action.BUY, D(price), D(qty), tif)
 
 
-async def test_discovery_paginates_and_keeps_open(fake: FakePolymarket) -> None:
+async def test_discovery_pages_by_keyset_and_keeps_open(fake: FakePolymarket) -> None:
+    """A keyset listing of three pages: 5 events, 2 a page, each next page asked for
+    with the cursor the last one gave; no next_cursor ends it."""
     for i in range(5):
         fake.add_market(str(600 + i), tags=("sports",), accepting=i != 4)
-    fake.page_size = 2
     venue = PolymarketVenue(fake.clob_url, fake.gamma_url, page_size=2)
     markets = await venue.list_markets()
     await venue.close()
     assert sorted(m.market_id for m in markets) == ["600", "601", "602", "603"]
     assert all(m.category == "Sports" and m.status is MarketStatus.OPEN for m in markets)
+    assert fake.requests.count(("GET", "/events/keyset")) == 3
+    assert ("GET", "/events") not in fake.requests
+
+
+async def test_discovery_falls_back_to_offset_paging(fake: FakePolymarket) -> None:
+    for i in range(5):
+        fake.add_market(str(600 + i))
+    fake.keyset_enabled, fake.page_size = False, 2
+    venue = PolymarketVenue(fake.clob_url, fake.gamma_url, page_size=2)
+    markets = await venue.list_markets()
+    await venue.close()
+    assert sorted(m.market_id for m in markets) == [str(600 + i) for i in range(5)]
     assert fake.requests.count(("GET", "/events")) == 3
 
 
@@ -285,10 +298,10 @@ async def test_resolution(env: Env) -> None:
 
 async def test_gamma_5xx_exhausts_retries(env: Env) -> None:
     for _ in range(4):
-        env.fake.fail_next("GET", "/events", 503)
+        env.fake.fail_next("GET", "/events/keyset", 503)
     with pytest.raises(VenueUnavailable):
         await env.venue.list_markets()
-    assert env.fake.requests.count(("GET", "/events")) == 4
+    assert env.fake.requests.count(("GET", "/events/keyset")) == 4
 
 
 async def test_a_protocol_v2_market_trades_its_position_ids_on_exchange_v3(

@@ -241,26 +241,56 @@ class PolymarketVenue(VenueClient):
     # ------------------------------------------------------------ markets
 
     async def list_markets(self) -> list[Market]:
-        """Open markets of active events, all pages (``GET /events``, offset paging)."""
+        """Open markets of active events, all pages: ``GET /events/keyset`` (the
+        documented replacement of offset paging), else ``GET /events`` with offsets."""
+        try:
+            found = await self._events_keyset()
+        except (NotFound, BadResponse) as exc:
+            log.warning("gamma keyset paging unavailable, paging by offset", exc_info=exc)
+            found = await self._events_by_offset()
+        markets = list({m.market_id: m for m in found if m.status is MarketStatus.OPEN}.values())
+        for m in markets:
+            self._remember(m)
+        return markets
+
+    def _event_filter(self) -> dict[str, Any]:
+        return {"active": "true", "closed": "false", "tag_id": self._tag_id}
+
+    async def _events_keyset(self) -> list[Market]:
+        markets: list[Market] = []
+        cursor = ""
+        for _ in range(self._max_pages):
+            params = {**self._event_filter(), "limit": self._page_size}
+            if cursor:
+                params["after_cursor"] = cursor
+            raw = await self._gamma.get("/events/keyset", params)
+            if not isinstance(raw, Mapping):
+                raise BadResponse(VENUE, "GET /events/keyset: not an object")
+            try:
+                markets.extend(wire.gamma_events(raw.get("events")))
+            except WireError as exc:
+                raise BadResponse(VENUE, f"GET /events/keyset: {exc}") from None
+            following = wire.text(raw.get("next_cursor"))
+            if not following or following == cursor:  # the last page (or a stuck cursor)
+                break
+            cursor = following
+        return markets
+
+    async def _events_by_offset(self) -> list[Market]:
         markets: list[Market] = []
         for page in range(self._max_pages):
             params = {
-                "active": "true",
-                "closed": "false",
+                **self._event_filter(),
                 "limit": self._page_size,
                 "offset": page * self._page_size,
-                "tag_id": self._tag_id,
             }
             raw = await self._gamma.get("/events", params)
             try:
-                found = wire.gamma_events(raw)
+                markets.extend(wire.gamma_events(raw))
             except WireError as exc:
                 raise BadResponse(VENUE, f"GET /events: {exc}") from None
-            markets.extend(m for m in found if m.status is MarketStatus.OPEN)
             if not isinstance(raw, list) or len(raw) < self._page_size:
                 break
-        for m in markets:
-            self._remember(m)
         return markets
 
     async def get_market(self, market_id: str) -> Market:
