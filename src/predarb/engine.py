@@ -38,7 +38,8 @@ from predarb.execution.hedging import HedgePolicy
 from predarb.execution.limits import after_one_legged
 from predarb.execution.partial import resolve_partial
 from predarb.execution.placer import Placement, Placer
-from predarb.execution.recovery import recover
+from predarb.execution.recovery import announce_recovered, recover
+from predarb.execution.unknown import UnknownOrders
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind, Notifier
@@ -107,6 +108,8 @@ class Engine:
         self.control = Control(store, self.limits, mode, clock=clock)
         self.placer = Placer(store, self.venues, mode=mode, clock=clock)
         self.settler = Settler(store, self.venues, self.alert, clock)
+        policy = HedgePolicy.from_settings(settings)
+        self.unknown = UnknownOrders(self.placer, policy, self._fee_of, self.alert)
         self.live = LiveConfirmation()
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
@@ -154,10 +157,7 @@ class Engine:
                 )
             )
         else:
-            for execution_id, status in recovered.finished.items():
-                record = await self.store.execution(execution_id)
-                if record is not None and status is not ExecutionStatus.FAILED:
-                    await self.alert(messages.one_legged(record))
+            await announce_recovered(self.store, recovered, self.alert, self.unknown)
             if recovered.cancelled:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
         self.scheduler = scheduler = AsyncIOScheduler(timezone="UTC")
@@ -249,6 +249,7 @@ class Engine:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         await self.safety.stop()  # scheduled jobs under way finish (or are cancelled)
+        await self.unknown.stop()  # the next start's recovery follows them again
         await self.notifier.stop()
         for venue in self.venues.values():
             try:
@@ -470,7 +471,8 @@ class Engine:
         if status is ExecutionStatus.SUCCESS:
             await self.alert(messages.executed(record, self.balances))
         elif status in (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED):
-            await self.alert(messages.one_legged(record))
+            if not await self.unknown.follow(record):  # an order of unknown fate: told there
+                await self.alert(messages.one_legged(record))
             now = self.clock()
             verdict = await after_one_legged(
                 self.store, opp.pair_id, now, reports.day_start(now), self.settings
