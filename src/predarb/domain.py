@@ -230,6 +230,9 @@ class Leg:
     fee: Decimal
     tick_size: Decimal = CENT
     min_order_size: Decimal = ONE
+    # Polymarket: shares beyond ``contracts`` that the money buys on the levels cheaper
+    # than the limit (a market BUY spends ``contracts × price``); not part of the cover.
+    surplus: Decimal = ZERO
 
     @property
     def avg_price(self) -> Decimal:

@@ -49,6 +49,8 @@ DEEP = books_of(
 
 def test_yes_no_walks_three_levels_until_the_marginal_contract_loses() -> None:
     # Marginal cost after fees: 0.9293 (5), 0.94928 (5), 0.969532 (10), then 1.02: stop at 20.
+    # Polymarket's leg is a market BUY: 20 × 0.52 = $10.40 buys 5 @ 0.50 and
+    # 7.90 / 0.52 = 15.192307 @ 0.52, so 0.192307 shares of surplus.
     opp = evaluate(BINARY, DEEP, ALL_FEES, BIG, NOW)
     assert opp is not None
     assert opp.kind is ArbKind.YES_NO
@@ -65,25 +67,27 @@ def test_yes_no_walks_three_levels_until_the_marginal_contract_loses() -> None:
         P_NO,
         D("0.52"),
         D(20),
-        D("10.30"),
-        D("0.0625") + D("0.1872"),
+        D("10.40"),
+        D("0.0625") + D("0.18960"),
     )
-    assert opp.cost == D("18.50")
-    assert opp.fees == D("0.5883")
+    assert p.surplus == D("0.192307")
+    assert opp.cost == D("18.60")
+    assert opp.fees == D("0.5907")
     assert opp.payout == 20
-    assert opp.profit == D("0.9117")
-    assert opp.roi_pct == (D("0.9117") / D("19.0883") * 100).quantize(D("0.0001"), ROUND_DOWN)
+    assert opp.profit == D("0.8093")
+    assert opp.roi_pct == (D("0.8093") / D("19.1907") * 100).quantize(D("0.0001"), ROUND_DOWN)
     assert opp.tradable and opp.executable and opp.reason == ""
     assert opp.quote_ts == NOW and opp.confidence == 0.97
 
 
 def test_max_cost_caps_the_size() -> None:
-    # 10 contracts cost 9.3929 with fees; 11 would cost 10.36248.
+    # 10 contracts: Kalshi 4.00 + 0.1680, Polymarket 10 × 0.52 = 5.20 (5 @ 0.50 and
+    # 5.192307 @ 0.52) + 0.0625 + 0.06480: 9.4953. 11 would cost more than 10.
     opp = evaluate(BINARY, DEEP, ALL_FEES, CalcParams(max_cost=D(10)), NOW)
     assert opp is not None
     assert opp.contracts == 10
-    assert opp.cost + opp.fees == D("9.3929")
-    assert opp.profit == D("0.6071")
+    assert opp.cost + opp.fees == D("9.4953")
+    assert opp.profit == D("0.5047")
     assert [leg.price for leg in opp.legs] == [D("0.40"), D("0.52")]
 
 
@@ -101,28 +105,39 @@ def test_gross_edge_without_net_edge_is_no_opportunity() -> None:
 
 
 def test_a_venue_minimum_is_bought_when_it_stays_profitable_overall() -> None:
-    # Profitable depth is 3, Polymarket needs 5: at 5 the total is 4.80586, profit 0.19414.
+    # Profitable depth is 3 (Kalshi's 0.50 level loses), Polymarket needs 5: at 5 the
+    # total is 1.20 + 1.00 + 2.50 + 0.0504 + 0.0350 + 0.0625 = 4.8479, profit 0.1521.
     books = books_of(
-        book(K_YES, [("0.40", "10")]),
-        book(P_NO, [("0.50", "3"), ("0.58", "10")], min_size="5"),
+        book(K_YES, [("0.40", "3"), ("0.50", "10")]),
+        book(P_NO, [("0.50", "10")], min_size="5"),
     )
     opp = evaluate(BINARY, books, ALL_FEES, BIG, NOW)
     assert opp is not None and opp.tradable
     assert opp.contracts == 5
-    assert opp.fees == D("0.0840") + D("0.0375") + D("0.02436")
-    assert opp.profit == D("0.19414")
+    assert opp.fees == D("0.0504") + D("0.0350") + D("0.0625")
+    assert opp.profit == D("0.1521")
+
+
+def test_a_polymarket_walk_costs_its_limit_on_every_share() -> None:
+    # A market BUY of 5 at 0.58 spends 2.90 (its cheaper 3 @ 0.50 come back as surplus
+    # shares, not cash): 2.084 + 2.90 + fees is more than the $5 it covers.
+    books = books_of(
+        book(K_YES, [("0.40", "10")]),
+        book(P_NO, [("0.50", "3"), ("0.58", "10")], min_size="5"),
+    )
+    assert find_opportunities(BINARY, books, ALL_FEES, BIG, NOW) == []
 
 
 def test_a_venue_minimum_too_dear_for_max_cost_is_reported_not_tradable() -> None:
     books = books_of(
-        book(K_YES, [("0.40", "10")]),
-        book(P_NO, [("0.50", "3"), ("0.58", "10")], min_size="5"),
+        book(K_YES, [("0.40", "3"), ("0.50", "10")]),
+        book(P_NO, [("0.50", "10")], min_size="5"),
     )
     opp = evaluate(BINARY, books, ALL_FEES, CalcParams(max_cost=D(3)), NOW)
     assert opp is not None
     assert not opp.tradable and not opp.executable
     assert opp.reason == (
-        "below venue minimum: polymarket needs 5 contracts, costing $4.80586 > max $3"
+        "below venue minimum: polymarket needs 5 contracts, costing $4.8479 > max $3"
     )
 
 
@@ -134,7 +149,7 @@ def test_a_venue_minimum_beyond_the_visible_depth_is_nothing() -> None:
 def test_min_cost_marks_small_opportunities_not_tradable() -> None:
     opp = evaluate(BINARY, DEEP, ALL_FEES, CalcParams(max_cost=D(1000), min_cost=D(50)), NOW)
     assert opp is not None and not opp.tradable
-    assert opp.reason == "costs $19.0883, below the minimum bet $50"
+    assert opp.reason == "costs $19.1907, below the minimum bet $50"
 
 
 def test_depth_fraction_takes_a_share_of_each_level() -> None:
@@ -151,7 +166,8 @@ def test_fractional_contracts_when_allowed() -> None:
     whole = evaluate(BINARY, books, ALL_FEES, BIG, NOW)
     fractional = evaluate(BINARY, books, ALL_FEES, CalcParams(D(1000), whole_contracts=False), NOW)
     assert whole is not None and whole.contracts == 4
-    assert fractional is not None and fractional.contracts == D("4.57")
+    # 4.57 × 0.50 = 2.285 pUSD is not whole cents, so Polymarket's FOK takes 4.56.
+    assert fractional is not None and fractional.contracts == D("4.56")
 
 
 def test_levels_off_the_tick_grid_are_not_walked() -> None:
@@ -305,10 +321,10 @@ def test_opportunity_to_json_is_the_scan_object() -> None:
                 "contracts": "20",
             },
         ],
-        "cost": "18.5",
-        "fees": "0.5883",
-        "profit": "0.9117",
-        "roi_pct": "4.77",
+        "cost": "18.6",
+        "fees": "0.5907",
+        "profit": "0.8093",
+        "roi_pct": "4.21",
         "tradable": True,
         "reason": "",
     }
@@ -332,3 +348,35 @@ def test_many_combinations_fall_back_to_the_cheapest_contract_per_world() -> Non
         "kalshi" if i % 2 == 0 else "polymarket" for i in range(7)
     ]
     assert found[0].kind is ArbKind.N_WAY and found[0].cost == D("8.40")
+
+
+FINE = CalcParams(max_cost=D("7.10"))
+
+
+def test_a_fok_at_0955_on_a_0001_tick_buys_an_even_count() -> None:
+    # 7 would fit max_cost, but 7 × 0.955 = 6.685 pUSD is not whole cents: Polymarket
+    # refuses that market BUY. 6 × 0.955 = 5.73 is accepted; both legs buy 6.
+    books = books_of(
+        book(K_NO, [("0.02", "100")]),
+        book(P_YES, [("0.955", "100")], tick=D("0.001"), min_size="5"),
+    )
+    opp = evaluate(BINARY, books, {K_NO: None, P_YES: None}, FINE, NOW)
+    assert opp is not None and opp.tradable and opp.executable
+    assert opp.contracts == 6
+    assert [leg.contracts for leg in opp.legs] == [D(6), D(6)]
+    assert opp.legs[0].price == D("0.955") and opp.legs[0].cost == D("5.73")
+
+
+def test_no_sendable_count_within_max_cost_is_refused_with_its_own_reason() -> None:
+    # At 0.963 only multiples of 10 shares make whole cents; 10 cost more than $7.10.
+    books = books_of(
+        book(K_NO, [("0.02", "100")]),
+        book(P_YES, [("0.963", "100")], tick=D("0.001"), min_size="5"),
+    )
+    opp = evaluate(BINARY, books, {K_NO: None, P_YES: None}, FINE, NOW)
+    assert opp is not None and not opp.tradable and not opp.executable
+    assert opp.contracts == 10
+    assert opp.reason == (
+        "market-order precision: the smallest count Polymarket accepts at these prices is "
+        "10 contracts, costing $9.83 > max $7.1"
+    )

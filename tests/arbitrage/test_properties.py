@@ -1,4 +1,6 @@
-"""For any books: every opportunity pays at least its stated profit in every world."""
+"""For any books: every opportunity pays at least its stated profit in every world, and
+every Polymarket leg is a market BUY the venue accepts (whole cents at its limit) whose
+money fits the notional at or below that limit."""
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
@@ -42,9 +44,44 @@ def expected_fills(
     return fills
 
 
-prices = st.integers(min_value=1, max_value=99).map(lambda c: D(c) / 100)
+def _usable(book: OrderBook, params: CalcParams) -> list[tuple[Decimal, Decimal]]:
+    step = D(1) if params.whole_contracts else D("0.01")
+    out = []
+    for level in sorted(book.asks, key=lambda lv: lv.price):
+        if level.price % book.tick_size == 0:
+            share = (level.size * params.depth_fraction / step).to_integral_value(ROUND_FLOOR)
+            if share > 0:
+                out.append((level.price, share * step))
+    return out
+
+
+def expected_market_buy(
+    book: OrderBook, contracts: Decimal, params: CalcParams
+) -> tuple[Decimal, list[tuple[Decimal, Decimal]]]:
+    """A Polymarket FOK BUY of ``contracts``: the cheapest limit whose notional at or
+    below it covers ``contracts × limit``, and the fills that money buys."""
+    usable = _usable(book, params)
+    for limit, _ in usable:
+        notional = sum(p * s for p, s in usable if p <= limit)
+        if notional >= contracts * limit:
+            break
+    else:
+        raise AssertionError("no limit covers the leg's money")
+    fills, left = [], contracts * limit
+    for p, size in usable:
+        if left <= 0:
+            break
+        take = min(size, (left / p).quantize(D("0.000001"), rounding="ROUND_DOWN"))
+        if take > 0:
+            fills.append((p, take))
+        left -= take * p
+    return limit, fills
+
+
+prices = st.integers(min_value=1, max_value=999).map(lambda c: D(c) / 1000)
 sizes = st.integers(min_value=1, max_value=3000).map(lambda c: D(c) / 100)
 levels = st.lists(st.tuples(prices, sizes), max_size=4)
+TICKS = [D("0.01"), D("0.001"), D("0.005")]
 schedules = (
     st.sampled_from([None, kalshi_schedule(), kalshi_schedule(D("0.5")), kalshi_schedule(D(2))]),
     st.sampled_from(
@@ -76,6 +113,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
                 bids=(),
                 asks=tuple(Level(p, s) for p, s in asks),
                 ts=NOW,
+                tick_size=D("0.01") if venue == "k" else draw(st.sampled_from(TICKS)),
                 min_order_size=D(1) if venue == "k" else draw(st.sampled_from([D(1), D(5)])),
             )
         worlds.append(World(f"w{i}", tuple(contracts)))
@@ -109,10 +147,18 @@ def test_every_opportunity_pays_its_profit_in_every_world(
         for leg, world in zip(opp.legs, pair.worlds, strict=True):
             assert leg.world == world.label and leg.contract in world.contracts
             book = books[leg.contract]
-            fills = expected_fills(book, leg.contracts, params)
-            assert leg.price == fills[-1][0]
+            if leg.contract.venue is Venue.POLYMARKET:
+                limit, fills = expected_market_buy(book, leg.contracts, params)
+                assert leg.price == limit
+                assert leg.cost == leg.contracts * limit
+                if opp.executable:
+                    assert (leg.cost * 100) % 1 == 0, "maker amount beyond whole cents"
+                assert leg.surplus == sum(c for _, c in fills) - leg.contracts >= 0
+            else:
+                fills = expected_fills(book, leg.contracts, params)
+                assert leg.price == fills[-1][0]
+                assert leg.cost == sum(p * c for p, c in fills)
             assert leg.price % book.tick_size == 0
-            assert leg.cost == sum(p * c for p, c in fills)
             assert leg.fee == sum(independent_fee(fees[leg.contract], c, p) for p, c in fills)
             assert leg.contracts >= book.min_order_size
             cost += leg.cost

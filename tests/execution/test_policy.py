@@ -27,16 +27,21 @@ A = Contract(Venue.KALSHI, "KX-A", "yes")
 B = Contract(Venue.POLYMARKET, "9", "No", "tok")
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 POLICY = HedgePolicy(max_loss_per_contract=D("0.01"), unwind_steps=3)
+POLICY_LOOSE = HedgePolicy(max_loss_per_contract=D("0.10"), unwind_steps=3)
 
 
 def _book(
-    c: Contract, asks: Sequence[tuple[str, str]] = (), bids: Sequence[tuple[str, str]] = ()
+    c: Contract,
+    asks: Sequence[tuple[str, str]] = (),
+    bids: Sequence[tuple[str, str]] = (),
+    tick: str = "0.01",
 ) -> OrderBook:
     return OrderBook(
         c,
         bids=tuple(Level(D(p), D(s)) for p, s in bids),
         asks=tuple(Level(D(p), D(s)) for p, s in asks),
         ts=NOW,
+        tick_size=D(tick),
     )
 
 
@@ -55,7 +60,19 @@ def test_hedge_within_budget_walks_the_book_to_the_worst_level() -> None:
         D("0.56"),
         D(5),
     )
-    assert plan.pnl == D(5) - D("2.00") - (D("1.10") + D("1.68"))
+    # A Polymarket FOK BUY spends 5 × 0.56 = 2.80 in full (the 2 @ 0.55 give surplus
+    # shares, not change back).
+    assert plan.pnl == D(5) - D("2.00") - D("2.80")
+
+
+def test_a_polymarket_hedge_raises_its_limit_to_whole_cents() -> None:
+    # 7 × 0.963 = 6.741 is not whole cents; 7 × 0.97 = 6.79 is, and fits the book.
+    books = {B: _book(B, asks=[("0.963", "5"), ("0.97", "50")], tick="0.001")}
+    plan = plan_hedge(_legs("7", "0"), D("0.00"), books, lambda c: None, POLICY_LOOSE)
+    assert isinstance(plan, Hedge)
+    (order,) = plan.orders
+    assert (order.price, order.contracts) == (D("0.97"), D(7))
+    assert plan.pnl == D(7) - D("6.79")
 
 
 def test_hedge_refused_past_the_budget() -> None:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from tests.fakes.polymarket_signing import creds_for
@@ -50,8 +50,30 @@ class Wallet:
     positions: dict[str, Decimal] = field(default_factory=dict)
 
 
+SHARE_UNIT = D("0.000001")  # amounts are 6-dp base units
+MAKER_DECIMALS, TAKER_DECIMALS = 2, 4
+
+
 def _s(x: Decimal) -> str:
     return format(x.normalize(), "f")
+
+
+def _places(x: Decimal) -> int:
+    exponent = x.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def market_amounts_error(side: str, maker_units: Decimal, taker_units: Decimal, book: Book) -> str:
+    """The CLOB's refusal of a FOK/FAK whose amounts are too precise, or "": the maker
+    amount takes 2 decimals, the taker amount 4 (fewer on a 0.1 tick: 3)."""
+    taker_max = min(TAKER_DECIMALS, _places(book.tick) + 2)
+    maker, taker = maker_units / 1_000_000, taker_units / 1_000_000
+    if _places(maker) <= MAKER_DECIMALS and _places(taker) <= taker_max:
+        return ""
+    return (
+        f"invalid amounts, the market {side.lower()} orders maker amount supports a max "
+        f"accuracy of {MAKER_DECIMALS} decimals, taker amount a max of {taker_max} decimals"
+    )
 
 
 class PolymarketExchange:
@@ -66,6 +88,7 @@ class PolymarketExchange:
         self.orders: dict[str, dict[str, Any]] = {}  # hash -> OpenOrder (+ "owner")
         self.trades: dict[str, dict[str, Any]] = {}
         self.trade_status = "TRADE_STATUS_MATCHED"  # status of new trades
+        self.v3_tokens: set[str] = set()  # protocol-V2 position ids (ExchangeV3)
 
     # ------------------------------------------------------------ seeding
 
@@ -86,14 +109,22 @@ class PolymarketExchange:
         accepting: bool = True,
         description: str = "",
         slug: str = "",
+        version: str = "v1",
     ) -> FakeMarket:
+        """``version="v2"``: a protocol-V2 market, traded by its ``positionIds`` (an
+        array) on ExchangeV3; it also carries CTF ``clobTokenIds`` that are not traded."""
         outcomes = list(outcomes)
         digest = hashlib.sha256(market_id.encode()).hexdigest()
         cid = "0x" + digest
-        tokens = {
-            o: str(int(hashlib.sha256(f"{market_id}:{o}".encode()).hexdigest(), 16))
-            for o in outcomes
-        }
+
+        def ids(kind: str) -> dict[str, str]:
+            return {
+                o: str(int(hashlib.sha256(f"{kind}{market_id}:{o}".encode()).hexdigest(), 16))
+                for o in outcomes
+            }
+
+        ctf = ids("")
+        tokens = ids("position:") if version == "v2" else ctf
         rate = D(fee_rate)
         raw: dict[str, Any] = {
             "id": market_id,
@@ -104,7 +135,7 @@ class PolymarketExchange:
             "groupItemTitle": "",
             "outcomes": json.dumps(outcomes),
             "outcomePrices": json.dumps(["0.5"] * len(outcomes)),
-            "clobTokenIds": json.dumps(list(tokens.values())),
+            "clobTokenIds": json.dumps(list(ctf.values())),
             "endDate": end_date,
             "active": True,
             "closed": False,
@@ -124,8 +155,10 @@ class PolymarketExchange:
             }
             if rate > 0
             else None,
-            "version": "v1",
+            "version": version,
         }
+        if version == "v2":
+            raw["positionIds"] = list(tokens.values())
         self.add_gamma_market(raw)
         ev_id = event_id or f"ev-{market_id}"
         event = self.events.setdefault(
@@ -156,8 +189,9 @@ class PolymarketExchange:
         """Serve a Gamma market object (e.g. a recorded fixture) and open CLOB books for
         its tokens."""
         self.markets[str(raw["id"])] = raw
-        tokens = raw.get("clobTokenIds")
-        tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
+        tokens = self._traded_ids(raw)
+        if raw.get("version") == "v2":
+            self.v3_tokens.update(tokens)
         rate = D(str((raw.get("feeSchedule") or {}).get("rate", 0)))
         for token in tokens:
             self.token_market[token] = raw.get("conditionId", "")
@@ -241,10 +275,15 @@ class PolymarketExchange:
         body["hash"] = hashlib.sha1(compact.encode()).hexdigest()
         return body
 
+    @staticmethod
+    def _traded_ids(raw: dict[str, Any]) -> list[str]:
+        """The ids the CLOB trades a market by: ``positionIds`` for protocol v2."""
+        ids = raw.get("positionIds" if raw.get("version") == "v2" else "clobTokenIds")
+        return list(json.loads(ids) if isinstance(ids, str) else ids or [])
+
     def _outcome(self, token: str) -> str:
         for raw in self.markets.values():
-            tokens = raw.get("clobTokenIds")
-            tokens = json.loads(tokens) if isinstance(tokens, str) else tokens or []
+            tokens = self._traded_ids(raw)
             if token in tokens:
                 return str(json.loads(raw["outcomes"])[tokens.index(token)])
         return ""
@@ -257,11 +296,19 @@ class PolymarketExchange:
         book: Book,
         crossing: list[list[Decimal]],
         shares: Decimal,
+        budget: Decimal | None = None,
     ) -> tuple[list[dict[str, Any]], Decimal, Decimal]:
+        """Fill ``shares`` against ``crossing``, or, for a market BUY, spend ``budget``
+        pUSD: each maker level gives the shares the money buys at its price, so levels
+        cheaper than the limit give surplus shares (ctf-exchange
+        ``_updateTakingWithSurplus``)."""
         side, token = order["side"], order["tokenId"]
         trades, filled, paid, now = [], D(0), D(0), str(int(time.time()))
         for level in crossing:
-            qty = min(level[1], shares - filled)
+            if budget is None:
+                qty = min(level[1], shares - filled)
+            else:
+                qty = min(level[1], ((budget - paid) / level[0]).quantize(SHARE_UNIT, ROUND_DOWN))
             if qty <= 0:
                 break
             level[1] -= qty
@@ -305,6 +352,10 @@ class PolymarketExchange:
             trades.append(trade)
             filled += qty
             paid += qty * px
+        dust = budget - paid if budget is not None else D(0)
+        if 0 < dust < D("0.000001"):  # below a base unit: the makers keep it
+            wallet.balance -= dust
+            paid = budget
         return trades, filled, paid
 
     def _apply(

@@ -34,11 +34,20 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.polymarket_exchange import Book, D, FakeMarket, PolymarketExchange, Wallet, _s
+from tests.fakes.polymarket_exchange import (
+    Book,
+    D,
+    FakeMarket,
+    PolymarketExchange,
+    Wallet,
+    _s,
+    market_amounts_error,
+)
 from tests.fakes.polymarket_signing import (
     EXCHANGE,
     NEG_RISK_EXCHANGE,
@@ -91,6 +100,15 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _keyset_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"keyset:{position}".encode()).decode()
+
+
+def _keyset_position(cursor: str | None) -> int:
+    """Where an opaque keyset cursor points (0 without one)."""
+    return int(base64.urlsafe_b64decode(cursor).decode().split(":")[1]) if cursor else 0
+
+
 def _err(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
@@ -104,6 +122,8 @@ class FakePolymarket(PolymarketExchange):
         self.page_size = page_size
         self.clock_skew_s = clock_skew_s
         self.version = 2
+        self.keyset_enabled = True  # False: /events/keyset answers 404
+        self.offset_sunset = False  # True: offset /events answers 404
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.auth_failures = 0
@@ -196,6 +216,7 @@ class FakePolymarket(PolymarketExchange):
         app.router.add_get("/markets/keyset", self._g_markets_keyset)
         app.router.add_get("/markets/{id}", self._g_market)
         app.router.add_get("/events", self._g_events)
+        app.router.add_get("/events/keyset", self._g_events_keyset)
         app.router.add_get("/events/{id}", self._g_event)
         return app
 
@@ -219,17 +240,39 @@ class FakePolymarket(PolymarketExchange):
     async def _g_markets_keyset(self, request: web.Request) -> web.Response:
         q = request.query
         items = self._filter_markets(q)
-        start, limit = int(q.get("after_cursor") or 0), min(int(q.get("limit", 100)), 100)
-        page = items[start : start + limit]
-        nxt = str(start + limit) if start + limit < len(items) else None
-        return web.json_response({"markets": page, "next_cursor": nxt})
+        start, limit = _keyset_position(q.get("after_cursor")), min(int(q.get("limit", 100)), 100)
+        body: dict[str, Any] = {"markets": items[start : start + limit]}
+        if start + limit < len(items):
+            body["next_cursor"] = _keyset_cursor(start + limit)
+        return web.json_response(body)
 
     async def _g_market(self, request: web.Request) -> web.Response:
         raw = self.markets.get(request.match_info["id"])
         return web.json_response(raw) if raw else _err(404, "market not found")
 
     async def _g_events(self, request: web.Request) -> web.Response:
+        if self.offset_sunset:
+            return _err(404, "not found")
         q = request.query
+        offset, limit = int(q.get("offset", 0)), int(q.get("limit", self.page_size))
+        return web.json_response(self._filter_events(q)[offset : offset + limit])
+
+    async def _g_events_keyset(self, request: web.Request) -> web.Response:
+        """``{"events": [...], "next_cursor": ...}``; no ``next_cursor`` on the last page;
+        ``offset`` is refused, ``limit`` at most 500."""
+        if not self.keyset_enabled:
+            return _err(404, "not found")
+        q = request.query
+        if "offset" in q:
+            return _err(400, "offset is not supported, use after_cursor")
+        items = self._filter_events(q)
+        start, limit = _keyset_position(q.get("after_cursor")), min(int(q.get("limit", 20)), 500)
+        body: dict[str, Any] = {"events": items[start : start + limit]}
+        if start + limit < len(items):
+            body["next_cursor"] = _keyset_cursor(start + limit)
+        return web.json_response(body)
+
+    def _filter_events(self, q: Any) -> list[dict[str, Any]]:
         items = list(self.events.values())
         if "closed" in q:
             items = [e for e in items if bool(e.get("closed")) == (q["closed"] == "true")]
@@ -241,8 +284,7 @@ class FakePolymarket(PolymarketExchange):
             ]
         if "slug" in q:
             items = [e for e in items if e.get("slug") == q["slug"]]
-        offset, limit = int(q.get("offset", 0)), int(q.get("limit", self.page_size))
-        return web.json_response(items[offset : offset + limit])
+        return items
 
     async def _g_event(self, request: web.Request) -> web.Response:
         raw = self.events.get(request.match_info["id"])
@@ -317,7 +359,7 @@ class FakePolymarket(PolymarketExchange):
         raw = next((m for m in self.markets.values() if m.get("conditionId") == cid), None)
         if raw is None:
             return _err(404, "market not found")
-        tokens = json.loads(raw["clobTokenIds"])
+        tokens = self._traded_ids(raw)
         book = self.books[tokens[0]]
         return web.json_response(
             {
@@ -421,9 +463,14 @@ class FakePolymarket(PolymarketExchange):
         book = self.books.get(token)
         if book is None:
             return _err(400, "Invalid token id")
-        recovered, order_hash = recover_order(order, book.neg_risk)
+        # Protocol-V2 positions trade on ExchangeV3; CTF tokens on the CLOB's version.
+        version = 3 if token in self.v3_tokens else self.version
+        recovered, order_hash = recover_order(order, book.neg_risk, version)
         eoa_mismatch = order["signatureType"] == 0 and order["maker"].lower() != recovered.lower()
         if recovered.lower() != wallet.address.lower() or eoa_mismatch:
+            other, _ = recover_order(order, book.neg_risk, 5 - version)
+            if other.lower() == wallet.address.lower():
+                return _err(400, f"order {order_hash} is invalid. order_version_mismatch")
             self.signer_failures += 1
             return _err(400, "invalid signature")
         if order_hash in self.orders:
@@ -431,7 +478,14 @@ class FakePolymarket(PolymarketExchange):
         side = order["side"]
         shares = (taker_amt if side == "BUY" else maker_amt) / UNITS
         price = (maker_amt if side == "BUY" else taker_amt) / UNITS / shares
-        if price % book.tick or not book.tick <= price <= 1 - book.tick:
+        market_order = order_type in ("FOK", "FAK")
+        if market_order and (refusal := market_amounts_error(side, maker_amt, taker_amt, book)):
+            return _err(400, refusal)
+        # A market order's price is its amounts' ratio: the SDK's rounding of the taker
+        # amount leaves it a hair off the grid (0.580009), never a tick fraction away.
+        grid = price.quantize(book.tick, ROUND_HALF_UP) if market_order else price
+        off_grid = bool(grid % book.tick) or abs(price - grid) > price * D("0.001")
+        if off_grid or not book.tick <= price <= 1 - book.tick:
             return _err(
                 400,
                 f"order {order_hash} is invalid. Price ({_s(price)}) breaks minimum tick size "
@@ -453,12 +507,19 @@ class FakePolymarket(PolymarketExchange):
             return _err(400, "not enough balance / allowance")
         levels = book.asks if side == "BUY" else book.bids
         crossing = [lv for lv in levels if (lv[0] <= price if side == "BUY" else lv[0] >= price)]
-        available = sum((lv[1] for lv in crossing), D(0))
-        if order_type == "FOK" and available < shares:
+        # A market BUY spends its maker amount in full: better prices buy extra shares.
+        budget = maker_amt / UNITS if market_order and side == "BUY" else None
+        if budget is not None:
+            short = sum((lv[0] * lv[1] for lv in crossing), D(0)) < budget
+        else:
+            short = sum((lv[1] for lv in crossing), D(0)) < shares
+        if order_type == "FOK" and short:
             return _err(400, FOK_KILL, orderID=order_hash)
-        if order_type == "FAK" and available == 0:
+        if order_type == "FAK" and not crossing:
             return _err(400, FAK_KILL, orderID=order_hash)
-        trades, filled, paid = self._match(wallet, order, order_hash, book, crossing, shares)
+        trades, filled, paid = self._match(
+            wallet, order, order_hash, book, crossing, shares, budget
+        )
         levels[:] = [lv for lv in levels if lv[1] > 0]
         resting = order_type in ("GTC", "GTD") and filled < shares
         self.orders[order_hash] = {
@@ -569,10 +630,14 @@ class FakePolymarket(PolymarketExchange):
         q = request.query
         if request.path.endswith("/update"):
             self.balance_updates.append(dict(q))
-        if q.get("asset_type", "COLLATERAL") == "COLLATERAL":
+        asset, token = q.get("asset_type", "COLLATERAL"), q.get("token_id", "")
+        ledger = "CONDITIONAL-V2" if token in self.v3_tokens else "CONDITIONAL"
+        if asset == "COLLATERAL":
             amount = wallet.balance
-        else:
-            amount = wallet.positions.get(q.get("token_id", ""), D(0))
+        elif asset == ledger:
+            amount = wallet.positions.get(token, D(0))
+        else:  # the other ledger holds nothing of this id
+            amount = D(0)
         return web.json_response(
             {
                 "balance": str(int(amount * UNITS)),

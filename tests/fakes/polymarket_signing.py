@@ -18,6 +18,7 @@ from eth_utils.crypto import keccak
 
 EXCHANGE = "0xE111180000d2663C0091e4f400237545B87B996B"
 NEG_RISK_EXCHANGE = "0xe2222d279d744050d28e00520010520000310F59"
+EXCHANGE_V3 = "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa"  # protocol-V2 markets
 _ORDER_TYPE = [
     {"name": n, "type": t}
     for n, t in (
@@ -49,16 +50,20 @@ def creds_for(address: str) -> tuple[str, str, str]:
     return key, base64.urlsafe_b64encode(digest).decode(), digest.hex()[:32]
 
 
-def order_typed_data(order: dict[str, Any], neg_risk: bool, chain_id: int = 137) -> dict[str, Any]:
+def order_typed_data(
+    order: dict[str, Any], neg_risk: bool, chain_id: int = 137, version: int = 2
+) -> dict[str, Any]:
+    """Exchange V2 (domain "2", standard or neg-risk) or ExchangeV3 (domain "3")."""
     side = 0 if order["side"] == "BUY" else 1
+    contract = EXCHANGE_V3 if version == 3 else NEG_RISK_EXCHANGE if neg_risk else EXCHANGE
     return {
         "primaryType": "Order",
         "types": {"EIP712Domain": _DOMAIN_TYPE, "Order": _ORDER_TYPE},
         "domain": {
             "name": "Polymarket CTF Exchange",
-            "version": "2",
+            "version": str(version),
             "chainId": chain_id,
-            "verifyingContract": NEG_RISK_EXCHANGE if neg_risk else EXCHANGE,
+            "verifyingContract": contract,
         },
         "message": {
             "salt": int(order["salt"]),
@@ -76,9 +81,9 @@ def order_typed_data(order: dict[str, Any], neg_risk: bool, chain_id: int = 137)
     }
 
 
-def recover_order(order: dict[str, Any], neg_risk: bool) -> tuple[str, str]:
-    """(recovered signer, order hash) of a V2 order as the exchange would see it."""
-    encoded = encode_typed_data(full_message=order_typed_data(order, neg_risk))
+def recover_order(order: dict[str, Any], neg_risk: bool, version: int = 2) -> tuple[str, str]:
+    """(recovered signer, order hash) of an order as exchange ``version`` would see it."""
+    encoded = encode_typed_data(full_message=order_typed_data(order, neg_risk, version=version))
     digest = keccak(b"\x19" + encoded.version + encoded.header + encoded.body)
     return str(Account.recover_message(encoded, signature=order["signature"])), "0x" + digest.hex()
 

@@ -4,7 +4,8 @@
 The first client frame ``{"type":"market","assets_ids":[...]}`` is answered with one
 ``book`` event per known token (sent as an array, as the venue may), from the REST
 fake's books; ``set_level`` changes a level there and sends a ``price_change`` with the
-new total size and the best bid/ask after it. ``PING`` is answered ``PONG``.
+new total size and the best bid/ask after it; ``change_tick`` sends a
+``tick_size_change``. ``PING`` is answered ``PONG``.
 
 Faults: ``wrong_best_next`` (the next change reports a best bid the book does not
 have), ``disconnect``, ``silent`` (no frames, no ``PONG``; books still change).
@@ -82,6 +83,23 @@ class FakePolymarketWs(FakeWsServer):
             "market": book.market,
             "timestamp": str(int(time.time() * 1000)),
             "price_changes": [change],
+        }
+        for ws, tokens in list(self._subs.items()):
+            if token in tokens:
+                await self._send(ws, event)
+
+    async def change_tick(self, token: str, tick: str) -> None:
+        """The venue's ``tick_size_change``: the REST fake's book takes the new tick
+        (orders off its grid are refused from now on) and subscribers hear it."""
+        book = self.rest.books[token]
+        old, book.tick = book.tick, Decimal(tick)
+        event = {
+            "event_type": "tick_size_change",
+            "asset_id": token,
+            "market": book.market,
+            "old_tick_size": _s(old),
+            "new_tick_size": _s(book.tick),
+            "timestamp": str(int(time.time() * 1000)),
         }
         for ws, tokens in list(self._subs.items()):
             if token in tokens:

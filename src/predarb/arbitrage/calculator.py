@@ -14,6 +14,13 @@ fill exactly that share of each level in price order. The venue fills best first
 against the whole visible size, which is never dearer: price plus fee per contract
 (``p + r·p·(1−p)``, r < 1) grows with p.
 
+Polymarket legs are market orders (FOK): a BUY at limit ``p`` spends exactly
+``n × p`` pUSD, and levels cheaper than ``p`` give the difference back as extra shares
+(surplus), not as cash. So a Polymarket leg costs ``n × p`` (``Leg.surplus`` is the
+expected extra), can fill ``n`` only while the levels up to ``p`` hold ``n × p`` of
+notional, and ``n × p`` must be whole cents (``precision``): the size is rounded down to
+a count every Polymarket leg accepts, or the opportunity is refused with its reason.
+
 Flags on the result: ``tradable`` is False when the pair is flagged or the size rules
 (venue minimum, ``min_cost``) cannot be met, with ``reason`` saying why; ``executable``
 is False for live pairs until ``live.LiveConfirmation`` has seen the opportunity twice,
@@ -28,10 +35,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
+from predarb.arbitrage import precision
 from predarb.arbitrage.fees import fee_for_levels
 from predarb.domain import (
     ONE,
     ZERO,
+    Action,
     ArbKind,
     Contract,
     FeeSchedule,
@@ -40,12 +49,15 @@ from predarb.domain import (
     OrderBook,
     Pair,
     PairKind,
+    Venue,
 )
 
 MAX_COMBINATIONS = 64  # above this, one greedy combination (cheapest contract per world)
 FRACTIONAL_STEP = Decimal("0.01")  # size grid when whole_contracts is off (both venues: 2 dp)
 LIVE_REASON = "live: awaiting a second consecutive sighting"
 BELOW_MINIMUM = "below venue minimum"
+PRECISION = "market-order precision"
+SHARE_QUANTUM = Decimal("0.000001")  # Polymarket amounts: 6-dp base units
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,12 @@ class CalcParams:
 
 @dataclass(frozen=True)
 class _Side:
-    """One contract ready to be a leg: its usable asks as (price, size we may take)."""
+    """One contract ready to be a leg: its usable asks as (price, size we may take).
+
+    For a market-order venue (Polymarket) ``levels`` is the ladder of limits: buying
+    ``n`` at the limit of level k needs ``n × p_k`` of notional at or below ``p_k``, so
+    level k holds up to that cumulative notional divided by ``p_k``; ``asks`` keeps the
+    book's levels, which the money actually walks."""
 
     contract: Contract
     world: str
@@ -68,6 +85,11 @@ class _Side:
     levels: tuple[tuple[Decimal, Decimal], ...]
     capacity: Decimal
     book: OrderBook
+    asks: tuple[tuple[Decimal, Decimal], ...] = ()
+
+    @property
+    def market_order(self) -> bool:
+        return bool(self.asks)
 
     def unit_cost(self, price: Decimal) -> Decimal:
         """Price plus the unrounded fee of one contract at ``price``."""
@@ -85,6 +107,36 @@ class _Side:
             out.append((price, take))
             left -= take
         return out
+
+    def spend(self, dollars: Decimal) -> list[tuple[Decimal, Decimal]]:
+        """The fills of a market BUY of ``dollars``: best asks first, shares in 6-dp
+        base units, surplus included."""
+        out: list[tuple[Decimal, Decimal]] = []
+        left = dollars
+        for price, size in self.asks:
+            if left <= 0:
+                break
+            take = min(size, (left / price).quantize(SHARE_QUANTUM, rounding=ROUND_DOWN))
+            if take > 0:
+                out.append((price, take))
+            left -= take * price
+        return out
+
+
+def _limit_ladder(
+    asks: list[tuple[Decimal, Decimal]], step: Decimal
+) -> tuple[tuple[Decimal, Decimal], ...]:
+    """The levels as market-order limits: level k may take the cumulative notional up
+    to it divided by its price, less what cheaper limits already took."""
+    ladder: list[tuple[Decimal, Decimal]] = []
+    notional, reached = ZERO, ZERO
+    for price, size in asks:
+        notional += price * size
+        capacity = _floor_to(notional / price, step)
+        if capacity > reached:
+            ladder.append((price, capacity - reached))
+            reached = capacity
+    return tuple(ladder)
 
 
 @dataclass(frozen=True)
@@ -135,10 +187,13 @@ def _side(
         size = _floor_to(level.size * params.depth_fraction, step)
         if size > 0:
             levels.append((price, size))
+    asks: tuple[tuple[Decimal, Decimal], ...] = ()
+    if contract.venue is Venue.POLYMARKET:
+        asks, levels = tuple(levels), list(_limit_ladder(levels, step))
     if not levels:
         return None
     capacity = sum((size for _, size in levels), ZERO)
-    return _Side(contract, world, fees[contract], tuple(levels), capacity, book)
+    return _Side(contract, world, fees[contract], tuple(levels), capacity, book, asks)
 
 
 def _combinations(candidates: Sequence[Sequence[_Side]]) -> list[tuple[_Side, ...]]:
@@ -184,16 +239,24 @@ def _price(sides: Sequence[_Side], contracts: Decimal) -> _Priced:
     legs: list[Leg] = []
     for side in sides:
         fills = side.fills(contracts)
+        limit, surplus = fills[-1][0], ZERO
+        if side.market_order:
+            cost = contracts * limit
+            fills = side.spend(cost)
+            surplus = max(ZERO, sum((c for _, c in fills), ZERO) - contracts)
+        else:
+            cost = sum((p * c for p, c in fills), ZERO)
         legs.append(
             Leg(
                 contract=side.contract,
                 world=side.world,
-                price=fills[-1][0],
+                price=limit,
                 contracts=contracts,
-                cost=sum((p * c for p, c in fills), ZERO),
+                cost=cost,
                 fee=fee_for_levels(side.schedule, fills),
                 tick_size=side.book.tick_size,
                 min_order_size=side.book.min_order_size,
+                surplus=surplus,
             )
         )
     cost = sum((leg.cost for leg in legs), ZERO)
@@ -216,6 +279,40 @@ def _largest_within(
     return lo * step
 
 
+def _count_step(sides: Sequence[_Side], contracts: Decimal, step: Decimal) -> Decimal:
+    """The granularity every market-order leg accepts at the limits ``contracts`` needs."""
+    steps = [
+        precision.count_step(Action.BUY, side.fills(contracts)[-1][0], side.book.tick_size, step)
+        for side in sides
+        if side.market_order
+    ]
+    return precision.common_step(steps, step)
+
+
+def _sendable_at_most(sides: Sequence[_Side], contracts: Decimal, step: Decimal) -> Decimal:
+    """The largest count up to ``contracts`` that every market-order leg can send (a
+    smaller count may need a cheaper limit and so a finer step: repeat until stable)."""
+    while contracts > 0:
+        rounded = _floor_to(contracts, _count_step(sides, contracts, step))
+        if rounded == contracts:
+            break
+        contracts = rounded
+    return contracts
+
+
+def _sendable_at_least(
+    sides: Sequence[_Side], contracts: Decimal, ceiling: Decimal, step: Decimal
+) -> Decimal | None:
+    """The smallest count from ``contracts`` up to ``ceiling`` that every market-order
+    leg can send, or None."""
+    while contracts <= ceiling:
+        rounded = _ceil_to(contracts, _count_step(sides, contracts, step))
+        if rounded == contracts:
+            return contracts
+        contracts = rounded
+    return None
+
+
 def _kind(pair: Pair, sides: Sequence[_Side]) -> ArbKind:
     if len({s.contract.venue for s in sides}) == 1:
         return ArbKind.SAME_VENUE
@@ -230,6 +327,7 @@ def _evaluate_combo(
     limit = None if params.max_contracts is None else _floor_to(params.max_contracts, step)
     size = _profitable_size(sides, limit)
     size = _largest_within(sides, size, params.max_cost, step)
+    size = _sendable_at_most(sides, size, step)
     smallest = max(sides, key=lambda s: s.book.min_order_size)
     minimum = _ceil_to(max(smallest.book.min_order_size, step), step)
     problems: list[str] = []
@@ -238,14 +336,29 @@ def _evaluate_combo(
     else:
         # The venue minimum may still be profitable overall although its last contracts
         # are not; when it is profitable but dearer than max_cost, say so.
-        if any(s.capacity < minimum for s in sides) or (limit is not None and limit < minimum):
+        ceiling = min(s.capacity for s in sides)
+        if limit is not None:
+            ceiling = min(ceiling, limit)
+        if ceiling < minimum:
             return None
-        size = minimum
+        sendable = _sendable_at_least(sides, minimum, ceiling, step)
+        size = minimum if sendable is None else sendable
         priced = _price(sides, size)
-        if priced.total > params.max_cost:
+        if sendable is None:
+            problems.append(
+                f"{PRECISION}: no count from {_text(minimum)} to {_text(ceiling)} contracts "
+                "gives Polymarket amounts it accepts (whole cents at the limit price)"
+            )
+        elif priced.total > params.max_cost and size == minimum:
             problems.append(
                 f"{BELOW_MINIMUM}: {smallest.contract.venue.value} needs "
                 f"{_text(minimum)} contracts, costing ${_text(priced.total)} "
+                f"> max ${_text(params.max_cost)}"
+            )
+        elif priced.total > params.max_cost:
+            problems.append(
+                f"{PRECISION}: the smallest count Polymarket accepts at these prices is "
+                f"{_text(size)} contracts, costing ${_text(priced.total)} "
                 f"> max ${_text(params.max_cost)}"
             )
     if priced.profit <= 0:
@@ -257,7 +370,7 @@ def _evaluate_combo(
     if not pair.tradable:
         problems.insert(0, "pair flagged: " + (", ".join(pair.flags) or "not tradable"))
     tradable = pair.tradable and not problems
-    executable = not (pair.live or any(p.startswith(BELOW_MINIMUM) for p in problems))
+    executable = not (pair.live or any(p.startswith((BELOW_MINIMUM, PRECISION)) for p in problems))
     if pair.live:
         problems.append(LIVE_REASON)
     return Opportunity(

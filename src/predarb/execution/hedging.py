@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from predarb.arbitrage import precision
 from predarb.arbitrage.fees import taker_fee
-from predarb.domain import ONE, ZERO, Action, Contract, FeeSchedule, Level, OrderBook
+from predarb.domain import ONE, ZERO, Action, Contract, FeeSchedule, Level, OrderBook, Venue
 from predarb.venues.paper import take_levels
 
 if TYPE_CHECKING:
@@ -117,15 +118,41 @@ def plan_hedge(
         if sum((lv.size for lv in taken), ZERO) < need:
             return GiveUp(f"not enough depth to buy {need} of {leg.contract.key}")
         fee = fee_of(leg.contract)
-        cost += sum((lv.price * lv.size + taker_fee(fee, lv.size, lv.price) for lv in taken), ZERO)
-        orders.append(
-            PlannedOrder(leg.index, leg.contract, leg.world, Action.BUY, taken[-1].price, need)
-        )
+        limit = taken[-1].price
+        if leg.contract.venue is Venue.POLYMARKET:
+            found = market_buy_limit(book, need)
+            if found is None:
+                return GiveUp(f"no price buys {need} of {leg.contract.key} in amounts it takes")
+            # A market BUY spends need × limit; cheaper levels give surplus shares.
+            limit = found
+            cost += need * limit + taker_fee(fee, need, limit)
+        else:
+            cost += sum(
+                (lv.price * lv.size + taker_fee(fee, lv.size, lv.price) for lv in taken), ZERO
+            )
+        orders.append(PlannedOrder(leg.index, leg.contract, leg.world, Action.BUY, limit, need))
     pnl = target - spent - cost
     floor = -policy.max_loss_per_contract * target
     if pnl < floor:
         return GiveUp(f"completing would lose {-pnl:.4f}, more than the budget {-floor:.4f}")
     return Hedge(tuple(orders), pnl)
+
+
+def market_buy_limit(book: OrderBook, contracts: Decimal) -> Decimal | None:
+    """The lowest limit at which a Polymarket FOK BUY of ``contracts`` is both sendable
+    (whole cents) and fillable from the book (its money fits the notional at or below
+    the limit), or None."""
+    tick = book.tick_size
+    if not book.asks or tick <= 0:
+        return None
+    price = book.asks[0].price
+    while price <= ONE - tick:
+        notional = sum((lv.price * lv.size for lv in book.asks if lv.price <= price), ZERO)
+        fits = notional >= contracts * price
+        if fits and precision.refusal(Action.BUY, contracts, price, tick) is None:
+            return price
+        price += tick
+    return None
 
 
 def plan_unwind(
@@ -144,6 +171,8 @@ def plan_unwind(
             continue
         book = books.get(leg.contract)
         price = _sell_price(book.bids, excess, book.tick_size, rung) if book else None
+        if price is not None and book is not None and leg.contract.venue is Venue.POLYMARKET:
+            price = _sendable_sell(excess, price, book.tick_size)
         if price is None:
             stuck.append(leg.index)
             continue
@@ -161,3 +190,14 @@ def _sell_price(
     taken = take_levels(bids, Action.SELL, ZERO, contracts)
     price = taken[-1].price - tick * rung
     return price if price >= tick else None
+
+
+def _sendable_sell(contracts: Decimal, price: Decimal, tick: Decimal) -> Decimal | None:
+    """The highest price from ``price`` down, within a cent, at which Polymarket takes
+    a FOK/FAK SELL of ``contracts`` (its proceeds within the taker precision)."""
+    floor = max(tick, price - Decimal("0.01"))
+    while price >= floor:
+        if precision.refusal(Action.SELL, contracts, price, tick) is None:
+            return price
+        price -= tick
+    return None

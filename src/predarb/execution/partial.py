@@ -55,12 +55,23 @@ def _signed(o: OrderRecord) -> Decimal:
     return o.filled if o.action == Action.BUY.value else -o.filled
 
 
+def surplus(o: OrderRecord) -> Decimal:
+    """Shares a BUY holds beyond what it asked for: a Polymarket market BUY spends its
+    money in full, and better prices than its limit buy extra shares. They are kept
+    (recorded in the fills, paid at settlement) but are no part of the cover."""
+    if o.action != Action.BUY.value:
+        return ZERO
+    return max(ZERO, o.filled - o.contracts)
+
+
 def leg_holdings(ex: ExecutionRecord) -> list[LegHolding]:
-    """What each leg holds now, from every order of the execution that serves it."""
+    """What each leg holds now towards the cover, from every order of the execution
+    that serves it (surplus shares aside)."""
     legs = sorted((o for o in ex.orders if o.role == "leg"), key=lambda o: o.leg_index)
     out = []
     for leg in legs:
-        held = sum((_signed(o) for o in ex.orders if o.leg_index == leg.leg_index), ZERO)
+        orders = [o for o in ex.orders if o.leg_index == leg.leg_index]
+        held = sum((_signed(o) - surplus(o) for o in orders), ZERO)
         contract = Contract(leg.venue, leg.market_id, leg.side, leg.token_id)
         out.append(LegHolding(leg.leg_index, contract, leg.world, held))
     return out
@@ -166,9 +177,26 @@ async def _send(
     await placer.send_one(ex.id, order, role, o.leg_index, o.world)
 
 
+def surplus_note(ex: ExecutionRecord) -> str:
+    """What the execution holds beyond its cover, for the record and the alert."""
+    extra: dict[str, Decimal] = {}
+    for o in ex.orders:
+        if (more := surplus(o)) > 0:
+            key = Contract(o.venue, o.market_id, o.side, o.token_id).key
+            extra[key] = extra.get(key, ZERO) + more
+    if not extra:
+        return ""
+    held = ", ".join(f"{n} of {key}" for key, n in extra.items())
+    return f"surplus shares from better prices: {held} (kept, not covered)"
+
+
 def _outcome(
     ex: ExecutionRecord, notes: list[str], first_fill_ns: int | None, placer: Placer
 ) -> PartialOutcome:
+    extra = surplus_note(ex)
+    if extra:
+        notes.append(extra)
+    tail = f"; {extra}" if extra else ""
     legs = leg_holdings(ex)
     if _pending(ex):
         unknown = [o.client_order_id for o in ex.orders if not o.status.final]
@@ -185,11 +213,11 @@ def _outcome(
     held = legs[0].held if legs else ZERO
     if any(o.role == UNWIND and o.filled > 0 for o in ex.orders):
         kept = f"; kept {held} covered contracts" if held > 0 else ""
-        return PartialOutcome(ExecutionStatus.UNWOUND, window, f"filled leg sold back{kept}")
+        return PartialOutcome(ExecutionStatus.UNWOUND, window, f"filled leg sold back{kept}{tail}")
     if any(o.role == HEDGE and o.filled > 0 for o in ex.orders):
         pnl = held - spent(ex)
         note = f"missing leg completed at a worse price; {held} contracts, P&L {pnl:.4f}"
-        return PartialOutcome(ExecutionStatus.HEDGED, window, note)
+        return PartialOutcome(ExecutionStatus.HEDGED, window, note + tail)
     # Nothing was needed after all (a lost reply turned out filled, or nothing filled).
     status = ExecutionStatus.SUCCESS if held > 0 else ExecutionStatus.FAILED
     return PartialOutcome(status, None, "; ".join(notes))

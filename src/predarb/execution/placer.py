@@ -7,7 +7,9 @@ Order of work, so that a crash or a lost reply never leads to a duplicate order:
 2. in the same transaction, the id the venue will know each order by is recorded when
    the venue can say it in advance (else it comes from a lost reply), and the orders
    are marked sent; one commit, so a restart finds either nothing or orders to look
-   up (never to resend);
+   up (never to resend). When a venue says at preparing that it would refuse a leg
+   (``OrderRejected``: e.g. amounts Polymarket cannot take), no leg is sent: the
+   execution is FAILED with every order recorded as refused or not sent;
 3. all legs go out together (``asyncio.gather``) as fill-or-kill limit orders at the
    prices the calculator saw: with the work done in 1, only the socket writes are
    left between them;
@@ -42,12 +44,13 @@ from predarb.domain import (
     Venue,
 )
 from predarb.store import Store
-from predarb.venues.base import OrderStateUnknown, VenueClient, VenueError
+from predarb.venues.base import OrderRejected, OrderStateUnknown, VenueClient, VenueError
 
 log = logging.getLogger(__name__)
 
 LOOKUP_ATTEMPTS = 4
 LOOKUP_DELAY_S = 0.25
+NOT_SENT = "not_sent_leg_refused"  # another leg of the execution was refused at preparing
 
 
 def _no_crash(point: str) -> None:
@@ -201,7 +204,11 @@ class Placer:
                 self.store.create_execution(execution_id, opp, self.mode, orders, self.clock()),
                 self._prepare(requests),
             )
-            await self._announce(requests, known)
+            refused = any(isinstance(k, OrderResult) for k in known)
+            if not refused:
+                await self._announce(requests, [k for k in known if isinstance(k, str)])
+        if refused:
+            return await self._refuse(execution_id, orders, known)
         crash_point("after_write_ahead")
         crash_point("after_mark_sent")
         placed = await asyncio.gather(*(self._send(order, world) for order, world in orders))
@@ -210,7 +217,13 @@ class Placer:
             await self.store.record_result(execution_id, leg.result, self.clock())
             crash_point(f"after_result_recorded:{n}")
         status = classify(opp.contracts, [leg.result for leg in placed])
-        await self.store.set_status(execution_id, status, self.clock())
+        extra = [
+            f"{leg.result.filled - leg.order.contracts} of {leg.order.contract.key}"
+            for leg in placed
+            if leg.order.action is Action.BUY and leg.result.filled > leg.order.contracts
+        ]
+        note = f"surplus shares from better prices: {', '.join(extra)}" if extra else ""
+        await self.store.set_status(execution_id, status, self.clock(), note=note)
         log.info(
             "execution %s %s",
             execution_id,
@@ -224,25 +237,73 @@ class Placer:
     ) -> PlacedLeg:
         """A hedge or unwind order: written ahead, sent, its answer recorded."""
         await self.store.add_order(execution_id, order, role, leg_index, world, self.clock())
-        await self._announce([order], await self._prepare([order]))
+        [known] = await self._prepare([order])
+        if isinstance(known, OrderResult):  # refused before sending: nothing went out
+            now = time.monotonic_ns()
+            leg = PlacedLeg(order, world, known, now, now)
+            await self.store.record_result(execution_id, known, self.clock())
+            return leg
+        await self._announce([order], [known])
         crash_point(f"{role}_announced")
         leg = await self._send(order, world)
         await self.store.record_result(execution_id, leg.result, self.clock())
         crash_point(f"after_{role}_recorded")
         return leg
 
-    async def _prepare(self, orders: list[OrderRequest]) -> list[str]:
+    async def _prepare(self, orders: list[OrderRequest]) -> list[str | OrderResult]:
         """Each venue readies its order (nothing is sent) and says the id it will know
-        the order by. A venue that cannot prepare one answers it at sending instead."""
+        the order by, or, for an order it would refuse, the refusal. A venue that cannot
+        prepare one answers it at sending instead."""
 
-        async def one(order: OrderRequest) -> str:
+        async def one(order: OrderRequest) -> str | OrderResult:
             try:
                 return await self.venues[order.contract.venue].prepare(order)
+            except OrderRejected as exc:
+                log.warning("order %s refused before sending: %s", order.client_order_id, exc)
+                return OrderResult(
+                    order.client_order_id,
+                    OrderStatus.REJECTED,
+                    error_code=exc.code or "refused",
+                    error=exc.message,
+                )
             except VenueError as exc:
                 log.warning("order %s not prepared: %s", order.client_order_id, exc)
                 return order.client_order_id
 
         return list(await asyncio.gather(*(one(order) for order in orders)))
+
+    async def _refuse(
+        self,
+        execution_id: str,
+        orders: list[tuple[OrderRequest, str]],
+        known: list[str | OrderResult],
+    ) -> Placement:
+        """Some leg would be refused: none is sent, and the execution fails at once."""
+        placed = []
+        now = time.monotonic_ns()
+        for (order, world), k in zip(orders, known, strict=True):
+            result = (
+                k
+                if isinstance(k, OrderResult)
+                else OrderResult(
+                    order.client_order_id,
+                    OrderStatus.CANCELED,
+                    error_code=NOT_SENT,
+                    error="not sent: another leg was refused before sending",
+                )
+            )
+            await self.store.record_result(execution_id, result, self.clock())
+            placed.append(PlacedLeg(order, world, result, now, now))
+        reasons = "; ".join(
+            f"{r.result.error_code}: {r.result.error}"
+            for r in placed
+            if r.result.error_code != NOT_SENT
+        )
+        await self.store.set_status(
+            execution_id, ExecutionStatus.FAILED, self.clock(), note=f"nothing sent: {reasons}"
+        )
+        log.warning("execution %s refused before sending: %s", execution_id, reasons)
+        return Placement(execution_id, ExecutionStatus.FAILED, tuple(placed))
 
     async def _announce(self, orders: list[OrderRequest], known: list[str]) -> None:
         """Record the id each venue will know the order by (when it could say so before

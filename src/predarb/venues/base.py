@@ -91,7 +91,11 @@ class VenueClient(abc.ABC):
     async def prepare(self, order: OrderRequest) -> str:
         """The id the venue will know ``order`` by, when it can be known before sending
         (the placer records it first, so a restart can look the order up). By default
-        the venue knows orders by their client order id."""
+        the venue knows orders by their client order id.
+
+        Raises ``OrderRejected`` when the venue would certainly refuse the order (its
+        amounts or price cannot be expressed there): the placer then sends none of the
+        execution's legs."""
         return order.client_order_id
 
     @abc.abstractmethod

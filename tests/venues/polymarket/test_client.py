@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -18,6 +19,7 @@ from predarb.domain import (
 from predarb.venues.base import (
     AuthError,
     NotFound,
+    OrderRejected,
     OrderStateUnknown,
     RateLimited,
     VenueError,
@@ -36,15 +38,28 @@ def buy(
     return OrderRequest(coid, contract, Action.BUY, D(price), D(qty), tif)
 
 
-async def test_discovery_paginates_and_keeps_open(fake: FakePolymarket) -> None:
+async def test_discovery_pages_by_keyset_and_keeps_open(fake: FakePolymarket) -> None:
+    """A keyset listing of three pages: 5 events, 2 a page, each next page asked for
+    with the cursor the last one gave; no next_cursor ends it."""
     for i in range(5):
         fake.add_market(str(600 + i), tags=("sports",), accepting=i != 4)
-    fake.page_size = 2
     venue = PolymarketVenue(fake.clob_url, fake.gamma_url, page_size=2)
     markets = await venue.list_markets()
     await venue.close()
     assert sorted(m.market_id for m in markets) == ["600", "601", "602", "603"]
     assert all(m.category == "Sports" and m.status is MarketStatus.OPEN for m in markets)
+    assert fake.requests.count(("GET", "/events/keyset")) == 3
+    assert ("GET", "/events") not in fake.requests
+
+
+async def test_discovery_falls_back_to_offset_paging(fake: FakePolymarket) -> None:
+    for i in range(5):
+        fake.add_market(str(600 + i))
+    fake.keyset_enabled, fake.page_size = False, 2
+    venue = PolymarketVenue(fake.clob_url, fake.gamma_url, page_size=2)
+    markets = await venue.list_markets()
+    await venue.close()
+    assert sorted(m.market_id for m in markets) == [str(600 + i) for i in range(5)]
     assert fake.requests.count(("GET", "/events")) == 3
 
 
@@ -64,24 +79,58 @@ async def test_books_best_first_and_paper_mode(env: Env) -> None:
 
 
 async def test_fok_fill_pending_then_confirmed(env: Env) -> None:
-    result = await env.venue.place_order(buy(env, "c1", "0.46", "20"))
+    result = await env.venue.place_order(buy(env, "c1", "0.45", "10"))
     assert result.status is OrderStatus.FILLED
-    assert (result.filled, result.avg_price) == (D(20), D("0.455"))
+    assert (result.filled, result.avg_price) == (D(10), D("0.45"))
     assert result.venue_order_id in env.fake.orders
-    assert env.fake.wallet(ADDRESS).balance == D(100) - D("9.1") - D("0.19836")
+    assert env.fake.wallet(ADDRESS).balance == D(100) - D("4.5") - D("0.099")
     order = await env.venue.get_order("c1")
     assert order is not None and order.status is OrderStatus.FILLED
-    assert [(f.price, f.contracts, f.final) for f in order.fills] == [
-        (D("0.45"), D(10), False),
-        (D("0.46"), D(10), False),
-    ]
-    assert sum(f.fee for f in order.fills) == D("0.19836")
+    assert [(f.price, f.contracts, f.final) for f in order.fills] == [(D("0.45"), D(10), False)]
+    assert sum(f.fee for f in order.fills) == D("0.099")
     env.fake.settle_trades("CONFIRMED")
     fills = await env.venue.get_fills("c1")
-    assert all(f.final and f.client_order_id == "c1" for f in fills) and len(fills) == 2
-    assert await env.venue.get_balance() == D("90.70164")
+    assert all(f.final and f.client_order_id == "c1" for f in fills) and len(fills) == 1
+    assert await env.venue.get_balance() == D("95.401")
     (pos,) = await env.venue.get_positions()
-    assert (pos.contract.token_id, pos.contracts, pos.cost) == (env.yes, D(20), D("9.1"))
+    assert (pos.contract.token_id, pos.contracts, pos.cost) == (env.yes, D(10), D("4.5"))
+
+
+async def test_a_buy_walking_two_better_levels_gets_surplus_shares(env: Env) -> None:
+    # A FOK BUY of 30 at 0.50 spends 15 pUSD: 10 @ 0.45 and 20 @ 0.46 cost 13.70, and
+    # the last 1.30 buys 2.6 @ 0.50: 32.6 shares, 2.6 more than asked (not "unknown").
+    result = await env.venue.place_order(buy(env, "s1", "0.50", "30"))
+    assert (result.status, result.filled) == (OrderStatus.FILLED, D("32.6"))
+    assert result.avg_price == (D(15) / D("32.6")).quantize(D("0.000001"))
+    order = await env.venue.get_order("s1")
+    assert order is not None and order.status is OrderStatus.FILLED
+    assert [(f.price, f.contracts) for f in order.fills] == [
+        (D("0.45"), D(10)),
+        (D("0.46"), D(20)),
+        (D("0.5"), D("2.6")),
+    ]
+    fees = D("0.099") + D("0.19872") + D("0.026")
+    assert env.fake.wallet(ADDRESS).balance == D(100) - D(15) - fees
+    assert env.fake.wallet(ADDRESS).positions[env.yes] == D("32.6")
+
+
+async def test_a_fok_at_0955_on_a_0001_tick_is_never_sent_with_an_odd_count(
+    fake: FakePolymarket, env: Env
+) -> None:
+    fine = fake.add_market("502", tick="0.001", fee_rate="0")
+    token = fine.tokens["Yes"]
+    fake.set_book(token, asks=[("0.955", "100")])
+    contract = Contract(Venue.POLYMARKET, "502", "Yes", token)
+    odd = OrderRequest("f1", contract, Action.BUY, D("0.955"), D(7), TimeInForce.FOK)
+    with pytest.raises(OrderRejected) as refused:
+        await env.venue.prepare(odd)
+    assert refused.value.code == "amount_precision"
+    result = await env.venue.place_order(odd)
+    assert (result.status, result.error_code) == (OrderStatus.REJECTED, "amount_precision")
+    assert ("POST", "/order") not in fake.requests  # 7 × 0.955 = 6.685: never sent
+    even = OrderRequest("f2", contract, Action.BUY, D("0.955"), D(6), TimeInForce.FOK)
+    done = await env.venue.place_order(even)
+    assert (done.status, done.filled, done.avg_price) == (OrderStatus.FILLED, D(6), D("0.955"))
 
 
 async def test_failed_trade_is_a_failed_leg(env: Env) -> None:
@@ -154,7 +203,7 @@ async def test_token_info_looked_up_when_unknown(env: Env) -> None:
 async def test_unclear_order_reply_raises_state_unknown(env: Env, status: int) -> None:
     env.fake.fail_next("POST", "/order", status)
     with pytest.raises(PolymarketOrderStateUnknown) as info:
-        await env.venue.place_order(buy(env, "u1", "0.46", "5"))
+        await env.venue.place_order(buy(env, "u1", "0.45", "5"))
     assert info.value.venue_order_id.startswith("0x")
     assert env.fake.requests.count(("POST", "/order")) == 1  # never resent
     assert await env.venue.get_order("u1") is None  # it never arrived
@@ -163,7 +212,7 @@ async def test_unclear_order_reply_raises_state_unknown(env: Env, status: int) -
 async def test_dropped_reply_then_lookup_by_hash(env: Env) -> None:
     env.fake.drop_next("POST", "/order")
     with pytest.raises(OrderStateUnknown) as info:
-        await env.venue.place_order(buy(env, "d1", "0.46", "5"))
+        await env.venue.place_order(buy(env, "d1", "0.45", "5"))
     assert isinstance(info.value, PolymarketOrderStateUnknown)
     assert env.fake.requests.count(("POST", "/order")) == 1
     found = await env.venue.get_order("d1")
@@ -184,7 +233,7 @@ async def test_malformed_order_reply_is_unknown(env: Env) -> None:
         "POST", "/order", '{"success":true,"status":"matched","makingAmount":"NaN"}'
     )
     with pytest.raises(PolymarketOrderStateUnknown):
-        await env.venue.place_order(buy(env, "m1", "0.46", "5"))
+        await env.venue.place_order(buy(env, "m1", "0.45", "5"))
 
 
 async def test_reads_retry_429_and_5xx(env: Env) -> None:
@@ -200,7 +249,7 @@ async def test_reads_retry_429_and_5xx(env: Env) -> None:
 async def test_order_429_is_not_resent(env: Env) -> None:
     env.fake.fail_next("POST", "/order", 429)
     with pytest.raises(RateLimited):
-        await env.venue.place_order(buy(env, "q1", "0.46", "5"))
+        await env.venue.place_order(buy(env, "q1", "0.45", "5"))
     assert env.fake.requests.count(("POST", "/order")) == 1
 
 
@@ -249,7 +298,39 @@ async def test_resolution(env: Env) -> None:
 
 async def test_gamma_5xx_exhausts_retries(env: Env) -> None:
     for _ in range(4):
-        env.fake.fail_next("GET", "/events", 503)
+        env.fake.fail_next("GET", "/events/keyset", 503)
     with pytest.raises(VenueUnavailable):
         await env.venue.list_markets()
-    assert env.fake.requests.count(("GET", "/events")) == 4
+    assert env.fake.requests.count(("GET", "/events/keyset")) == 4
+
+
+async def test_a_protocol_v2_market_trades_its_position_ids_on_exchange_v3(
+    fake: FakePolymarket, env: Env
+) -> None:
+    """A ``version: "v2"`` market: its position ids (not its CTF token ids, though it
+    carries both) are the contracts; orders are signed for ExchangeV3 (domain "3") and
+    its balance is read as CONDITIONAL-V2."""
+    v3 = fake.add_market("900", version="v2", fee_rate="0")
+    position = v3.tokens["Yes"]
+    fake.set_book(position, asks=[("0.40", "50")])
+    market = await env.venue.get_market("900")
+    yes = market.contract("Yes")
+    assert yes.token_id == position != json.loads(v3.raw["clobTokenIds"])[0]
+    order = OrderRequest("v3-1", yes, Action.BUY, D("0.40"), D(10), TimeInForce.FOK)
+    result = await env.venue.place_order(order)
+    assert (result.status, result.filled) == (OrderStatus.FILLED, D(10))
+    assert fake.signer_failures == 0
+    positions = await env.venue.get_positions()
+    assert [(p.contract.token_id, p.contracts) for p in positions] == [(position, D(10))]
+
+
+async def test_version_read_at_start_and_again_on_a_mismatch(env: Env) -> None:
+    """The CLOB moves to version 3 after we read 2: the order signed for V2 is refused
+    with order_version_mismatch, /version is read again and the order signed anew."""
+    await env.venue.connect()
+    assert env.fake.requests.count(("GET", "/version")) == 1
+    env.fake.version = 3
+    result = await env.venue.place_order(buy(env, "vm-1", "0.45", "10"))
+    assert (result.status, result.filled) == (OrderStatus.FILLED, D(10))
+    assert env.fake.requests.count(("GET", "/version")) == 2
+    assert env.fake.requests.count(("POST", "/order")) == 2

@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 
 import pytest
-from py_clob_client_v2 import ApiCreds, ClobClient, OrderArgs, OrderType
+from py_clob_client_v2 import ApiCreds, ClobClient, MarketOrderArgs, OrderArgs, OrderType
 from py_clob_client_v2.exceptions import PolyApiException
 
 from tests.fakes.polymarket_server import FakePolymarket
@@ -24,11 +24,39 @@ async def test_official_order_accepted(env: Env) -> None:
     args = OrderArgs(token_id=env.yes, price=0.46, size=20.0, side="BUY")
     reply = await asyncio.to_thread(client.create_and_post_order, args, None, OrderType.FOK)
     assert reply["success"] is True and reply["status"] == "matched"
-    assert reply["takingAmount"] == "20000000" and reply["makingAmount"] == "9100000"
+    # 9.20 pUSD spent in full: 10 @ 0.45 and 10.217391 @ 0.46 (surplus for the taker).
+    assert reply["takingAmount"] == "20217391" and reply["makingAmount"] == "9200000"
     assert reply["transactionsHashes"]  # resolved from /data/trades, no 30 s poll
     assert env.fake.signer_failures == 0 and env.fake.auth_failures == 0
     order = await asyncio.to_thread(client.get_order, reply["orderID"])
-    assert order["status"] == "MATCHED" and order["size_matched"] == "20"
+    assert order["status"] == "MATCHED" and order["size_matched"] == "20.217391"
+
+
+async def test_official_market_order_accepted(env: Env) -> None:
+    """create_market_order: 4.50 pUSD at up to 0.45 (maker 2 decimals, taker 10)."""
+    client = official(env, KEY)
+    args = MarketOrderArgs(token_id=env.yes, amount=4.5, side="BUY", price=0.45)
+    reply = await asyncio.to_thread(client.create_and_post_market_order, args)
+    assert reply["success"] is True and reply["status"] == "matched"
+    assert (reply["makingAmount"], reply["takingAmount"]) == ("4500000", "10000000")
+
+
+async def test_official_market_order_on_a_fine_tick_refused_as_the_venue_does(
+    fake: FakePolymarket, env: Env
+) -> None:
+    """The SDK's builder gives a 0.001-tick market BUY a 5-decimal taker amount
+    (9.98 / 0.985 = 10.13197), which the live CLOB refuses (py-clob-client-v2 #99)."""
+    fine = fake.add_market("503", tick="0.001", fee_rate="0")
+    fake.set_book(fine.tokens["Yes"], asks=[("0.985", "100")])
+    client = official(env, KEY)
+    args = MarketOrderArgs(token_id=fine.tokens["Yes"], amount=9.98, side="BUY", price=0.985)
+    with pytest.raises(PolyApiException) as info:
+        await asyncio.to_thread(client.create_and_post_market_order, args)
+    assert info.value.status_code == 400
+    assert info.value.error_msg == {
+        "error": "invalid amounts, the market buy orders maker amount supports a max "
+        "accuracy of 2 decimals, taker amount a max of 4 decimals"
+    }
 
 
 async def test_official_order_with_wrong_signer_refused(env: Env) -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from aiolimiter import AsyncLimiter
 
+from predarb.arbitrage import precision
 from predarb.domain import (
     ONE,
     ZERO,
@@ -57,6 +58,7 @@ from predarb.venues.polymarket.auth import ApiCredentials, l1_headers, l2_header
 from predarb.venues.polymarket.errors import (
     KILL_CODES,
     VENUE,
+    VERSION_MISMATCH,
     PolymarketOrderStateUnknown,
     order_error_code,
     to_error,
@@ -150,8 +152,9 @@ class PolymarketVenue(VenueClient):
         self._contracts: dict[str, Contract] = {}
         self._hash_by_client: dict[str, str] = {}
         self._client_by_hash: dict[str, str] = {}
-        # Orders prepared for sending, or already refused locally, by client order id.
-        self._prepared: OrderedDict[str, _Ready | OrderResult] = OrderedDict()
+        # Orders prepared for sending, by client order id.
+        self._prepared: OrderedDict[str, _Ready] = OrderedDict()
+        self._clob_version: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PolymarketVenue:
@@ -175,7 +178,18 @@ class PolymarketVenue(VenueClient):
 
     def book_stream(self, **kwargs: Any) -> ws.PolymarketBookStream:
         """Streamed books from the public market channel."""
-        return ws.PolymarketBookStream(self._ws_url, self, min_size=self._min_size, **kwargs)
+        return ws.PolymarketBookStream(
+            self._ws_url, self, min_size=self._min_size, on_tick=self.set_tick, **kwargs
+        )
+
+    def set_tick(self, token_id: str, tick: Decimal) -> None:
+        """The token's tick as the venue announced it (``tick_size_change``): orders
+        signed from now on use it, and a prepared order signed with another tick is
+        signed again before it leaves."""
+        known = self._tokens.get(token_id)
+        if known is not None and known.tick_size != tick:
+            log.info("polymarket tick change", extra={"token": token_id, "tick": str(tick)})
+            self._tokens[token_id] = dataclasses.replace(known, tick_size=tick)
 
     def _min_size(self, token_id: str) -> Decimal:
         known = self._tokens.get(token_id)
@@ -200,6 +214,8 @@ class PolymarketVenue(VenueClient):
     async def connect(self) -> None:
         """With a wallet key and no configured L2 credentials, create or derive them
         (L1). Market data needs no call here."""
+        if self._signer is not None:
+            await self._exchange_version()
         if self._signer is None or self._creds is not None:
             return
         try:
@@ -226,26 +242,56 @@ class PolymarketVenue(VenueClient):
     # ------------------------------------------------------------ markets
 
     async def list_markets(self) -> list[Market]:
-        """Open markets of active events, all pages (``GET /events``, offset paging)."""
+        """Open markets of active events, all pages: ``GET /events/keyset`` (the
+        documented replacement of offset paging), else ``GET /events`` with offsets."""
+        try:
+            found = await self._events_keyset()
+        except (NotFound, BadResponse) as exc:
+            log.warning("gamma keyset paging unavailable, paging by offset", exc_info=exc)
+            found = await self._events_by_offset()
+        markets = list({m.market_id: m for m in found if m.status is MarketStatus.OPEN}.values())
+        for m in markets:
+            self._remember(m)
+        return markets
+
+    def _event_filter(self) -> dict[str, Any]:
+        return {"active": "true", "closed": "false", "tag_id": self._tag_id}
+
+    async def _events_keyset(self) -> list[Market]:
+        markets: list[Market] = []
+        cursor = ""
+        for _ in range(self._max_pages):
+            params = {**self._event_filter(), "limit": self._page_size}
+            if cursor:
+                params["after_cursor"] = cursor
+            raw = await self._gamma.get("/events/keyset", params)
+            if not isinstance(raw, Mapping):
+                raise BadResponse(VENUE, "GET /events/keyset: not an object")
+            try:
+                markets.extend(wire.gamma_events(raw.get("events")))
+            except WireError as exc:
+                raise BadResponse(VENUE, f"GET /events/keyset: {exc}") from None
+            following = wire.text(raw.get("next_cursor"))
+            if not following or following == cursor:  # the last page (or a stuck cursor)
+                break
+            cursor = following
+        return markets
+
+    async def _events_by_offset(self) -> list[Market]:
         markets: list[Market] = []
         for page in range(self._max_pages):
             params = {
-                "active": "true",
-                "closed": "false",
+                **self._event_filter(),
                 "limit": self._page_size,
                 "offset": page * self._page_size,
-                "tag_id": self._tag_id,
             }
             raw = await self._gamma.get("/events", params)
             try:
-                found = wire.gamma_events(raw)
+                markets.extend(wire.gamma_events(raw))
             except WireError as exc:
                 raise BadResponse(VENUE, f"GET /events: {exc}") from None
-            markets.extend(m for m in found if m.status is MarketStatus.OPEN)
             if not isinstance(raw, list) or len(raw) < self._page_size:
                 break
-        for m in markets:
-            self._remember(m)
         return markets
 
     async def get_market(self, market_id: str) -> Market:
@@ -268,6 +314,7 @@ class PolymarketVenue(VenueClient):
                 m.neg_risk,
                 m.min_order_size,
                 m.fee,
+                m.extra.get("version", "v1"),
             )
 
     async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
@@ -321,6 +368,7 @@ class PolymarketVenue(VenueClient):
                 neg_risk if isinstance(neg_risk, bool) else bool(known and known.neg_risk),
                 book.min_order_size,
                 known.fee if known else None,
+                known.protocol if known else "v1",
             )
         return book
 
@@ -363,13 +411,13 @@ class PolymarketVenue(VenueClient):
         ``place_order`` only sends it. Returns the order hash (the venue's id)."""
         self._require_trading()
         ready = await self._build(order)
-        if isinstance(ready, _Ready):
-            write = await self._clob.prepare_write("POST", "/order", ready.body)
-            ready = dataclasses.replace(ready, write=write)
-        self._prepared[order.client_order_id] = ready
+        if isinstance(ready, OrderResult):  # the venue would refuse it: never sent
+            raise OrderRejected(VENUE, ready.error, code=ready.error_code)
+        write = await self._clob.prepare_write("POST", "/order", ready.body)
+        self._prepared[order.client_order_id] = dataclasses.replace(ready, write=write)
         while len(self._prepared) > _MAX_PREPARED:
             self._prepared.popitem(last=False)
-        return ready.signed.order_hash if isinstance(ready, _Ready) else order.client_order_id
+        return ready.signed.order_hash
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """Sign and send one order (FOK by default; IOC is sent as FAK); an order passed
@@ -380,9 +428,41 @@ class PolymarketVenue(VenueClient):
         ``PolymarketOrderStateUnknown`` with the order hash.
         """
         self._require_trading()
-        ready = self._prepared.pop(order.client_order_id, None) or await self._build(order)
+        prepared = self._prepared.pop(order.client_order_id, None)
+        # The tick (or market info, or the CLOB's version) changed since signing.
+        fresh = prepared is not None and prepared.info == self._tokens.get(prepared.info.token_id)
+        fresh = fresh and prepared is not None and prepared.version == self._clob_version
+        ready = prepared if prepared is not None and fresh else await self._build(order)
         if isinstance(ready, OrderResult):
             return ready
+        result = await self._post(order, ready)
+        if result.error_code == VERSION_MISMATCH and await self._version_changed():
+            # Refused (so nothing exists to duplicate): signed again for the CLOB's
+            # version and sent once more, as py-clob-client-v2 does.
+            ready = await self._build(order)
+            if isinstance(ready, OrderResult):
+                return ready
+            result = await self._post(order, ready)
+        return result
+
+    async def _version_changed(self) -> bool:
+        before = self._clob_version
+        self._clob_version = None
+        return await self._exchange_version() != before
+
+    async def _exchange_version(self) -> int:
+        """The CLOB's protocol version (``GET /version``), read once and again after an
+        ``order_version_mismatch``."""
+        if self._clob_version is None:
+            raw = await self._clob.get("/version")
+            version = raw.get("version") if isinstance(raw, Mapping) else None
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise BadResponse(VENUE, f"GET /version: {str(raw)[:80]}")
+            self._clob_version = version
+            log.info("polymarket CLOB version", extra={"version": version})
+        return self._clob_version
+
+    async def _post(self, order: OrderRequest, ready: _Ready) -> OrderResult:
         signed, shares, info, side = ready.signed, ready.shares, ready.info, ready.side
         try:
             if ready.write is not None and time.monotonic() - ready.write.signed_at < _FRESH_S:
@@ -407,7 +487,9 @@ class PolymarketVenue(VenueClient):
             posted = wire.posted_order(
                 raw,
                 making_bound=notional if side == "BUY" else shares,
-                taking_bound=shares,  # a SELL receives at most $1 a share
+                # A BUY's money may buy surplus shares, never below the tick; a SELL
+                # receives at most $1 a share.
+                taking_bound=notional / info.tick_size if side == "BUY" else shares,
             )
         except WireError as exc:
             raise PolymarketOrderStateUnknown(
@@ -425,16 +507,27 @@ class PolymarketVenue(VenueClient):
         shares = order.contracts.quantize(SHARE_QUANTUM, rounding=ROUND_DOWN)
         if shares < info.min_order_size:
             return _refused(order, "below_min_size", f"{shares} < minimum {info.min_order_size}")
+        if order.tif is not TimeInForce.GTC and (
+            why := precision.refusal(order.action, shares, order.price, info.tick_size)
+        ):
+            return _refused(order, "amount_precision", why)
         side = "BUY" if order.action is Action.BUY else "SELL"
+        clob = await self._exchange_version()
+        # Protocol-V2 markets always sign for ExchangeV3; CTF markets for the CLOB's.
+        version = 3 if info.protocol == "v2" else clob
+        if version not in (2, 3):
+            return _refused(order, "unsupported_exchange", f"the CLOB runs version {clob}")
         args = (token, side, order.price, shares)
         try:  # a fraction of a millisecond (C secp256k1): cheaper than a thread hop
-            signed = signer.sign(*args, tick_size=info.tick_size, neg_risk=info.neg_risk)
+            signed = signer.sign(
+                *args, tick_size=info.tick_size, neg_risk=info.neg_risk, exchange_version=version
+            )
         except OrderBuildError as exc:
             return _refused(order, "invalid_order", str(exc))
         self._hash_by_client[order.client_order_id] = signed.order_hash
         self._client_by_hash[signed.order_hash] = order.client_order_id
         body = signed.body(creds.key, _ORDER_TYPES[order.tif])
-        return _Ready(signed, shares, info, side, body, None)
+        return _Ready(signed, shares, info, side, body, None, clob)
 
     def _posted_result(
         self,
@@ -456,9 +549,17 @@ class PolymarketVenue(VenueClient):
         filled = posted.taking if buy else posted.making
         paid = posted.making if buy else posted.taking
         avg = (paid / filled).quantize(Decimal("0.000001")) if filled else ZERO
-        if filled > shares or (filled and not ZERO < avg <= ONE):
+        # A BUY that met better prices than its limit holds more shares than it asked
+        # for (surplus: the money is spent in full); it never pays above its limit.
+        beyond = avg > order.price if buy else filled > shares
+        if filled and (beyond or not ZERO < avg <= ONE):
             raise PolymarketOrderStateUnknown(
                 f"order {order_hash}: fill amounts out of range", venue_order_id=order_hash
+            )
+        if buy and filled > shares:
+            log.info(
+                "polymarket surplus shares",
+                extra={"order": order_hash, "asked": str(shares), "filled": str(filled)},
             )
         statuses = {
             "matched": OrderStatus.FILLED if filled >= shares else OrderStatus.PARTIAL,
@@ -673,7 +774,11 @@ class PolymarketVenue(VenueClient):
         ]
         out = []
         for token in dict.fromkeys(t.token_id for t in trades):
-            held = await self._balance({"asset_type": "CONDITIONAL", "token_id": token})
+            known = self._tokens.get(token)
+            asset = (
+                "CONDITIONAL-V2" if known is not None and known.protocol == "v2" else "CONDITIONAL"
+            )
+            held = await self._balance({"asset_type": asset, "token_id": token})
             if held <= 0:
                 continue
             buys = [t for t in trades if t.token_id == token and t.side == "BUY"]
@@ -699,6 +804,7 @@ class _Ready:
     side: str
     body: dict[str, Any]
     write: PreparedWrite | None  # None: sign the request at sending
+    version: int = 2  # the CLOB's version when it was signed
 
 
 def _refused(order: OrderRequest, code: str, message: str) -> OrderResult:

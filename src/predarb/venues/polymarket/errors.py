@@ -24,6 +24,7 @@ VENUE = "polymarket"
 
 FOK_KILLED = "fok_killed"
 FAK_NO_MATCH = "fak_no_match"
+VERSION_MISMATCH = "order_version_mismatch"  # signed for another exchange: re-read /version
 # Refusals that mean "nothing matched": the order is cancelled, not rejected.
 KILL_CODES = frozenset({FOK_KILLED, FAK_NO_MATCH})
 
@@ -38,7 +39,8 @@ _ORDER_CODES = (
     ("signer address has to be the address", "invalid_signer"),
     ("invalid signature", "invalid_signature"),
     ("order crosses book", "post_only_crosses"),
-    ("order_version_mismatch", "order_version_mismatch"),
+    ("order_version_mismatch", VERSION_MISMATCH),
+    ("invalid amounts", "amount_precision"),
     ("cancel-only", "cancel_only"),
     ("post-only mode", "post_only_mode"),
     ("market not found", "market_not_found"),

@@ -132,9 +132,19 @@ class OrderSigner:
         self._secp256k1 = coincurve.PrivateKey(bytes(self._signer.account.key))
         self._builder = OrderBuilder(self._signer, SignatureTypeV2(signature_type), funder)
         contracts = get_contract_config(chain_id)
+        # By (exchange version, neg risk): CTF markets sign for Exchange V2 (standard or
+        # neg-risk), protocol-V2 markets for ExchangeV3 (domain "3", no neg-risk twin),
+        # as py-clob-client-v2's builder chooses them.
+        v3 = ExchangeOrderBuilderV2(
+            contracts.exchange_v3, chain_id, self._signer, domain_version="3"
+        )
         self._exchanges = {
-            False: ExchangeOrderBuilderV2(contracts.exchange_v2, chain_id, self._signer),
-            True: ExchangeOrderBuilderV2(contracts.neg_risk_exchange_v2, chain_id, self._signer),
+            (2, False): ExchangeOrderBuilderV2(contracts.exchange_v2, chain_id, self._signer),
+            (2, True): ExchangeOrderBuilderV2(
+                contracts.neg_risk_exchange_v2, chain_id, self._signer
+            ),
+            (3, False): v3,
+            (3, True): v3,
         }
 
     @property
@@ -160,13 +170,18 @@ class OrderSigner:
         *,
         tick_size: Decimal,
         neg_risk: bool,
+        exchange_version: int = 2,
         salt: int | None = None,
         timestamp_ms: int | None = None,
     ) -> SignedOrder:
         """Build and sign a limit order of ``size`` shares at ``price``.
 
         The size is rounded down to 2 dp; the price must lie on the tick grid.
+        ``exchange_version`` 3 signs for ExchangeV3 (``token_id`` is then the market's
+        position id, which the order carries in its ``tokenId`` field).
         """
+        if exchange_version not in (2, 3):
+            raise OrderBuildError(f"cannot sign for exchange version {exchange_version}")
         side = side.upper()
         key = tick_key(tick_size)
         if key not in ROUNDING_CONFIG:
@@ -191,7 +206,7 @@ class OrderSigner:
             metadata=BYTES32_ZERO,
             builder=BYTES32_ZERO,
         )
-        exchange = self._exchanges[neg_risk]
+        exchange = self._exchanges[(exchange_version, neg_risk)]
         unsigned = exchange.build_order(data)
         if salt is not None:
             unsigned = dataclasses.replace(unsigned, salt=str(salt))

@@ -160,6 +160,9 @@ def epoch(value: Any, name: str, *, per_second: int = 1) -> datetime:
     return datetime.fromtimestamp(float(n), UTC)
 
 
+PROTOCOL_VERSIONS = ("v1", "v2")
+
+
 def json_list(value: Any, name: str) -> list[Any]:
     """Gamma's JSON-in-a-string arrays (``"[\\"Yes\\", \\"No\\"]"``), or a real array."""
     if isinstance(value, str):
@@ -253,7 +256,13 @@ def gamma_market(
         if not isinstance(event, Mapping):
             event = {}
     outcomes = [text(o) for o in json_list(raw.get("outcomes"), "outcomes")]
-    tokens = [text(t) for t in json_list(raw.get("clobTokenIds"), "clobTokenIds")]
+    # Protocol-V2 markets trade their positionIds (ExchangeV3), v1 their CTF token ids;
+    # chosen by version, never by which field is present (both can be).
+    version = text(raw.get("version")) or "v1"  # older records carry no version
+    if version not in PROTOCOL_VERSIONS:
+        raise WireError(f"market {market_id}: unsupported protocol version {version!r}")
+    ids_field = "positionIds" if version == "v2" else "clobTokenIds"
+    tokens = [text(t) for t in json_list(raw.get(ids_field), ids_field)]
     if len(outcomes) < 2 or len(outcomes) != len(tokens) or not all(outcomes + tokens):
         raise WireError(f"market {market_id}: outcomes and token ids do not pair")
     if not all(t.isdigit() for t in tokens):
@@ -269,6 +278,7 @@ def gamma_market(
     resolve_time = game_start if sports_type and game_start else end
     now = now or datetime.now(UTC)
     extra = {
+        "version": version,
         "conditionId": text(raw.get("conditionId")),
         "slug": text(raw.get("slug")),
         "negRiskMarketID": text(raw.get("negRiskMarketID")),
@@ -412,6 +422,7 @@ class TokenInfo:
     neg_risk: bool
     min_order_size: Decimal = ONE
     fee: FeeSchedule | None = None
+    protocol: str = "v1"  # "v2": a position id, signed for ExchangeV3, CONDITIONAL-V2
 
 
 def clob_market_info(raw: Any, condition_id: str) -> list[TokenInfo]:
@@ -507,7 +518,7 @@ def open_order(raw: Any, *, bound: Decimal = SHARE_BOUND) -> OpenOrder:
         raise WireError(f"order: side {side!r}")
     original = amount(raw.get("original_size"), "original_size", bound)
     matched = amount(raw.get("size_matched"), "size_matched", bound)
-    if matched > original:
+    if matched > original and side == "SELL":  # a market BUY may match surplus shares
         raise WireError("order: matched more than its size")
     trades = raw.get("associate_trades") or []
     return OpenOrder(

@@ -49,9 +49,18 @@ def ws_url(clob_url: str) -> str:
 
 
 class PolymarketBookState:
-    def __init__(self, contracts: Mapping[str, Contract], min_size: Callable[[str], Decimal]):
+    """``on_tick`` hears every tick a token has (from a snapshot or a
+    ``tick_size_change``) the moment it arrives, so orders are signed with it."""
+
+    def __init__(
+        self,
+        contracts: Mapping[str, Contract],
+        min_size: Callable[[str], Decimal],
+        on_tick: Callable[[str, Decimal], None] = lambda _t, _tick: None,
+    ):
         self._contracts = dict(contracts)  # token id -> contract
         self._min_size = min_size
+        self._on_tick = on_tick
         self._bids: dict[str, dict[Decimal, Decimal]] = {}
         self._asks: dict[str, dict[Decimal, Decimal]] = {}
         self._tick: dict[str, Decimal] = {}
@@ -85,6 +94,9 @@ class PolymarketBookState:
             token = wire.text(event.get("asset_id"))
             if token in self._contracts:
                 self._tick[token] = wire.tick(event.get("new_tick_size"), "new_tick_size")
+                self._on_tick(token, self._tick[token])
+                if token in self._bids:  # the book's tick changed: pass it on
+                    return [token]
         return []
 
     def _snapshot(self, event: dict[str, Any]) -> list[str]:
@@ -96,6 +108,7 @@ class PolymarketBookState:
         self._bids[token] = {lv.price: lv.size for lv in book.bids if lv.size > 0}
         self._asks[token] = {lv.price: lv.size for lv in book.asks if lv.size > 0}
         self._tick[token] = book.tick_size
+        self._on_tick(token, book.tick_size)
         return [token]
 
     def _changes(self, event: dict[str, Any]) -> list[str]:
@@ -159,6 +172,7 @@ class PolymarketBookStream(ReconnectingStream):
         rest: VenueClient,
         *,
         min_size: Callable[[str], Decimal] = lambda _t: ONE,
+        on_tick: Callable[[str, Decimal], None] = lambda _t, _tick: None,
         ping_interval_s: float = 10.0,
         stale_after_s: float = 30.0,
         max_backoff_s: float = 5.0,
@@ -169,6 +183,7 @@ class PolymarketBookStream(ReconnectingStream):
         )
         self.url = url
         self._min_size = min_size
+        self._on_tick = on_tick
         self.ping_interval_s = ping_interval_s
 
     async def _session(self, contracts: Sequence[Contract], sink: BookSink) -> str:
@@ -179,7 +194,7 @@ class PolymarketBookStream(ReconnectingStream):
             log.warning("polymarket ws: connect failed", extra={"error": str(exc)[:200]})
             return "connect failed"
         self.connections += 1
-        state = PolymarketBookState(by_token, self._min_size)
+        state = PolymarketBookState(by_token, self._min_size, self._on_tick)
         async with ws:
             first = {
                 "type": "market",
