@@ -142,7 +142,7 @@ def backup(target: Path) -> None:
     async def copy(store: Store) -> None:
         await store.backup(target)
 
-    run_async(lambda: with_store(settings, copy))
+    run_async(lambda: with_store(settings, copy, readonly=True))  # beside a running bot
     print(f"backed up {settings.predarb_db_path} to {target}")
 
 

@@ -52,7 +52,8 @@ from predarb.execution.hedging import HedgePolicy
 from predarb.execution.limits import after_one_legged
 from predarb.execution.partial import resolve_partial
 from predarb.execution.placer import Placement, Placer
-from predarb.execution.recovery import recover
+from predarb.execution.recovery import announce_recovered, recover
+from predarb.execution.unknown import UnknownOrders
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
 from predarb.notify.alerts import AlertRouter
@@ -135,6 +136,8 @@ class Engine:
         self.risk = RiskManager(self.limits)
         self.placer = Placer(store, self.venues, mode=mode, clock=clock)
         self.settler = Settler(store, self.venues, self.alert, clock)
+        policy = HedgePolicy.from_settings(settings)
+        self.unknown = UnknownOrders(self.placer, policy, self._fee_of, self.alert)
         self.live = LiveConfirmation()
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
@@ -206,10 +209,7 @@ class Engine:
                 )
             )
         else:
-            for execution_id, status in recovered.finished.items():
-                record = await self.store.execution(execution_id)
-                if record is not None and status is not ExecutionStatus.FAILED:
-                    await self.alert(messages.one_legged(record))
+            await announce_recovered(self.store, recovered, self.alert, self.unknown)
             if recovered.cancelled:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
         self.scheduler = scheduler = AsyncIOScheduler(timezone="UTC")
@@ -306,6 +306,7 @@ class Engine:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         await self.safety.stop()  # scheduled jobs under way finish (or are cancelled)
+        await self.unknown.stop()  # the next start's recovery follows them again
         await self.notifier.stop()
         for venue in self.venues.values():
             try:
@@ -521,7 +522,8 @@ class Engine:
         error: BaseException | None,
     ) -> None:
         """Settle the reservation (what was spent comes off the balances), start the
-        event's cooldown, refresh the balances and announce the end."""
+        event's cooldown, refresh the balances, follow an order of unknown fate, and
+        announce the end."""
         record = None
         if placement is not None:
             try:
@@ -536,12 +538,16 @@ class Engine:
         )
         if placement is not None:
             await self.refresh_balances()
+        # An order of unknown fate: followed, and the chat told there.
+        unknown = record is not None and await self.unknown.follow(record)
         await self.bus.publish(
             ExecutionFinished(
                 opp,
                 placement.execution_id if placement is not None else "",
                 placement.status if placement is not None else None,
-                f"{type(error).__name__}: {error}" if error is not None else "",
+                record,
+                unknown_orders=unknown,
+                error=f"{type(error).__name__}: {error}" if error is not None else "",
             )
         )
 

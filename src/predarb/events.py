@@ -3,7 +3,7 @@
 The core announces what happened (an execution finished, a venue went down, the kill
 switch tripped); alerts, balances, limits, the dashboard and any other channel
 subscribe to the kinds they care about. This module imports nothing of the house but
-``domain``, so every layer can publish and subscribe.
+``domain`` and the store's record types, so every layer can publish and subscribe.
 
 A handler must return quickly (like ``Notifier.send``): it runs in the publisher's
 task, one after the other in subscription order, so a slow one delays the others of
@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from predarb.domain import ExecutionStatus, Opportunity, Venue
+from predarb.store.records import ExecutionRecord
 
 log = logging.getLogger(__name__)
 
@@ -104,11 +105,14 @@ class ExecutionStarted(Event):
 @dataclass(frozen=True, slots=True)
 class ExecutionFinished(Event):
     """An execution reached a final state (or raised: ``status`` None, ``error`` set);
-    its reservation is already settled and its cooldown started."""
+    its reservation is already settled and its cooldown started. ``unknown_orders``:
+    an order's fate is unknown and is being followed (the chat was told)."""
 
     opportunity: Opportunity
     execution_id: str
     status: ExecutionStatus | None
+    record: ExecutionRecord | None = None
+    unknown_orders: bool = False
     error: str = ""
 
 

@@ -15,9 +15,10 @@ from decimal import Decimal
 from predarb.domain import ExecutionStatus, Venue
 from predarb.store import Store
 from predarb.store.records import ExecutionRecord, from_micros, iso, parse_iso
+from predarb.store.state import MODE_KEY, this_mode
 
 # bot_state keys written by the engine
-MODE = "mode"
+MODE = MODE_KEY
 TRADING_ENABLED = "trading_enabled"
 KILL_REASON = "kill_reason"
 LAST_SCAN = "last_scan"
@@ -137,19 +138,23 @@ async def pnl_window(
         "  THEN expected_profit_micros END), 0),"
         " COALESCE(SUM(settled_at >= ?1 AND settled_at < ?2 AND realized_pnl_micros > 0), 0),"
         " COALESCE(SUM(settled_at >= ?1 AND settled_at < ?2 AND realized_pnl_micros < 0), 0)"
-        f" FROM executions WHERE status IN ({_TRADED_MARKS})",
+        f" FROM executions WHERE status IN ({_TRADED_MARKS}) AND {this_mode()}",
         (lo, hi, *_TRADED_VALUES),
     )
     executions, settled, realized, expected, wins, losses = (int(v) for v in rows[0])
     rows = await store.query(
         "SELECT COALESCE(SUM(f.cost_micros), 0), COALESCE(SUM(f.fee_micros), 0)"
         " FROM executions e JOIN fills f ON f.execution_id = e.id"
-        f" WHERE e.settled_at >= ? AND e.settled_at < ? AND e.status IN ({_TRADED_MARKS})",
+        f" WHERE e.settled_at >= ? AND e.settled_at < ? AND e.status IN ({_TRADED_MARKS})"
+        f" AND {this_mode('e')}",
         (lo, hi, *_TRADED_VALUES),
     )
     cost, settled_fees = rows[0]
     rows = await store.query(
-        "SELECT COALESCE(SUM(fee_micros), 0) FROM fills WHERE ts >= ? AND ts < ?", (lo, hi)
+        "SELECT COALESCE(SUM(f.fee_micros), 0) FROM fills f"
+        f" JOIN executions e ON e.id = f.execution_id WHERE f.ts >= ? AND f.ts < ?"
+        f" AND {this_mode('e')}",
+        (lo, hi),
     )
     fees = rows[0][0]
     if expected_open is None:
@@ -172,7 +177,7 @@ async def pnl_window(
 async def _expected_open(store: Store) -> Decimal:
     rows = await store.query(
         "SELECT COALESCE(SUM(expected_profit_micros), 0) FROM executions"
-        f" WHERE settled_at IS NULL AND status IN ({_TRADED_MARKS})",
+        f" WHERE settled_at IS NULL AND status IN ({_TRADED_MARKS}) AND {this_mode()}",
         _TRADED_VALUES,
     )
     return from_micros(rows[0][0])
@@ -188,12 +193,14 @@ async def per_venue(store: Store) -> tuple[VenueTotals, ...]:
         " COALESCE(SUM(CASE WHEN e.settled_at IS NOT NULL"
         "  THEN f.cost_micros + f.fee_micros END), 0)"
         " FROM fills f JOIN executions e ON e.id = f.execution_id"
-        " GROUP BY f.venue ORDER BY f.venue"
+        f" WHERE {this_mode('e')} GROUP BY f.venue ORDER BY f.venue"
     )
     payouts = {
         str(r[0]): int(r[1])
         for r in await store.query(
-            "SELECT venue, COALESCE(SUM(payout_micros), 0) FROM settlements GROUP BY venue"
+            "SELECT s.venue, COALESCE(SUM(s.payout_micros), 0) FROM settlements s"
+            f" JOIN executions e ON e.id = s.execution_id WHERE {this_mode('e')}"
+            " GROUP BY s.venue"
         )
     }
     return tuple(
@@ -245,7 +252,8 @@ async def day_report(store: Store, day: date, now: datetime) -> PnlReport:
 
 async def realized_since(store: Store, since: datetime) -> Decimal:
     rows = await store.query(
-        "SELECT COALESCE(SUM(realized_pnl_micros), 0) FROM executions WHERE settled_at >= ?",
+        "SELECT COALESCE(SUM(realized_pnl_micros), 0) FROM executions"
+        f" WHERE settled_at >= ? AND {this_mode()}",
         (iso(since),),
     )
     return from_micros(rows[0][0])
@@ -253,7 +261,9 @@ async def realized_since(store: Store, since: datetime) -> Decimal:
 
 async def trades_since(store: Store, since: datetime) -> int:
     """Executions attempted since ``since`` (every attempt counts toward the daily cap)."""
-    rows = await store.query("SELECT COUNT(*) FROM executions WHERE created_at >= ?", (iso(since),))
+    rows = await store.query(
+        f"SELECT COUNT(*) FROM executions WHERE created_at >= ? AND {this_mode()}", (iso(since),)
+    )
     return int(rows[0][0])
 
 
@@ -261,7 +271,8 @@ async def open_exposure(store: Store) -> tuple[int, Decimal]:
     """(open executions, money at risk in them): net cost plus fees of unsettled fills."""
     rows = await store.query(
         "SELECT COUNT(DISTINCT f.execution_id), COALESCE(SUM(f.cost_micros + f.fee_micros), 0)"
-        " FROM fills f JOIN executions e ON e.id = f.execution_id WHERE e.settled_at IS NULL"
+        " FROM fills f JOIN executions e ON e.id = f.execution_id"
+        f" WHERE e.settled_at IS NULL AND {this_mode('e')}"
     )
     return int(rows[0][0]), from_micros(rows[0][1])
 

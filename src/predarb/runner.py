@@ -23,10 +23,6 @@ from predarb.venues.base import AuthError, VenueClient, VenueError
 log = logging.getLogger(__name__)
 
 
-class ModeConflict(Exception):
-    pass
-
-
 def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
     from predarb.matching.matcher import Matcher
     from predarb.matching.overrides import Overrides, OverridesError
@@ -57,16 +53,6 @@ def notifiers(settings: Settings, store: Store, engine_control: object, echo: bo
     return FanOut(channels)
 
 
-async def _guard_mode(store: Store, mode: Mode) -> None:
-    """Demo rows never mix with a paper or live database, nor the reverse."""
-    previous = await store.get_state(reports.MODE)
-    if previous and previous != mode.value and Mode.DEMO.value in (previous, mode.value):
-        raise ModeConflict(
-            f"PREDARB_DB_PATH: this database belongs to {previous} mode; use another file"
-            f" for {mode.value}"
-        )
-
-
 def _say(text: str) -> None:
     print(f"{datetime.now(UTC):%H:%M:%S} {text}", flush=True)
 
@@ -82,14 +68,14 @@ async def run_engine(
     install_signals: Callable[[Callable[[], None]], None] | None = None,
     rematch_interval_s: float = 900.0,
 ) -> tuple[Engine, Store]:
+    # The database's lock is held from here to the end (one bot per database), and the
+    # database is this mode's alone (a paper run never counts toward live limits).
     store = await Store.open(settings.predarb_db_path)
     try:
-        await _guard_mode(store, mode)
-    except ModeConflict as exc:
+        await store.claim_mode(mode.value, datetime.now(UTC))
+    except BaseException:
         await store.close()
-        from predarb.cli import UsageProblem
-
-        raise UsageProblem(str(exc)) from None
+        raise
     engine = Engine(
         settings,
         store,

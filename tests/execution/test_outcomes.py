@@ -167,8 +167,8 @@ async def test_reply_lost_and_order_never_arrived(
     fakes.kalshi.fail_next(503, method="POST", path="/portfolio/events/orders")
     record = await _trade(store, venues, fakes)
     lost = next(o for o in record.orders if o.role == "leg" and o.venue is Venue.KALSHI)
-    assert lost.status is OrderStatus.CANCELED and lost.error_code == "not_found_after_timeout"
-    assert lost.client_order_id not in fakes.kalshi_orders()  # never sent twice
-    # Polymarket filled alone: the YES leg is completed by a new, separate hedge order.
-    assert record.status is ExecutionStatus.HEDGED, record.note
-    assert len(fakes.kalshi_orders()) == 1
+    # Not found yet is not "never arrived": no hedge buys that leg while its fate is
+    # unknown (tests/execution/test_late_order.py follows it to the end).
+    assert lost.status is OrderStatus.UNKNOWN and lost.error_code == "not_found_yet"
+    assert record.status is ExecutionStatus.EXPOSED, record.note
+    assert fakes.kalshi_orders() == []

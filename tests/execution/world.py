@@ -117,10 +117,14 @@ async def running_fakes(tmp_path: Path, *, poly_min_size: str = "1") -> AsyncIte
         yield fakes
 
 
-def make_venues(cfg: VenueConfig) -> dict[Venue, VenueClient]:
+def make_venues(cfg: VenueConfig, *, kalshi_timeout_s: float = 10) -> dict[Venue, VenueClient]:
     return {
         Venue.KALSHI: KalshiVenue(
-            cfg.kalshi_url, cfg.kalshi_key_id, Path(cfg.kalshi_key_path), max_backoff_s=0.01
+            cfg.kalshi_url,
+            cfg.kalshi_key_id,
+            Path(cfg.kalshi_key_path),
+            max_backoff_s=0.01,
+            timeout_s=kalshi_timeout_s,
         ),
         Venue.POLYMARKET: PolymarketVenue(
             cfg.clob_url,

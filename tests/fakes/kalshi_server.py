@@ -19,7 +19,9 @@ Use::
 
 Faults for tests: ``fail_next`` (any status and body, e.g. 429 or 503),
 ``malformed_next`` (raw text), ``drop_next_order_reply`` and ``delay_next_order_reply``
-(the order is accepted and matched first, then the reply is lost or late).
+(the order is accepted and matched first, then the reply is lost or late), and
+``delay_next_order`` (the order reaches the book late, and is answered then: lookups
+meanwhile do not find it).
 ``seed_fixtures()`` loads the recorded market and book from ``tests/fixtures/kalshi``.
 """
 
@@ -110,6 +112,7 @@ class FakeKalshi:
         self.faults: list[Fault] = []
         self._drop_order_reply = 0
         self._order_delay_s = 0.0
+        self._arrival_delay_s = 0.0
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -270,6 +273,11 @@ class FakeKalshi:
     def delay_next_order_reply(self, seconds: float) -> None:
         """The next order is accepted and matched, then answered ``seconds`` late."""
         self._order_delay_s = seconds
+
+    def delay_next_order(self, seconds: float) -> None:
+        """The next order reaches the matching engine ``seconds`` late (unseen by any
+        lookup until then), then is matched and answered."""
+        self._arrival_delay_s = seconds
 
     def order_by_client_id(self, client_order_id: str) -> dict[str, Any] | None:
         for order in self.exchange.orders.values():
@@ -468,8 +476,12 @@ class FakeKalshi:
 
     async def _create_order(self, request: web.Request) -> web.StreamResponse:
         self.order_posts += 1
+        body = await request.read()
+        if self._arrival_delay_s:
+            delay, self._arrival_delay_s = self._arrival_delay_s, 0.0
+            await asyncio.sleep(delay)
         try:
-            req = _order_request(await request.read())
+            req = _order_request(body)
             order, avg, fee = self.exchange.place(req, self._now())
         except Refusal as r:
             body = (

@@ -41,7 +41,7 @@ from predarb.venues.base import VenueError
 log = logging.getLogger(__name__)
 
 HEDGE, UNWIND = "hedge", "unwind"
-NEVER_ARRIVED = frozenset({"never_sent", "not_found_after_restart", "not_found_after_timeout"})
+NEVER_ARRIVED = frozenset({"never_sent", "not_found_after_restart", "not_found_after_window"})
 
 
 @dataclass(frozen=True, slots=True)

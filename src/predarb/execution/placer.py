@@ -101,9 +101,10 @@ def classify(opp_contracts: Decimal, results: list[OrderResult]) -> ExecutionSta
 async def resolve_unknown(
     venue: VenueClient, order: OrderRequest, venue_order_id: str = ""
 ) -> OrderResult:
-    """After a lost reply: ask the venue what became of the order, a few times, since a
-    late order may still appear. Absent on every lookup means it never arrived: it is
-    recorded as cancelled, and never resent."""
+    """After a lost reply: ask the venue what became of the order, a few times, since it
+    often shows at once. Absent on every lookup proves nothing (an order may reach the
+    venue many seconds late): it stays UNKNOWN, never resent, and
+    ``execution.unknown.UnknownOrders`` keeps looking."""
     last: OrderResult | None = None
     for attempt in range(LOOKUP_ATTEMPTS):
         if attempt:
@@ -119,10 +120,10 @@ async def resolve_unknown(
     if last is None:
         return OrderResult(
             order.client_order_id,
-            OrderStatus.CANCELED,
+            OrderStatus.UNKNOWN,
             venue_order_id=venue_order_id,
-            error_code="not_found_after_timeout",
-            error="no reply, and the venue has no such order",
+            error_code="not_found_yet",
+            error="no reply, and the venue does not show it yet",
         )
     return OrderResult(
         order.client_order_id,

@@ -67,9 +67,11 @@ class AlertRouter:
         bus.subscribe(self.pair_blocked, PairBlocked)
 
     async def execution_finished(self, event: ExecutionFinished) -> None:
-        if event.status not in (ExecutionStatus.SUCCESS, *ONE_LEGGED):
-            return  # nothing filled (or it raised: the kill switch speaks for that)
-        record = await self.store.execution(event.execution_id)
+        if event.status not in (ExecutionStatus.SUCCESS, *ONE_LEGGED) or event.unknown_orders:
+            # Nothing filled, or it raised (the kill switch speaks for that), or an order
+            # of unknown fate (told when it was found, and again when it is known).
+            return
+        record = event.record
         if record is None:
             log.error("finished execution %s not in the store", event.execution_id)
             return

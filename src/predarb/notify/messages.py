@@ -122,6 +122,64 @@ def one_legged(ex: ExecutionRecord) -> Alert:
     return Alert(kind, text)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
+
+
+def order_unknown(
+    ex: ExecutionRecord, unknown: Sequence[OrderRecord], window_s: float | None = None
+) -> Alert:
+    """An order was sent and its fate is not known: nothing is bought or sold on that
+    event until it is (a late order may still fill)."""
+    looking = f" for up to {_minutes(window_s)}" if window_s else ""
+    lines = [
+        f"<b>ORDER STATE UNKNOWN</b> {escape(ex.event)} ({escape(ex.kind)})",
+        *(f"unknown: {leg_line(o)}" for o in unknown),
+        *(f"known: {leg_line(o)}" for o in ex.orders if o.status.final),
+        f"No answer from the venue. Looking the order up{looking}; it is never sent again,"
+        " and no hedge or unwind is placed until its fate is known. Trading on this event"
+        " is blocked.",
+    ]
+    return Alert(AlertKind.EXPOSED, "\n".join(lines))
+
+
+def order_still_unknown(
+    ex: ExecutionRecord, unknown: Sequence[OrderRecord], window_s: float
+) -> Alert:
+    after = f" after {_minutes(window_s)}" if window_s else ""
+    lines = [
+        f"<b>ORDER STILL UNKNOWN</b>{after} {escape(ex.event)} ({escape(ex.kind)})",
+        *(f"unknown: {leg_line(o)}" for o in unknown),
+        "The venue could not say what became of it. Check the order on the venue by hand;"
+        " trading on this event stays blocked.",
+    ]
+    return Alert(AlertKind.EXPOSED, "\n".join(lines))
+
+
+def outcome(
+    ex: ExecutionRecord, context: str = "", balances: Mapping[Venue, Decimal] | None = None
+) -> Alert:
+    """The alert that says what an execution is now, whatever it is: executed, one-legged
+    (hedged, unwound, exposed), nothing filled, or an order whose fate is unknown.
+    ``context`` says why it is told now (recovered after a restart, a late answer)."""
+    unknown = [o for o in ex.orders if not o.status.final]
+    if unknown:
+        alert = order_unknown(ex, unknown)
+    elif ex.status is ExecutionStatus.SUCCESS:
+        alert = executed(ex, balances)
+    elif ex.status in (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED):
+        alert = one_legged(ex)
+    else:
+        alert = Alert(
+            AlertKind.INFO,
+            f"<b>NOTHING FILLED</b> {escape(ex.event)} ({escape(ex.kind)}): no leg filled,"
+            " nothing at risk",
+        )
+    if not context:
+        return alert
+    return Alert(alert.kind, f"{alert.html}\n<i>{escape(context)}</i>")
+
+
 def kill_switch(reason: str, trades_today: int, pnl_today: Decimal) -> Alert:
     return Alert(
         AlertKind.KILL_SWITCH,

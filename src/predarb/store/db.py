@@ -78,7 +78,7 @@ async def _migrate(conn: aiosqlite.Connection, version: int) -> None:
         script = MIGRATIONS[number - 1]
         # executescript commits first; BEGIN inside it keeps each migration atomic.
         await conn.executescript(
-            "BEGIN;\n"
+            "BEGIN IMMEDIATE;\n"
             + script
             + f"\nINSERT OR REPLACE INTO meta(key, value) VALUES ('app', '{APP_ID}');"
             + f"\nINSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '{number}');"

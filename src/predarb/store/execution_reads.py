@@ -14,6 +14,7 @@ import aiosqlite
 from predarb.domain import Action, ExecutionStatus, OrderStatus, Venue
 from predarb.store.connection import StoreConnection
 from predarb.store.records import ExecutionRecord, Holding, OrderRecord, from_micros, iso, parse_iso
+from predarb.store.state import this_mode
 
 
 class ExecutionReads(StoreConnection):
@@ -32,7 +33,7 @@ class ExecutionReads(StoreConnection):
             )
         ]
         sql = (
-            "SELECT COUNT(*) FROM executions WHERE created_at >= ?"
+            f"SELECT COUNT(*) FROM executions WHERE created_at >= ? AND {this_mode()}"
             f" AND status IN ({','.join('?' * len(statuses))})"
         )
         params: list[Any] = [iso(since), *statuses]
@@ -72,7 +73,7 @@ class ExecutionReads(StoreConnection):
         unsettled: bool = False,
         limit: int | None = None,
     ) -> list[ExecutionRecord]:
-        where: list[str] = []
+        where: list[str] = [this_mode()]
         params: list[Any] = []
         if statuses is not None:
             values = [s.value for s in statuses]
@@ -83,7 +84,7 @@ class ExecutionReads(StoreConnection):
             params.append(iso(since))
         if unsettled:
             where.append("settled_at IS NULL")
-        sql = "SELECT * FROM executions" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = "SELECT * FROM executions WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -109,7 +110,7 @@ class ExecutionReads(StoreConnection):
             "SELECT f.execution_id, f.venue, f.market_id, f.side, f.token_id,"
             " f.action, f.contracts, f.cost_micros, f.fee_micros"
             " FROM fills f JOIN executions e ON e.id = f.execution_id"
-            " WHERE e.settled_at IS NULL"
+            f" WHERE e.settled_at IS NULL AND {this_mode('e')}"
         )
         params: tuple[Any, ...] = ()
         if execution_id is not None:

@@ -4,6 +4,9 @@ One ``Store`` wraps one aiosqlite connection. Writes that must be durable before
 order leaves the process (the write-ahead of an execution and its orders) commit
 before returning. Money crosses this edge as ``Decimal`` and is kept as integer
 micro-dollars.
+
+A store opened for writing holds the database's lock (``store.lock``) until it is
+closed: one bot per database.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import aiosqlite
 from predarb.store.db import backup, open_database
 from predarb.store.execution_reads import ExecutionReads
 from predarb.store.executions import AlreadySettled, ExecutionWrites
+from predarb.store.lock import DatabaseLock
 from predarb.store.state import SERIES_BLOCKS_KEY
 
 __all__ = ["SERIES_BLOCKS_KEY", "AlreadySettled", "Store"]
@@ -25,16 +29,49 @@ class Store(ExecutionWrites, ExecutionReads):
     ``ExecutionWrites`` and ``ExecutionReads``, on one ``StoreConnection``."""
 
     _checkpointer: aiosqlite.Connection | None = None
+    path: Path | None = None
+    lock: DatabaseLock | None = None  # held by a store opened for writing
+    _inode: tuple[int, int] | None = None  # (device, inode) of the file opened
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False) -> Store:
-        return cls(await open_database(path, readonly=readonly))
+        """Open the database; for writing, only after taking its lock (``DatabaseInUse``
+        names the process holding it), so two bots, or two migrations, never meet."""
+        lock = None if readonly else DatabaseLock.acquire(path)
+        try:
+            store = cls(await open_database(path, readonly=readonly))
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        store.path, store.lock = path, lock
+        if lock is not None:
+            st = path.stat()
+            store._inode = (st.st_dev, st.st_ino)
+        return store
+
+    def file_intact(self) -> bool:
+        """Whether the database file (and its lock file) is still the one opened: a file
+        deleted or replaced under a running bot would let the next start forget every
+        position, and let a second bot lock a new file."""
+        if self.path is None or self.lock is None:
+            return True
+        try:
+            st = self.path.stat()
+        except OSError:
+            return False
+        return self.lock.intact() and self._inode == (st.st_dev, st.st_ino)
 
     async def close(self) -> None:
-        if self._checkpointer is not None:
-            await self._checkpointer.close()
-            self._checkpointer = None
-        await self.conn.close()  # the last connection out checkpoints the WAL
+        try:
+            if self._checkpointer is not None:
+                await self._checkpointer.close()
+                self._checkpointer = None
+            await self.conn.close()  # the last connection out checkpoints the WAL
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
 
     async def checkpoint_in_background(self) -> None:
         """From now on ``checkpoint()`` copies the WAL into the database, on a connection

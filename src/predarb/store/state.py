@@ -11,9 +11,23 @@ from datetime import datetime
 from typing import Any
 
 from predarb.store.connection import StoreConnection
+from predarb.store.db import StoreError
 from predarb.store.records import iso, parse_iso
 
 SERIES_BLOCKS_KEY = "blocked_series"
+MODE_KEY = "mode"  # the mode (demo, paper, live) a database belongs to
+
+
+def this_mode(table: str = "") -> str:
+    """SQL: the row (of ``executions``, or of the alias ``table``) belongs to the mode
+    of this database. Modes never share a database; a file from before that rule may
+    still hold another mode's rows, and no report counts them."""
+    col = f"{table}.mode" if table else "mode"
+    return f"{col} = COALESCE((SELECT value FROM bot_state WHERE key = '{MODE_KEY}'), {col})"
+
+
+class ModeConflict(StoreError):
+    """The database belongs to another mode; the message says which."""
 
 
 class StateTables(StoreConnection):
@@ -32,6 +46,24 @@ class StateTables(StoreConnection):
             " updated_at = excluded.updated_at",
             (key, value, iso(now)),
         )
+
+    async def claim_mode(self, mode: str, now: datetime) -> None:
+        """Make this database ``mode``'s, or refuse with ``ModeConflict``: simulated
+        trades never count toward live exposure, limits or P&L, nor the reverse. A
+        database that has executions of another mode is refused as well."""
+        async with self.transaction():
+            owner = await self.get_state(MODE_KEY)
+            if not owner:
+                rows = await self._rows(
+                    "SELECT DISTINCT mode FROM executions WHERE mode != ?", (mode,)
+                )
+                owner = str(rows[0][0]) if rows else ""
+            if owner and owner != mode:
+                raise ModeConflict(
+                    f"PREDARB_DB_PATH: this database belongs to {owner} mode; give {mode}"
+                    " its own file (modes never share a database)"
+                )
+            await self.set_state(MODE_KEY, mode, now)
 
     # -- the append-only event log and rejections --------------------------------
 

@@ -1,0 +1,126 @@
+"""An order answered long after its reply timed out is never bought twice (issue 16,
+finding 2): a Kalshi order that reaches the book 14 s late stays UNKNOWN (not
+"cancelled"), no hedge buys that leg again meanwhile, the event is refused by risk, the
+chat is told, and once the late order shows the execution is finished as what it is."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from predarb.config import Settings
+from predarb.domain import ExecutionStatus, OrderStatus, Venue
+from predarb.engine import Engine
+from predarb.execution.hedging import HedgePolicy
+from predarb.execution.partial import resolve_partial
+from predarb.execution.placer import Placer
+from predarb.execution.recovery import recover
+from predarb.notify.base import AlertKind
+from predarb.store import Store
+from predarb.venues.base import VenueClient
+from tests.execution.world import Fakes, fee_of, make_venues, opportunity, running_fakes
+from tests.settlement.test_engine_jobs import Collect
+
+POLICY = HedgePolicy(max_loss_per_contract=Decimal("0.50"), unwind_steps=3)  # would hedge
+
+
+@pytest.fixture
+async def fakes(tmp_path: Path) -> AsyncIterator[Fakes]:
+    async with running_fakes(tmp_path) as f:
+        yield f
+
+
+@pytest.fixture
+async def venues(fakes: Fakes) -> AsyncIterator[dict[Venue, VenueClient]]:
+    v = make_venues(fakes.cfg, kalshi_timeout_s=1.0)
+    yield v
+    for client in v.values():
+        await client.close()
+
+
+def _clock() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _holdings(store: Store, execution_id: str) -> dict[str, Decimal]:
+    rows = await store.query(
+        "SELECT venue, contracts FROM fills WHERE execution_id = ? AND action = 'buy'",
+        (execution_id,),
+    )
+    out: dict[str, Decimal] = {}
+    for venue, n in rows:
+        out[venue] = out.get(venue, Decimal(0)) + Decimal(n)
+    return out
+
+
+async def test_a_kalshi_order_answered_14s_late_is_not_bought_twice(
+    store: Store, venues: dict[Venue, VenueClient], fakes: Fakes
+) -> None:
+    settings = Settings(_env_file=None, executor_hedge_budget_cents=Decimal(50))
+    notifier = Collect()
+    engine = Engine(settings, store, venues, notifier, mode="live")
+    await engine.control.load(True)
+    opp = opportunity(fakes.cfg)
+    fakes.kalshi.delay_next_order(14.0)
+
+    placement = await engine.execute(opp)  # the Kalshi reply times out after 1 s
+
+    assert placement.status is ExecutionStatus.EXPOSED
+    record = await store.execution(placement.execution_id)
+    assert record is not None
+    kalshi = next(o for o in record.orders if o.venue is Venue.KALSHI)
+    assert kalshi.status is not OrderStatus.CANCELED and not kalshi.status.final
+    assert [o.role for o in record.orders] == ["leg", "leg"]  # no hedge, no unwind
+    assert [a.kind for a in notifier.alerts] == [AlertKind.EXPOSED]
+    told = notifier.alerts[0].plain
+    assert "ORDER STATE UNKNOWN" in told and "never sent again" in told
+    assert "PARTIAL FILL" not in told
+    refused = await engine.check(opportunity(fakes.cfg))
+    assert not refused.approved and refused.code == "event_exposed"
+    assert placement.execution_id in engine.unknown.following
+
+    await asyncio.wait_for(engine.unknown.tasks[placement.execution_id], timeout=40)
+
+    assert fakes.kalshi.order_posts == 1  # the leg was bought once
+    done = await store.execution(placement.execution_id)
+    assert done is not None
+    assert done.status is ExecutionStatus.SUCCESS, done.note
+    assert [o.role for o in done.orders] == ["leg", "leg"]
+    assert await _holdings(store, done.id) == {"kalshi": Decimal(5), "polymarket": Decimal(5)}
+    assert notifier.alerts[-1].kind is AlertKind.EXECUTED
+    assert "now known" in notifier.alerts[-1].plain
+    assert (await engine.check(opportunity(fakes.cfg))).code != "event_exposed"
+    await engine.shutdown()
+
+
+async def test_an_order_the_venue_never_saw_is_taken_as_lost_only_after_the_window(
+    store: Store, venues: dict[Venue, VenueClient], fakes: Fakes
+) -> None:
+    placer = Placer(store, venues, mode="live", clock=_clock)
+    # A 503 before the order reached the book: the venue never sees it.
+    fakes.kalshi.fail_next(503, method="POST", path="/portfolio/events/orders")
+    placement = await placer.execute(opportunity(fakes.cfg))
+    outcome = await resolve_partial(placer, placement.execution_id, POLICY, fee_of)
+    assert outcome.status is ExecutionStatus.EXPOSED  # unknown: nothing else sent
+    assert fakes.kalshi_orders() == []
+
+    # A restart soon after: recovery still does not take "not found" as "never arrived".
+    report = await recover(placer, POLICY, fee_of)
+    assert report.unknown == [placement.execution_id]
+    assert fakes.kalshi_orders() == []
+
+    # Once the window is over, it is: the Polymarket leg is then hedged on Kalshi.
+    later = Placer(store, venues, mode="live", clock=lambda: _clock() + timedelta(minutes=6))
+    report = await recover(later, POLICY, fee_of)
+    assert report.finished == {placement.execution_id: ExecutionStatus.HEDGED}
+    assert report.unknown == []
+    done = await store.execution(placement.execution_id)
+    assert done is not None
+    lost = next(o for o in done.orders if o.role == "leg" and o.venue is Venue.KALSHI)
+    assert lost.status is OrderStatus.CANCELED and lost.error_code == "not_found_after_window"
+    assert len(fakes.kalshi_orders()) == 1  # the hedge, the only Kalshi order
