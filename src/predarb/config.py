@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     executor_pair_partial_limit: int = Field(2, ge=1, le=1000)
     executor_pair_block_hours: float = Field(6, ge=0.25, le=720)
     executor_daily_partial_limit: int = Field(3, ge=1, le=1000)
+    executor_max_in_flight: int = Field(4, ge=1, le=100)
 
     predarb_db_path: Path = Path("predarb.sqlite3")
     predarb_match_overrides: Path | None = None

@@ -3,6 +3,7 @@
 The engine, the CLI and Telegram all go through ``Control``. The state lives in
 ``bot_state`` so it survives restarts; ``EXECUTOR_ENABLED`` only sets it on the very
 first start. ``start`` is refused, with the reason, while a limit still blocks trading.
+Every change is reported into the ``TradingState`` (which announces it) once persisted.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from decimal import Decimal
 
 from predarb import reports
 from predarb.domain import ExecutionStatus, Venue
+from predarb.events import EventBus
 from predarb.risk import RiskLimits, trip_reason_after_loss
 from predarb.store import Store
+from predarb.trading_state import TradingState
 
 log = logging.getLogger(__name__)
 
@@ -32,38 +35,59 @@ class Control:
         mode: str,
         *,
         clock: Callable[[], datetime] = utcnow,
+        state: TradingState | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
         self.mode = mode
         self.clock = clock
-        self.enabled = False
-        self.reason = ""
+        self.state = state or TradingState(EventBus(), store, clock=clock)
+
+    @property
+    def enabled(self) -> bool:
+        return self.state.enabled
+
+    @property
+    def reason(self) -> str:
+        return self.state.kill_reason
 
     async def load(self, enabled_at_first_start: bool) -> None:
         """Read the persisted switch (or seed it from ``EXECUTOR_ENABLED``)."""
         stored = await self.store.get_state(reports.TRADING_ENABLED)
         if stored == "":
-            self.enabled = enabled_at_first_start
-            self.reason = "" if enabled_at_first_start else "EXECUTOR_ENABLED=false at first start"
-            await self._persist()
+            enabled = enabled_at_first_start
+            reason = "" if enabled_at_first_start else "EXECUTOR_ENABLED=false at first start"
+            await self._persist(enabled, reason)
         else:
-            self.enabled = stored == "1"
-            self.reason = await self.store.get_state(reports.KILL_REASON)
+            enabled = stored == "1"
+            reason = await self.store.get_state(reports.KILL_REASON)
+        await self.state.set_trading(enabled, reason)
         await self.store.set_state(reports.MODE, self.mode, self.clock())
 
-    async def _persist(self) -> None:
+    async def _persist(self, enabled: bool, reason: str) -> None:
         now = self.clock()
-        await self.store.set_state(reports.TRADING_ENABLED, "1" if self.enabled else "0", now)
-        await self.store.set_state(reports.KILL_REASON, self.reason, now)
+        await self.store.set_state(reports.TRADING_ENABLED, "1" if enabled else "0", now)
+        await self.store.set_state(reports.KILL_REASON, reason, now)
 
-    async def stop(self, reason: str) -> bool:
-        """Turn trading off. Returns False if it was already off."""
+    async def stop(self, reason: str, *, tripped: bool = False) -> bool:
+        """Turn trading off (``tripped``: by a limit or a fault, which is announced
+        as ``KillSwitchTripped``). Returns False if it was already off."""
         was = self.enabled
-        self.enabled, self.reason = False, reason
-        await self._persist()
+        await self._persist(False, reason)
         await self.store.log_event("trading_off", self.clock(), reason=reason)
         log.warning("trading off: %s", reason)
+        await self.state.set_trading(False, reason, tripped=tripped and was)
+        return was
+
+    async def trip(self, reason: str) -> bool:
+        """The kill switch, tripped by a limit or a fault: persisted and announced;
+        when even the database cannot record it, trading stops in memory all the same."""
+        try:
+            return await self.stop(reason, tripped=True)
+        except Exception:
+            log.exception("kill switch could not be recorded", extra={"code": "trip_failed"})
+        was = self.enabled
+        await self.state.set_trading(False, reason, tripped=was)
         return was
 
     async def blocker(self) -> str | None:
@@ -86,10 +110,10 @@ class Control:
         blocked = await self.blocker()
         if blocked:
             return blocked
-        self.enabled, self.reason = True, ""
-        await self._persist()
+        await self._persist(True, "")
         await self.store.log_event("trading_on", self.clock())
         log.warning("trading on")
+        await self.state.set_trading(True, "")
         return None
 
     async def status(self) -> reports.StatusReport:

@@ -8,7 +8,6 @@ go to ``Notifier.send``, which must return at once.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import logging
 import time
@@ -37,6 +36,21 @@ from predarb.domain import (
     Pair,
     Venue,
 )
+from predarb.events import (
+    HALT_STOPPING,
+    BalanceChanged,
+    CooldownEnded,
+    DayStarted,
+    Event,
+    EventBus,
+    ExecutionFinished,
+    KillSwitchChanged,
+    PairBlocked,
+    PairUnblocked,
+    PositionsSettled,
+    TradingResumed,
+    VenueBack,
+)
 from predarb.execution.hedging import HedgePolicy
 from predarb.execution.limits import after_one_legged
 from predarb.execution.partial import resolve_partial
@@ -45,6 +59,7 @@ from predarb.execution.recovery import announce_recovered, recover
 from predarb.execution.unknown import UnknownOrders
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
+from predarb.notify.alerts import AlertRouter
 from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.reconcile import Reconciler
 from predarb.risk import RiskDecision, RiskLimits, RiskManager, RiskSnapshot, trip_reason_after_loss
@@ -52,6 +67,7 @@ from predarb.safety import EngineSafety
 from predarb.settlement import Settler
 from predarb.store import Store
 from predarb.store.records import iso
+from predarb.trading_state import Reservation, TradingState, spent_by_venue
 from predarb.venues.base import AuthError, VenueClient, VenueError
 
 log = logging.getLogger(__name__)
@@ -102,12 +118,26 @@ class Engine:
         say: Callable[[str], None] | None = None,
         rematch_interval_s: float = 900.0,
         circuit_breakers: bool = False,
+        bus: EventBus | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
-        self.safety = EngineSafety(self)
+        self.bus = bus or EventBus()
+        self.limits = RiskLimits.from_settings(settings)
+        self.state = TradingState(
+            self.bus, store, clock=clock, venues=venues, max_age_s=SNAPSHOT_MAX_AGE_S
+        )
+        self.control = Control(store, self.limits, mode, clock=clock, state=self.state)
+        self.safety = EngineSafety(store, self.state, self.control, clock)
         self.venues = self.safety.guard(venues) if circuit_breakers else dict(venues)
         self.notifier = notifier
+        AlertRouter(
+            self.alert,
+            store,
+            clock,
+            balances=lambda: self.state.balances,
+            balance_floor=self.limits.min_platform_balance,
+        ).subscribe(self.bus)
         self.mode = mode
         self.matcher = matcher
         self.pairs: list[Pair] = list(pairs)
@@ -118,9 +148,7 @@ class Engine:
         self._matched_at: float | None = None  # monotonic time of the last good match
         self._rejection_stored: dict[tuple[str, str], float] = {}
         self._unconnected: set[Venue] = set(self.venues)
-        self.limits = RiskLimits.from_settings(settings)
         self.risk = RiskManager(self.limits)
-        self.control = Control(store, self.limits, mode, clock=clock)
         self.placer = Placer(store, self.venues, mode=mode, clock=clock)
         self.settler = Settler(store, self.venues, self.alert, clock)
         self.returner = build_returner(settings, store, venues, self.alert, clock, mode)
@@ -130,19 +158,43 @@ class Engine:
         self.live = LiveConfirmation()
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
-        self.balances: dict[Venue, Decimal] = {}
-        self.venues_up: dict[Venue, bool] = {v: True for v in self.venues}
-        self.cooldown_until: dict[str, datetime] = {}
-        self.in_flight: set[str] = set()
         self.scheduler: AsyncIOScheduler | None = None
         self._stopping = asyncio.Event()
         self.book_cache = BookCache()
         self.feeds: MarketFeeds | None = None  # set while run() trades on book updates
         self._watched: list[Pair] | None = None
         self._last_scan_saved = 0.0
-        self._snapshot: RiskSnapshot | None = None
-        self._snapshot_at = 0.0
         self.watcher: PricingWatcher | None = None
+        # Pairs whose last pricing found an opportunity (refused, or traded: it may
+        # still stand), by decision code: priced again whenever a refusal may have
+        # cleared; dropped once a pricing finds nothing.
+        self.standing: dict[str, str] = {}
+        self.bus.subscribe(
+            self._rearm,
+            KillSwitchChanged,
+            TradingResumed,
+            VenueBack,
+            CooldownEnded,
+            BalanceChanged,
+            PairUnblocked,
+            PositionsSettled,
+            DayStarted,
+            ExecutionFinished,
+        )
+
+    # What risk sees lives in the trading state; these read it.
+
+    @property
+    def balances(self) -> dict[Venue, Decimal]:
+        return self.state.balances
+
+    @property
+    def venues_up(self) -> dict[Venue, bool]:
+        return self.state.venues_up
+
+    @property
+    def cooldown_until(self) -> dict[str, datetime]:
+        return self.state.cooldown_until
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -226,18 +278,23 @@ class Engine:
         self.feeds = MarketFeeds(
             self.book_cache, self.venues, poll_interval_s=self.settings.predarb_poll_interval_s
         )
-        refresher = asyncio.create_task(self._keep_snapshot_fresh())
+        refresher = asyncio.create_task(self._keep_state_fresh())
         gc.freeze()  # what start() built lives on: keep it out of the collector's scans
         try:
             while not self._stopping.is_set():
                 if deadline is not None and loop.time() >= deadline:
                     break
                 try:
+                    await self.state.expire(self.clock())  # cooldowns ended re-arm pairs
                     await self._watch_pairs()
                     await self.tick()
                 except Exception as exc:
                     await self.safety.crashed("scan", exc)
-                wait = self.settings.predarb_poll_interval_s
+                # Wake for the next book, or when time clears a refusal (a cooldown).
+                wait = min(
+                    self.settings.predarb_poll_interval_s,
+                    self.state.next_expiry(self.clock()) + 0.001,
+                )
                 if deadline is not None:
                     wait = min(wait, max(0.0, deadline - loop.time()))
                 try:
@@ -261,7 +318,7 @@ class Engine:
 
     def stop(self) -> None:
         """No new executions from now on; ``run`` returns once the one under way ends."""
-        self.safety.stopping = True
+        self.state.halt_at_once(HALT_STOPPING, "shutting down")
         self._stopping.set()
         self.book_cache.changed.set()  # wake run() at once
 
@@ -360,6 +417,11 @@ class Engine:
         self.stats.scans += 1
         if self.watcher is not None:
             self.watcher.priced(pairs, found, now)
+        if self.standing:
+            priced = {o.pair_id for o in found}
+            for p in pairs:
+                if p.pair_id not in priced:
+                    self.standing.pop(p.pair_id, None)  # nothing to trade there any more
         return found
 
     async def tick(self) -> None:
@@ -371,38 +433,16 @@ class Engine:
             await self.store.set_state(reports.LAST_SCAN, iso(now), now)
 
     async def _quick_check(self, opp: Opportunity) -> RiskDecision:
-        """``check`` without reading SQLite on the hot path: the store-derived part of
-        the snapshot is at most ``SNAPSHOT_MAX_AGE_S`` old (and refreshed after every
-        execution); kill switch, balances, venues, cooldowns and in-flight events are
-        read live."""
-        cached = self._snapshot
-        if cached is None or time.monotonic() - self._snapshot_at > SNAPSHOT_MAX_AGE_S:
-            cached = await self._refresh_snapshot()
-        snap = dataclasses.replace(
-            cached,
-            now=self.clock(),
-            trading_enabled=self.control.enabled,
-            kill_reason=self.control.reason,
-            balances=dict(self.balances),
-            venues_up=dict(self.venues_up),
-            in_flight_events=frozenset(self.in_flight),
-            cooldown_until=dict(self.cooldown_until),
-        )
-        decision = self.risk.check(opp, snap)
-        if decision.approved:
-            self._snapshot = None  # whatever happens next changes the store
-        return decision
+        """``check`` without reading SQLite on the hot path: the trading state's store
+        view is at most ``SNAPSHOT_MAX_AGE_S`` old (and read again after every
+        execution); everything else it holds is live."""
+        return self.risk.check(opp, await self.state.snapshot())
 
-    async def _refresh_snapshot(self) -> RiskSnapshot:
-        self._snapshot = await self.snapshot()
-        self._snapshot_at = time.monotonic()
-        return self._snapshot
-
-    async def _keep_snapshot_fresh(self) -> None:
+    async def _keep_state_fresh(self) -> None:
         while True:
             await asyncio.sleep(SNAPSHOT_MAX_AGE_S / 2)
             try:
-                await self._refresh_snapshot()
+                await self.state.refresh()
             except Exception:
                 log.exception("risk snapshot refresh failed")
 
@@ -413,8 +453,11 @@ class Engine:
             if self.watcher is not None:
                 self.watcher.decided(opp, decision)
             if not decision.approved:
+                self.standing[opp.pair_id] = decision.code
                 await self._rejected(opp, decision)
                 continue
+            # Priced again once it ends: the arbitrage may still stand (a FOK killed).
+            self.standing[opp.pair_id] = decision.code
             self.stats.approved += 1
             self.say(
                 f"APPROVED {opp.event}: {opp.kind.value}, {opp.contracts} contracts,"
@@ -422,7 +465,19 @@ class Engine:
                 f" ({opp.roi_pct:.2f}%)"
             )
             await self.execute(opp)
-            await self._refresh_snapshot()
+
+    def _rearm(self, event: Event) -> None:
+        """Whatever may have cleared a refusal (trading on, a halt lifted, a venue back,
+        a cooldown ended, money arrived, a position settled, a pair unblocked, a new day,
+        an execution ended) has the standing opportunities priced again at once."""
+        if isinstance(event, KillSwitchChanged) and not event.enabled:
+            return
+        if isinstance(event, BalanceChanged) and (
+            event.previous is not None and event.balance <= event.previous
+        ):
+            return
+        if self.standing:
+            self.book_cache.mark(self.standing)
 
     async def _rejected(self, opp: Opportunity, decision: RiskDecision) -> None:
         self.stats.rejected += 1
@@ -446,79 +501,83 @@ class Engine:
             )
 
     async def snapshot(self) -> RiskSnapshot:
-        now = self.clock()
-        today = reports.day_start(now)
-        # Refreshed twice a second while trading: three columns, not whole records.
-        rows = await self.store.query(
-            "SELECT DISTINCT e.event, e.status, o.filled FROM executions e"
-            " LEFT JOIN orders o ON o.execution_id = e.id WHERE e.settled_at IS NULL"
-        )
-        open_events = frozenset(str(r[0]) for r in rows if r[2] and Decimal(r[2]) > 0)
-        halted = (ExecutionStatus.PARTIAL.value, ExecutionStatus.EXPOSED.value)
-        blocked = frozenset(str(r[0]) for r in rows if r[1] in halted)
-        _, exposure = await reports.open_exposure(self.store)
-        return RiskSnapshot(
-            now=now,
-            trading_enabled=self.control.enabled and not self.safety.halt_reason(),
-            kill_reason=self.safety.halt_reason() or self.control.reason,
-            balances=dict(self.balances),
-            venues_up=dict(self.venues_up),
-            trades_today=await reports.trades_since(self.store, today),
-            loss_today=-min(await reports.realized_since(self.store, today), Decimal(0)),
-            open_exposure=exposure,
-            open_events=open_events,
-            in_flight_events=frozenset(self.in_flight),
-            cooldown_until=dict(self.cooldown_until),
-            blocked_events=blocked,
-            blacklisted_pairs=await self.store.pair_blocks(now),
-        )
+        """What risk sees, with the store read now (the hot path allows it 1 s old)."""
+        return await self.state.snapshot(0)
 
     async def check(self, opp: Opportunity) -> RiskDecision:
         return self.risk.check(opp, await self.snapshot())
 
     async def execute(self, opp: Opportunity) -> Placement:
-        self.in_flight.add(opp.event)
+        """Place ``opp`` (already approved) with what it needs reserved first."""
+        return await self._execute(opp, self.state.reserve(opp))
+
+    async def _execute(self, opp: Opportunity, reservation: Reservation) -> Placement:
+        placement: Placement | None = None
         try:
             placement = await self.placer.execute(opp)
             if placement.status is ExecutionStatus.PARTIAL:
                 placement = await self._resolve_one_legged(placement)
         except Exception as exc:
+            self.standing[opp.pair_id] = "execution_failed"
+            await self._finished(opp, reservation, None, exc)
             await self.safety.execution_failed(opp, exc)
             raise
-        finally:
-            self.in_flight.discard(opp.event)
-            now = self.clock()
-            # Expired cooldowns are dropped, so weeks of events do not pile up here.
-            self.cooldown_until = {e: t for e, t in self.cooldown_until.items() if t > now}
-            self.cooldown_until[opp.event] = self.limits.cooldown_end(now)
+        await self._finished(opp, reservation, placement, None)
         status = placement.status
         self.stats.executions[status.value] = self.stats.executions.get(status.value, 0) + 1
-        await self.refresh_balances()
-        record = await self.store.execution(placement.execution_id)
-        assert record is not None
-        if status is ExecutionStatus.SUCCESS:
-            await self.alert(messages.executed(record, self.balances))
-        elif status in (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED):
-            if not await self.unknown.follow(record):  # an order of unknown fate: told there
-                await self.alert(messages.one_legged(record))
+        if status in (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED):
             now = self.clock()
             verdict = await after_one_legged(
                 self.store, opp.pair_id, now, reports.day_start(now), self.settings
             )
             if verdict.block_until is not None:
-                await self.alert(
-                    messages.info(
-                        f"pair {opp.pair_id} ({opp.event}) blocked until"
-                        f" {verdict.block_until:%Y-%m-%d %H:%M} UTC: {verdict.block_reason}",
-                        AlertKind.PAIR_BLOCKED,
-                    )
+                self.state.stale()
+                await self.bus.publish(
+                    PairBlocked(opp.pair_id, opp.event, verdict.block_until, verdict.block_reason)
                 )
             if verdict.trip_reason and self.control.enabled:
                 await self.trip(verdict.trip_reason)
-        else:
+        elif status is not ExecutionStatus.SUCCESS:
             self.say(f"FAILED {opp.event}: no leg filled (killed), nothing at risk")
         await self._check_daily_loss()
         return placement
+
+    async def _finished(
+        self,
+        opp: Opportunity,
+        reservation: Reservation,
+        placement: Placement | None,
+        error: BaseException | None,
+    ) -> None:
+        """Settle the reservation (what was spent comes off the balances), start the
+        event's cooldown, refresh the balances, follow an order of unknown fate, and
+        announce the end."""
+        record = None
+        if placement is not None:
+            try:
+                record = await self.store.execution(placement.execution_id)
+            except Exception:
+                log.exception("execution %s unreadable", placement.execution_id)
+        cooldown = self.limits.cooldown_end(self.clock())
+        await self.state.settle(
+            reservation,
+            spent_by_venue(record.orders) if record is not None else {},
+            cooldown_until=cooldown,
+        )
+        if placement is not None:
+            await self.refresh_balances()
+        # An order of unknown fate: followed, and the chat told there.
+        unknown = record is not None and await self.unknown.follow(record)
+        await self.bus.publish(
+            ExecutionFinished(
+                opp,
+                placement.execution_id if placement is not None else "",
+                placement.status if placement is not None else None,
+                record,
+                unknown_orders=unknown,
+                error=f"{type(error).__name__}: {error}" if error is not None else "",
+            )
+        )
 
     async def _resolve_one_legged(self, placement: Placement) -> Placement:
         """Hedge or unwind (``execution.partial``), in bounded time; the caller then sends
@@ -553,11 +612,7 @@ class Engine:
             await self.trip(reason)
 
     async def trip(self, reason: str) -> None:
-        if await self.control.stop(reason):
-            now = self.clock()
-            trades = await reports.trades_since(self.store, reports.day_start(now))
-            pnl = await reports.realized_since(self.store, reports.day_start(now))
-            await self.alert(messages.kill_switch(reason, trades, pnl))
+        await self.control.trip(reason)
 
     # -- scheduled jobs ----------------------------------------------------------
 
@@ -567,6 +622,7 @@ class Engine:
     async def settle(self) -> None:
         result = await self.settler.settle_once()
         if result.settled:
+            self.state.stale()
             await self._check_daily_loss()
             await self.redeem()  # right after settlement: the money comes back now
             await self.refresh_balances()
@@ -584,11 +640,13 @@ class Engine:
         result = await self.returner.run_once()
         if result.confirmed:
             await self.refresh_balances()
+            await self.bus.publish(PositionsSettled(result.settled))
 
     async def refresh_balances(self) -> None:
         """Fresh balances for the risk manager; a fall below the floor is alerted once."""
         now = self.clock()
         for venue, client in self.venues.items():
+            epoch = self.state.balance_epoch(venue)
             try:
                 balance = await client.get_balance()
             except VenueError as exc:
@@ -597,19 +655,10 @@ class Engine:
             except Exception:
                 log.exception("balance of %s failed", venue.value)
                 continue
-            was = self.balances.get(venue)
-            self.balances[venue] = balance
+            if not await self.state.set_balance(venue, balance, epoch):
+                continue  # read while an execution spent on it: the next read counts
             await self.store.set_state(reports.BALANCE_PREFIX + venue.value, str(balance), now)
             await self.store.set_state(reports.HEALTH_PREFIX + venue.value, "up", now)
-            floor = self.limits.min_platform_balance
-            if balance < floor and (was is None or was >= floor):
-                await self.alert(
-                    messages.info(
-                        f"{venue.value} balance ${balance:.2f} is below"
-                        f" EXECUTOR_MIN_PLATFORM_BALANCE ${floor:.2f}",
-                        AlertKind.BALANCE_LOW,
-                    )
-                )
 
     async def daily_summary(self) -> bool:
         """The summary of the UTC day that just ended, sent once: the day sent last is

@@ -232,6 +232,15 @@ class BookCache:
         self.changed.clear()
         return out
 
+    def mark(self, pair_ids: Iterable[str]) -> None:
+        """Re-price these pairs at the next scan though no book moved."""
+        now = self._clock_ns()
+        for pid in pair_ids:
+            if pid in self._pairs:
+                self._dirty.setdefault(pid, now)
+        if self._dirty:
+            self.changed.set()
+
     def mark_all(self, only: Callable[[Pair], bool] | None = None) -> None:
         """Re-price every pair (or those ``only`` selects) at the next scan."""
         now = self._clock_ns()

@@ -7,11 +7,13 @@ stable ``code`` and a sentence carrying the figures. The engine stores rejection
 module logs and counts them.
 
 Order of the checks (``RiskManager.check``): global state first, because it is cheap and
-says the most (kill switch, a venue down, the daily trade count and loss); then the
-opportunity's own shape and flags (well formed, blacklists, tradable, executable,
-confidence); then the event's state (EXPOSED execution, in flight, open position,
-cooldown); then prices and sizes (quote age, ROI band, bet size, venue minimums, depth);
-last the money that would be committed (exposure cap, balance on each venue).
+says the most (kill switch, a venue down, the daily trade count and loss, executions
+in flight); then the opportunity's own shape and flags (well formed, blacklists,
+tradable, executable, confidence); then the event's state (EXPOSED execution, in
+flight, open position, cooldown); then prices and sizes (quote age, ROI band, bet size,
+venue minimums, depth);
+then the money that would be committed (exposure cap, balance on each venue); last
+each venue's order rate.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class RiskLimits:
     live_max_quote_age_s: float = 2.0
     live_min_roi_pct: Decimal = Decimal(2)
     live_min_confidence: float = 0.9
+    max_in_flight: int = 4  # executions under way at once
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RiskLimits:
@@ -75,6 +78,7 @@ class RiskLimits:
             max_depth_fraction=settings.executor_max_depth_fraction,
             blacklist=settings.blacklist,
             live_min_roi_pct=max(settings.executor_min_roi * 2, Decimal(2)),
+            max_in_flight=settings.executor_max_in_flight,
         )
 
     def cooldown_end(self, at: datetime) -> datetime:
@@ -114,6 +118,10 @@ class RiskSnapshot:
     cooldown_until: Mapping[str, datetime] = field(default_factory=dict)  # by event
     blocked_events: frozenset[str] = frozenset()  # events with an EXPOSED execution
     blacklisted_pairs: Mapping[str, datetime] = field(default_factory=dict)  # pair -> until
+    in_flight: int = 0  # executions under way
+    # Orders each venue may still take now under its rate limit; a venue missing has no
+    # known limit.
+    order_capacity: Mapping[Venue, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +202,7 @@ class RiskManager:
             self._kill_switch,
             self._venues_up,
             self._daily_limits,
+            self._in_flight_limit,
             self._well_formed,
             self._blacklisted,
             self._flags,
@@ -205,6 +214,7 @@ class RiskManager:
             self._depth,
             self._exposure,
             self._balances,
+            self._order_rate,
         )
 
     def check(
@@ -252,6 +262,17 @@ class RiskManager:
             )
         reason = trip_reason_after_loss(snap.loss_today, lim)
         return _reject("daily_loss", reason) if reason else None
+
+    def _in_flight_limit(
+        self, opp: Opportunity, snap: RiskSnapshot, _: Depth
+    ) -> RiskDecision | None:
+        if snap.in_flight < self.limits.max_in_flight:
+            return None
+        return _reject(
+            "in_flight_limit",
+            f"{snap.in_flight} executions in flight, EXECUTOR_MAX_IN_FLIGHT is "
+            f"{self.limits.max_in_flight}",
+        )
 
     # The opportunity itself
 
@@ -409,5 +430,18 @@ class RiskManager:
                     "insufficient_balance",
                     f"{venue.value} balance {_usd(have)} below {_usd(legs)} for the legs + "
                     f"EXECUTOR_MIN_PLATFORM_BALANCE {_usd(floor)}",
+                )
+        return None
+
+    def _order_rate(self, opp: Opportunity, snap: RiskSnapshot, _: Depth) -> RiskDecision | None:
+        for venue in opp.venues:
+            free = snap.order_capacity.get(venue)
+            if free is None:
+                continue  # no rate known for this venue
+            legs = sum(1 for leg in opp.legs if leg.contract.venue is venue)
+            if free < legs:
+                return _reject(
+                    "order_rate",
+                    f"{venue.value} order rate limit: {legs} orders needed, {free} free now",
                 )
         return None

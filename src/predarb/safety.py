@@ -14,18 +14,17 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ParamSpec
+from datetime import datetime
+from typing import Any, ParamSpec
 
 from predarb import reports
+from predarb.control import Control
 from predarb.domain import Opportunity, Venue
-from predarb.notify import messages
-from predarb.notify.base import AlertKind
+from predarb.events import HALT_STOPPING, HALT_STORAGE
+from predarb.store import Store
+from predarb.trading_state import TradingState
 from predarb.venues.base import VenueClient
 from predarb.venues.breaker import CircuitBreaker, GuardedVenue, OnDown, OnUp
-
-if TYPE_CHECKING:
-    from predarb.engine import Engine
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -177,20 +176,32 @@ def is_disk_full(exc: BaseException | None) -> bool:
 
 
 class EngineSafety:
-    """The engine's faults in one place: venue breakers (down/up alerts and the
-    ``venues_up`` map risk reads), the supervisor of its scheduled jobs and scan loop
-    (a crash loop trips the kill switch), a database that cannot be written (trading
-    paused, with an alert, until a probe write succeeds) and an execution that did
-    not finish."""
+    """The engine's faults in one place, each reported into the ``TradingState``: venue
+    breakers (down and back), the supervisor of the scheduled jobs and the scan loop (a
+    crash loop trips the kill switch), a database that cannot be written (the storage
+    halt, until a probe write succeeds) and an execution that did not finish."""
 
-    def __init__(self, engine: Engine, *, storage_probe_s: float = 5.0) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        store: Store,
+        state: TradingState,
+        control: Control,
+        clock: Callable[[], datetime],
+        *,
+        storage_probe_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.control = control
+        self.clock = clock
         self.supervisor = Supervisor(self._crash_loop, on_crash=self._on_crash)
         self.guarded: dict[Venue, GuardedVenue] = {}
-        self.storage_error = ""
         self.storage_probe_s = storage_probe_s
         self._storage_checked = 0.0
-        self.stopping = False
+
+    @property
+    def storage_error(self) -> str:
+        return self.state.halts.get(HALT_STORAGE, "")
 
     def guard(self, venues: Mapping[Venue, VenueClient]) -> dict[Venue, VenueClient]:
         """Each venue behind its circuit breaker."""
@@ -205,11 +216,7 @@ class EngineSafety:
 
     def halt_reason(self) -> str:
         """Why no new execution may start now, beyond the kill switch."""
-        if self.stopping:
-            return "shutting down"
-        if self.storage_error:
-            return f"database not writable ({self.storage_error})"
-        return ""
+        return self.state.halt_reason()
 
     def job(
         self, name: str, job: Callable[[], Awaitable[object]]
@@ -227,36 +234,28 @@ class EngineSafety:
             await self._probe_storage()
 
     async def stop(self, grace_s: float = 15.0) -> None:  # within systemd's TimeoutStopSec
-        self.stopping = True
+        await self.state.halt(HALT_STOPPING, "shutting down")
         await self.supervisor.stop(grace_s)
 
     # -- venues ----------------------------------------------------------------
 
     def _down_handler(self, venue: Venue) -> OnDown:
         async def down(reason: str) -> None:
-            self.engine.venues_up[venue] = False
-            await self.engine.alert(messages.venue_down(venue, reason))
+            await self.state.venue_down(venue, reason)
             await self._note_health(venue, "down")
 
         return down
 
     def _up_handler(self, venue: Venue) -> OnUp:
         async def up(_down_for_s: float) -> None:
-            self.engine.venues_up[venue] = True
-            # Pairs refused while it was down are priced again though no book moved.
-            self.engine.book_cache.mark_all(
-                only=lambda p: any(c.venue is venue for c in p.contracts)
-            )
-            await self.engine.alert(messages.venue_up(venue))
+            await self.state.venue_back(venue)
             await self._note_health(venue, "up")
 
         return up
 
     async def _note_health(self, venue: Venue, state: str) -> None:
         try:
-            await self.engine.store.set_state(
-                reports.HEALTH_PREFIX + venue.value, state, self.engine.clock()
-            )
+            await self.store.set_state(reports.HEALTH_PREFIX + venue.value, state, self.clock())
         except Exception as exc:
             await self._on_crash("venue health", exc)
 
@@ -266,45 +265,30 @@ class EngineSafety:
         if not is_disk_full(exc):
             return False
         if not self.storage_error:
-            self.storage_error = "disk full"
             self._storage_checked = time.monotonic()
-            await self.engine.alert(
-                messages.info(
-                    f"DATABASE FULL: a write failed in {name}. No new executions until the"
-                    " database can be written again; free disk space on the bot's machine.",
-                    AlertKind.KILL_SWITCH,
-                )
-            )
+            log.warning("a write failed in %s: disk full", name, extra={"code": "storage_down"})
+            await self.state.halt(HALT_STORAGE, "database not writable (disk full)")
         return True
 
     async def _probe_storage(self) -> None:
         if time.monotonic() - self._storage_checked < self.storage_probe_s:
             return
         self._storage_checked = time.monotonic()
-        now = self.engine.clock()
         try:
             # An append to the event log, the table that grows most, proves there is room.
-            await self.engine.store.log_event("storage_probe", now)
+            await self.store.log_event("storage_probe", self.clock())
         except Exception as exc:
             log.warning("database still not writable: %s", exc, extra={"code": "storage_down"})
             return
-        self.storage_error = ""
-        self.engine.book_cache.mark_all()
         log.warning("database writable again", extra={"code": "storage_up"})
-        await self.engine.alert(messages.info("Database writable again: new executions may start."))
+        await self.state.halt(HALT_STORAGE, "")
 
     async def _crash_loop(self, name: str, exc: BaseException) -> None:
         await self.stop_trading(f"crash loop in {name}: {type(exc).__name__}")
 
     async def stop_trading(self, reason: str) -> None:
         """The kill switch, even when the database cannot record it."""
-        try:
-            await self.engine.trip(reason)
-            return
-        except Exception:
-            log.exception("kill switch could not be recorded", extra={"code": "trip_failed"})
-        self.engine.control.enabled, self.engine.control.reason = False, reason
-        await self.engine.alert(messages.kill_switch(reason, 0, Decimal(0)))
+        await self.control.trip(reason)
 
     async def execution_failed(self, opp: Opportunity, exc: BaseException) -> None:
         """An execution raised before it was classified. If its write-ahead is in the
@@ -319,7 +303,7 @@ class EngineSafety:
         try:
             pending = [
                 e
-                for e in await self.engine.store.executions(unsettled=True)
+                for e in await self.store.executions(unsettled=True)
                 if e.event == opp.event and not e.status.final
             ]
         except Exception:
