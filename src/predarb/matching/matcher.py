@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
-from predarb.domain import Contract, Market, Pair, PairKind, Venue, World
+from predarb.domain import CENT, ONE, Contract, Market, Pair, PairKind, Venue, World
 from predarb.matching.aliases import Aliases, load_aliases
 from predarb.matching.candidates import KalshiIndex
 from predarb.matching.normalize import Facts, Kind, normalize
@@ -49,11 +49,23 @@ class Matcher:
         self.min_confidence = min_confidence
         self.comparisons = 0  # candidate pairs compared by the last match (for bench/)
         # The markets the last match paired, the only ones a caller streaming the
-        # listings needs to keep.
+        # listings needs to keep (Kalshi's as the matcher keeps them: no fee schedule,
+        # no wire hints; the venue's own listing has those).
         self.paired: dict[tuple[Venue, str], Market] = {}
 
     def facts(self, markets: Iterable[Market], venue: Venue) -> list[Facts]:
         return with_sibling_sides([normalize(m, self.aliases) for m in markets if m.venue is venue])
+
+    def _index_side(self, markets: Iterable[Market]) -> list[Facts]:
+        """The Kalshi facts, each holding a slim copy of its market (what pairs are built
+        from: ids, contracts, titles, rules, times), so the listing's fee schedules and
+        wire hints are not kept for the whole match."""
+        out: list[Facts] = []
+        for m in markets:
+            if m.venue is Venue.KALSHI:
+                f = normalize(m, self.aliases)
+                out.append(replace(f, market=_slim(m)))
+        return with_sibling_sides(out)
 
     def match(self, kalshi: Iterable[Market], poly: Iterable[Market]) -> list[Pair]:
         """``poly`` may be a generator (pages as they are listed): each Polymarket market
@@ -68,7 +80,7 @@ class Matcher:
                     named[(m.venue, m.market_id)] = m
                 yield m
 
-        kf = self.facts(noted(kalshi), Venue.KALSHI)
+        kf = self._index_side(noted(kalshi))
         index = KalshiIndex(kf)
         self.comparisons = 0
         matches: list[Match] = []
@@ -233,6 +245,14 @@ def _forced_pair(forced: Forced, by_key: dict[tuple[Venue, str], Market]) -> Pai
         live=any(m.live for m in listed),
         resolve_time=_latest(*(m.resolve_time for m in listed)),
     )
+
+
+_PAIR_EXTRA = ("event_title",)  # the only wire hint a pair is built from
+
+
+def _slim(m: Market) -> Market:
+    extra = {k: m.extra[k] for k in _PAIR_EXTRA if k in m.extra}
+    return replace(m, extra=extra, fee=None, tick_size=CENT, min_order_size=ONE)
 
 
 def _compacted(

@@ -76,7 +76,7 @@ _STAGES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class Proposition:
-    words: frozenset[str]
+    words: tuple[str, ...]  # sorted; a tuple holds a listing's claims in a third the memory
     runs: tuple[tuple[str, ...], ...]  # the names, each a run of canonical words
     window: Window | None
     # Every other field the venue sent (rules, sub-title, event and series titles, slug):
@@ -269,7 +269,7 @@ def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition
     if window is not None:
         window = _shared_window(window)
     return Proposition(
-        words=frozenset(w for w, _ in toks if w),
+        words=tuple(sorted({w for w, _ in toks if w})),
         runs=runs,
         window=window,
         texts=tuple(t for t in texts if t),
@@ -285,7 +285,7 @@ def clear_text_caches() -> None:
     _WINDOWS.clear()
 
 
-def same_claim_key(c: Proposition) -> tuple[frozenset[str], object]:
+def same_claim_key(c: Proposition) -> tuple[tuple[str, ...], object]:
     """Two markets with this key on one venue are one claim listed twice."""
     return c.words, (c.window.end, c.window.start) if c.window else None
 
@@ -312,6 +312,7 @@ def _conflicting_runs(a: Proposition, b: Proposition) -> bool:
 def _unverified(
     own: Proposition,
     names: frozenset[str],
+    other_words: frozenset[str],
     other: Proposition,
     extra: frozenset[str],
     *,
@@ -323,7 +324,7 @@ def _unverified(
     left: set[str] = set()
     for word in extra:
         if word in names:
-            if any(word in r and not other.words.isdisjoint(r) for r in own.runs):
+            if any(word in r and not other_words.isdisjoint(r) for r in own.runs):
                 continue
             if context and word in other.context:
                 continue
@@ -331,14 +332,17 @@ def _unverified(
     return left
 
 
-def _wording(k: Proposition, p: Proposition, shared: frozenset[str]) -> set[str] | None:
+def _wording(
+    k: Proposition, p: Proposition, ks: frozenset[str], ps: frozenset[str]
+) -> set[str] | None:
     """Words left unverified on either side, or None when they make it another claim."""
-    k_only, p_only = k.words - shared, p.words - shared
+    shared = ks & ps
+    k_only, p_only = ks - shared, ps - shared
     if any(w.startswith("n_") for w in (*k_only, *p_only)):
         return None  # another count, bucket or threshold
     kn, pn = k.names, p.names
-    loose_k = _unverified(k, kn, p, k_only, context=False)
-    loose_p = _unverified(p, pn, k, p_only, context=False)
+    loose_k = _unverified(k, kn, ps, p, k_only, context=False)
+    loose_p = _unverified(p, pn, ks, k, p_only, context=False)
     if loose_k & kn and loose_p & pn:
         return None  # each names someone the other does not: other entities
     if not (kn & pn) or _conflicting_runs(k, p):
@@ -346,9 +350,9 @@ def _wording(k: Proposition, p: Proposition, shared: frozenset[str]) -> set[str]
     # Only now read the other market's fields (rules text is long; most candidates
     # were refused above without it).
     if loose_k & kn:
-        loose_k = _unverified(k, kn, p, frozenset(loose_k), context=True)
+        loose_k = _unverified(k, kn, ps, p, frozenset(loose_k), context=True)
     if loose_p & pn:
-        loose_p = _unverified(p, pn, k, frozenset(loose_p), context=True)
+        loose_p = _unverified(p, pn, ks, k, frozenset(loose_p), context=True)
     loose = loose_k | loose_p
     # A name only one side gives, unverified, is another entity: never a review.
     if loose & (kn | pn) or len(loose) > 2:
@@ -369,14 +373,15 @@ def _year_named(window: Window | None, other: Proposition) -> str:
 
 def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
     """Same claim over the same window: a verdict (flags empty when tradable), or None."""
+    ks, ps = frozenset(k.words), frozenset(p.words)
     if year := _year_named(k.window, p):
-        k, p = replace(k, words=k.words | {year}, window=None), p
+        ks, k = ks | {year}, replace(k, window=None)
     elif year := _year_named(p.window, k):
-        k, p = k, replace(p, words=p.words | {year}, window=None)
-    shared = k.words & p.words
+        ps, p = ps | {year}, replace(p, window=None)
+    shared = ks & ps
     if not shared:
         return None
-    loose = _wording(k, p, shared)
+    loose = _wording(k, p, ks, ps)
     if loose is None or (loose and len(shared) < 3):
         return None
     flags: list[str] = ["wording_differs"] if loose else []

@@ -121,18 +121,22 @@ def read_window(
         year = _year_for(MONTHS[month], int(day), hint_list, reference)
         return year, year is not None
 
-    if m := _FROM_TO.search(lower):
+    # Each pattern only where its first word is: most titles need two or three searches.
+    ranged = "from " in lower or "between " in lower
+    before = "before " in lower
+    by = any(w in lower for w in ("by ", "until ", "no later than ", "on or before "))
+    if ranged and (m := _FROM_TO.search(lower)):
         y2, known = year_of(m.group(6), m.group(4), m.group(5))
         y1 = int(m.group(3)) if m.group(3) else y2
         first, last = _day(y1, m.group(1), m.group(2)), _day(y2, m.group(4), m.group(5))
         if first and last:
             return Window(_midnight(last + timedelta(days=1)), first, known, span=m.span())
-    if m := _WEEK_OF.search(lower):
+    if "week of" in lower and (m := _WEEK_OF.search(lower)):
         year, known = year_of(m.group(3), m.group(1), m.group(2))
         first = _day(year, m.group(1), m.group(2))
         if first:
             return Window(_midnight(first + timedelta(days=7)), first, known, span=m.span())
-    if m := _ISO.search(lower):
+    if (before or by) and (m := _ISO.search(lower)):
         raw = m.group(1)
         moment = parse_instant(raw.upper()) if "t" in raw else None
         if moment is None:
@@ -140,15 +144,15 @@ def read_window(
             moment = _midnight(d if m.group(0).startswith("before") else d + timedelta(days=1))
         exact = moment.astimezone(ET).time() != time(0)
         return Window(moment, exact=exact, span=m.span())
-    for pattern, after in ((_BEFORE_DAY, 0), (_BY_DAY, 1)):
-        if m := pattern.search(lower):
+    for pattern, after, present in ((_BEFORE_DAY, 0, before), (_BY_DAY, 1, by)):
+        if present and (m := pattern.search(lower)):
             year, known = year_of(m.group(3), m.group(1), m.group(2))
             if last := _day(year, m.group(1), m.group(2)):
                 end = _midnight(last + timedelta(days=after))
                 return Window(end, year_known=known, span=m.span())
-    if m := _BEFORE_YEAR.search(lower):
+    if before and (m := _BEFORE_YEAR.search(lower)):
         return Window(_midnight(date(int(m.group(1)), 1, 1)), span=m.span())
-    if m := _BY_END_YEAR.search(lower):
+    if "by " in lower and (m := _BY_END_YEAR.search(lower)):
         year = int(m.group(1) or m.group(2))
         return Window(_midnight(date(year + 1, 1, 1)), span=m.span())
     if m := _IN_YEAR.search(lower):
@@ -160,8 +164,8 @@ def read_window(
                 return None
             year = found
         return Window(_midnight(date(year + 1, 1, 1)), date(year, 1, 1), span=m.span())
-    for pattern, after in ((_BEFORE_MONTH, False), (_BY_END_MONTH, True)):
-        if m := pattern.search(lower):
+    for pattern, after, present in ((_BEFORE_MONTH, False, before), (_BY_END_MONTH, True, by)):
+        if present and (m := pattern.search(lower)):
             month = MONTHS[m.group(1)]
             year_raw = m.group(2)
             year = int(year_raw) if year_raw else _year_for(month, 1, hint_list, reference)
