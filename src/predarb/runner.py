@@ -48,6 +48,7 @@ def notifiers(settings: Settings, store: Store, engine_control: object, echo: bo
                 settings.telegram_base_url,
                 engine_control,  # type: ignore[arg-type]
                 store,
+                allowed_users=settings.allowed_user_ids,
             )
         )
     return FanOut(channels)

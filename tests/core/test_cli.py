@@ -87,6 +87,7 @@ def test_demo_runs_trades_settles_and_pnl_agrees(tmp_path: Path) -> None:
         ({"KALSHI_API_KEY_ID": "abc"}, "KALSHI_PRIVATE_KEY_PATH"),
         ({"EXECUTOR_MIN_BET": "5", "EXECUTOR_MAX_BET": "2"}, "EXECUTOR_MAX_BET"),
         ({"EXECUTOR_MAX_DEPTH_FRACTION": "1.5"}, "EXECUTOR_MAX_DEPTH_FRACTION"),
+        ({"TELEGRAM_ALLOWED_USER_IDS": "123,@bob"}, "TELEGRAM_ALLOWED_USER_IDS"),
     ],
 )
 def test_bad_configuration_is_one_line_naming_the_variable(
