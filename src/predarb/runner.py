@@ -89,6 +89,7 @@ def notifiers(
                 engine_control,  # type: ignore[arg-type]
                 store,
                 review=review,
+                allowed_users=settings.allowed_user_ids,
             )
         )
     return FanOut(channels)
