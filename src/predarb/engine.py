@@ -626,6 +626,7 @@ class Engine:
             await self._check_daily_loss()
             await self.redeem()  # right after settlement: the money comes back now
             await self.refresh_balances()
+            await self.bus.publish(PositionsSettled(result.settled))
 
     async def advise_capital(self) -> None:
         """Once a UTC day at most: which venue cannot fund the next trade, and from where
@@ -639,8 +640,7 @@ class Engine:
             return
         result = await self.returner.run_once()
         if result.confirmed:
-            await self.refresh_balances()
-            await self.bus.publish(PositionsSettled(result.settled))
+            await self.refresh_balances()  # publishes BalanceChanged: re-arms what waited
 
     async def refresh_balances(self) -> None:
         """Fresh balances for the risk manager; a fall below the floor is alerted once."""
