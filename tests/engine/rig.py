@@ -173,7 +173,9 @@ def settings(**overrides: Any) -> Settings:
         "predarb_poll_interval_s": 0.1,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)
+    # Short cooldowns and scan intervals keep these tests fast; the bounds that stop a
+    # user from hammering the venues are tested in tests/core/test_config.py.
+    return Settings(_env_file=None).model_copy(update=values)
 
 
 def rig(
