@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +54,15 @@ class DatabaseLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _describe(_read(fd))
+            # The holder writes its pid right after it locks: a start racing ours may
+            # not have written it yet, so look again for a moment before saying so.
+            record = _read(fd)
+            for _ in range(20):
+                if record.get("pid"):
+                    break
+                time.sleep(0.025)
+                record = _read(fd)
+            holder = _describe(record)
             os.close(fd)
             raise DatabaseInUse(
                 f"PREDARB_DB_PATH: {database} is in use by another predarb ({holder});"
