@@ -115,6 +115,8 @@ class FakeKalshi:
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, signed)
         self.signed_timestamps: list[str] = []  # KALSHI-ACCESS-TIMESTAMP of each request
         self.order_posts = 0
+        self.order_bodies: list[dict[str, Any]] = []  # each valid create-order body
+        self.cancels: list[tuple[str, dict[str, str]]] = []  # (order id, query) of each cancel
         self.faults: list[Fault] = []
         self._drop_order_reply = 0
         self._order_delay_s = 0.0
@@ -558,6 +560,7 @@ class FakeKalshi:
             await asyncio.sleep(delay)
         try:
             req = _order_request(body)
+            self.order_bodies.append(req)
             order, avg, fee = self.exchange.place(req, self._now())
         except Refusal as r:
             body = (
@@ -590,6 +593,7 @@ class FakeKalshi:
         # exchange_index >= 0 routes there; omitted (or -1) with market_ticker routes to
         # that market's shard; otherwise shard 0 (cancel-order-v2).
         q = request.query
+        self.cancels.append((request.match_info["order_id"], dict(q)))
         index = (
             int(q["exchange_index"]) if q.get("exchange_index", "").lstrip("-").isdigit() else -1
         )

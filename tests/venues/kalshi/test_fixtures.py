@@ -345,7 +345,9 @@ CHECKS: dict[str, Callable[[Any], None]] = {
     "orders__stp_setup.json": check_ack("17fc4f3a", "0", "1"),
     "portfolio__orders_list.json": check_orders_list,
     "portfolio__positions.json": check_positions,
-    "series__fee_changes.json": lambda b: wire.parse_series_fee_changes(b) == [] or pytest.fail("changes"),
+    "series__fee_changes.json": lambda b: (
+        wire.parse_series_fee_changes(b) == [] or pytest.fail("changes")
+    ),
     "settlements__end_of_session.json": check_empty_settlements,
     "settlements__page.json": check_empty_settlements,
     "trades__public_recorded.json": check_trades,
