@@ -355,7 +355,9 @@ class KalshiVenue(VenueClient):
             items, wire.parse_event_fee_change, "event fee change"
         ):
             if when_at is not None:
-                self.fee_book.schedule_event(event_ticker, when_at, override.pair if override else None)
+                self.fee_book.schedule_event(
+                    event_ticker, when_at, override.pair if override else None
+                )
         self._fee_changes_at = time.monotonic()
 
     def apply_event_fee_update(self, msg: Any) -> None:
