@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     kalshi_api_key_id: str | None = None
     kalshi_private_key_path: Path | None = None
     kalshi_base_url: str = KALSHI_PROD_URL
+    # Kalshi holds collateral per exchange shard: may the bot move money from shard 0
+    # to the shard a trade needs, and how much in one UTC day at most (dollars).
+    kalshi_shard_funding: bool = False
+    kalshi_shard_funding_cap: Decimal = Field(Decimal("50.0"), ge=0, le=1_000_000)
 
     poly_private_key: SecretStr | None = None
     poly_api_key: SecretStr | None = None

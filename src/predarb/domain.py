@@ -120,6 +120,15 @@ class FeeSchedule:
 
 
 @dataclass(frozen=True, slots=True)
+class FeeChange:
+    """A fee that takes effect at ``at`` (a venue's published schedule); ``fee`` None
+    means fees unknown from then on, so the market is not traded after ``at``."""
+
+    at: datetime
+    fee: FeeSchedule | None
+
+
+@dataclass(frozen=True, slots=True)
 class Market:
     venue: Venue
     market_id: str
@@ -139,6 +148,18 @@ class Market:
     neg_risk: bool = False
     live: bool = False  # in play
     extra: Mapping[str, str] = field(default_factory=dict)
+    exchange_index: int = 0  # Kalshi exchange shard: collateral is held per shard
+    fee_changes: tuple[FeeChange, ...] = ()  # scheduled, oldest first
+
+    def fee_at(self, now: datetime) -> FeeSchedule | None:
+        """The fee in force at ``now``: the last scheduled change already due, else
+        ``fee``."""
+        current = self.fee
+        for change in self.fee_changes:
+            if change.at > now:
+                break
+            current = change.fee
+        return current
 
     def contract(self, side: str) -> Contract:
         for c in self.contracts:

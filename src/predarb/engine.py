@@ -11,7 +11,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -57,12 +57,22 @@ from predarb.execution.partial import resolve_partial
 from predarb.execution.placer import Placement, Placer
 from predarb.execution.recovery import announce_recovered, recover
 from predarb.execution.unknown import UnknownOrders
+from predarb.funding import ShardFunder, ShardTransfers
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
 from predarb.notify.alerts import AlertRouter
 from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.reconcile import Reconciler
-from predarb.risk import RiskDecision, RiskLimits, RiskManager, RiskSnapshot, trip_reason_after_loss
+from predarb.risk import (
+    SHARD_UNFUNDED,
+    RiskDecision,
+    RiskLimits,
+    RiskManager,
+    RiskSnapshot,
+    shard_needs,
+    shard_shortfalls,
+    trip_reason_after_loss,
+)
 from predarb.safety import EngineSafety
 from predarb.settlement import Settler
 from predarb.store import Store
@@ -91,6 +101,22 @@ class PricingWatcher(Protocol):
     ) -> None: ...
 
     def decided(self, opp: Opportunity, decision: RiskDecision) -> None: ...
+
+
+class ShardIndex(Mapping[Contract, int]):
+    """Each listed contract's exchange shard, read from the markets as they are now."""
+
+    def __init__(self, markets: Mapping[Contract, Market]) -> None:
+        self._markets = markets
+
+    def __getitem__(self, contract: Contract) -> int:
+        return self._markets[contract].exchange_index
+
+    def __iter__(self) -> Iterator[Contract]:
+        return iter(self._markets)
+
+    def __len__(self) -> int:
+        return len(self._markets)
 
 
 @dataclass
@@ -130,6 +156,19 @@ class Engine:
         self.control = Control(store, self.limits, mode, clock=clock, state=self.state)
         self.safety = EngineSafety(store, self.state, self.control, clock)
         self.venues = self.safety.guard(venues) if circuit_breakers else dict(venues)
+        kalshi = self.venues.get(Venue.KALSHI)
+        self.funding = (
+            ShardFunder(
+                kalshi,
+                store,
+                self.alert,
+                clock,
+                enabled=settings.kalshi_shard_funding,
+                cap=settings.kalshi_shard_funding_cap,
+            )
+            if isinstance(kalshi, ShardTransfers)
+            else None
+        )
         self.notifier = notifier
         AlertRouter(
             self.alert,
@@ -158,6 +197,7 @@ class Engine:
         self.live = LiveConfirmation()
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
+        self.state.shard_of = ShardIndex(self.markets)
         self.scheduler: AsyncIOScheduler | None = None
         self._stopping = asyncio.Event()
         self.book_cache = BookCache()
@@ -347,6 +387,7 @@ class Engine:
         results = await asyncio.gather(*(self.venues[v].list_markets() for v in venues))
         listed = dict(zip(venues, results, strict=True))
         self.markets = {c: m for ms in listed.values() for m in ms for c in m.contracts}
+        self.state.shard_of = ShardIndex(self.markets)
         return listed
 
     async def _connect_venues(self) -> None:
@@ -450,6 +491,8 @@ class Engine:
         for opp in found:
             self.stats.opportunities += 1
             decision = await self._quick_check(opp)
+            if decision.code == SHARD_UNFUNDED:
+                decision = await self._fund_shards(opp, decision)
             if self.watcher is not None:
                 self.watcher.decided(opp, decision)
             if not decision.approved:
@@ -506,6 +549,26 @@ class Engine:
 
     async def check(self, opp: Opportunity) -> RiskDecision:
         return self.risk.check(opp, await self.snapshot())
+
+    async def _fund_shards(self, opp: Opportunity, decision: RiskDecision) -> RiskDecision:
+        """A trade refused for money on the wrong Kalshi shard: moved there (when
+        allowed) and checked again, or refused with the funder's reason (the funder tells
+        the chat once what to move where)."""
+        if self.funding is None:
+            return decision
+        snap = await self.snapshot()
+        source = (Venue.KALSHI, 0)
+        sharded = {venue for venue, _ in snap.shard_balances}
+        spare = (
+            snap.shard_balances.get(source, Decimal(0))
+            - snap.shard_held.get(source, Decimal(0))
+            - shard_needs(opp, snap.shard_of, sharded).get(source, Decimal(0))
+        )
+        funding = await self.funding.cover(opp.event, shard_shortfalls(opp, snap), spare)
+        if not funding.moved:
+            return replace(decision, reason=f"{decision.reason} ({funding.reason})")
+        await self.refresh_balances()
+        return await self._quick_check(opp)
 
     async def execute(self, opp: Opportunity) -> Placement:
         """Place ``opp`` (already approved) with what it needs reserved first."""
@@ -602,7 +665,7 @@ class Engine:
 
     def _fee_of(self, contract: Contract) -> FeeSchedule | None:
         market = self.markets.get(contract)
-        return market.fee if market is not None else None
+        return market.fee_at(self.clock()) if market is not None else None
 
     async def _check_daily_loss(self) -> None:
         now = self.clock()
@@ -648,7 +711,8 @@ class Engine:
         for venue, client in self.venues.items():
             epoch = self.state.balance_epoch(venue)
             try:
-                balance = await client.get_balance()
+                shards = await client.get_shard_balances()
+                balance = sum(shards.values(), Decimal(0)) if shards else await client.get_balance()
             except VenueError as exc:
                 log.warning("balance of %s unavailable: %s", venue.value, exc)
                 continue
@@ -657,7 +721,12 @@ class Engine:
                 continue
             if not await self.state.set_balance(venue, balance, epoch):
                 continue  # read while an execution spent on it: the next read counts
+            if shards:
+                self.state.set_shard_balances(venue, shards)
             await self.store.set_state(reports.BALANCE_PREFIX + venue.value, str(balance), now)
+            if shards:
+                text = reports.shard_balances_text(shards)
+                await self.store.set_state(reports.SHARD_BALANCE_PREFIX + venue.value, text, now)
             await self.store.set_state(reports.HEALTH_PREFIX + venue.value, "up", now)
 
     async def daily_summary(self) -> bool:
@@ -711,12 +780,13 @@ def price_pairs(
     live: LiveConfirmation | None = None,
 ) -> list[Opportunity]:
     """The best opportunity of each pair, most profitable first."""
-    # A market whose fees are unknown (``Market.fee is None``) is left out: never priced.
+    # A market whose fees are unknown (``fee_at`` None) is left out: never priced. A
+    # scheduled fee change applies from the moment it takes effect.
     fees: dict[Contract, FeeSchedule | None] = {
         c: fee
         for p in pairs
         for c in p.contracts
-        if c in books and c in markets and (fee := markets[c].fee) is not None
+        if c in books and c in markets and (fee := markets[c].fee_at(now)) is not None
     }
     found: list[Opportunity] = []
     for pair in pairs:

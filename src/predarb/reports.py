@@ -8,6 +8,7 @@ balances, venue health, last scan) are kept in ``bot_state`` so the CLI sees the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +28,7 @@ TRADING_ENABLED = "trading_enabled"
 KILL_REASON = "kill_reason"
 LAST_SCAN = "last_scan"
 BALANCE_PREFIX = "balance:"
+SHARD_BALANCE_PREFIX = "shard_balances:"  # + venue: "0=98.0186,3=0" (Kalshi shards)
 HEALTH_PREFIX = "health:"
 LAST_DAILY_SUMMARY = "last_daily_summary"  # the UTC day (ISO date) last summarized
 # The daily limits the bot (or the demo, with its own) last ran with: `predarb status`
@@ -110,6 +112,7 @@ class StatusReport:
     balances: dict[Venue, Decimal] = field(default_factory=dict)
     health: dict[Venue, str] = field(default_factory=dict)
     open_positions: int = 0
+    shard_balances: dict[Venue, dict[int, Decimal]] = field(default_factory=dict)
     exposure: Decimal = Decimal(0)
     trades_today: int = 0
     pnl_today: Decimal = Decimal(0)
@@ -309,6 +312,12 @@ async def status(
         for k, v in state.items()
         if k.startswith(HEALTH_PREFIX) and k.removeprefix(HEALTH_PREFIX) in Venue._value2member_map_
     }
+    shards = {
+        Venue(k.removeprefix(SHARD_BALANCE_PREFIX)): parse_shard_balances(v)
+        for k, v in state.items()
+        if k.startswith(SHARD_BALANCE_PREFIX)
+        and k.removeprefix(SHARD_BALANCE_PREFIX) in Venue._value2member_map_
+    }
     n_open, exposure = await open_exposure(store)
     exposed = await store.executions(statuses=[ExecutionStatus.EXPOSED], unsettled=True)
     return StatusReport(
@@ -326,7 +335,20 @@ async def status(
         last_scan=parse_iso(state[LAST_SCAN]) if state.get(LAST_SCAN) else None,
         exposed=tuple(e.event for e in exposed),
         capital=None if needed is None else await capital_view(store, needed=needed),
+        shard_balances=shards,
     )
+
+
+def shard_balances_text(shards: Mapping[int, Decimal]) -> str:
+    return ",".join(f"{i}={amount}" for i, amount in sorted(shards.items()))
+
+
+def parse_shard_balances(text: str) -> dict[int, Decimal]:
+    out: dict[int, Decimal] = {}
+    for item in filter(None, text.split(",")):
+        index, _, amount = item.partition("=")
+        out[int(index)] = Decimal(amount)
+    return out
 
 
 async def trades(store: Store, limit: int = 10) -> list[ExecutionRecord]:

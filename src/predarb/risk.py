@@ -12,15 +12,16 @@ in flight); then the opportunity's own shape and flags (well formed, blacklists,
 tradable, executable, confidence); then the event's state (EXPOSED execution, in
 flight, open position, cooldown); then prices and sizes (quote age, ROI band, bet size,
 venue minimums, depth);
-then the money that would be committed (exposure cap, balance on each venue); last
-each venue's order rate.
+then the money that would be committed (exposure cap, balance on each venue, and on
+each exchange shard of a venue that holds collateral per shard: Kalshi); last each
+venue's order rate.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -122,6 +123,12 @@ class RiskSnapshot:
     # Orders each venue may still take now under its rate limit; a venue missing has no
     # known limit.
     order_capacity: Mapping[Venue, int] = field(default_factory=dict)
+    # Venues that hold collateral per exchange shard (Kalshi): cash on each (venue,
+    # shard), what executions in flight already hold there, and each leg's shard
+    # (absent: 0). A venue without entries here is not checked per shard.
+    shard_balances: Mapping[tuple[Venue, int], Decimal] = field(default_factory=dict)
+    shard_held: Mapping[tuple[Venue, int], Decimal] = field(default_factory=dict)
+    shard_of: Mapping[Contract, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +190,37 @@ def max_bet_warning(
     )
 
 
+SHARD_UNFUNDED = "shard_unfunded"
+
+
+def shard_needs(
+    opp: Opportunity, shard_of: Mapping[Contract, int], sharded: Collection[Venue]
+) -> dict[tuple[Venue, int], Decimal]:
+    """What the legs on ``sharded`` venues need on each shard: the order's collateral
+    at its limit price (the venue holds that much while it matches), plus its fee."""
+    needs: dict[tuple[Venue, int], Decimal] = {}
+    for leg in opp.legs:
+        venue = leg.contract.venue
+        if venue in sharded:
+            key = (venue, shard_of.get(leg.contract, 0))
+            needs[key] = needs.get(key, ZERO) + leg.price * leg.contracts + leg.fee
+    return needs
+
+
+def _needs(opp: Opportunity, snap: RiskSnapshot) -> dict[tuple[Venue, int], Decimal]:
+    return shard_needs(opp, snap.shard_of, {venue for venue, _ in snap.shard_balances})
+
+
+def shard_shortfalls(opp: Opportunity, snap: RiskSnapshot) -> dict[tuple[Venue, int], Decimal]:
+    """The money missing on each shard the legs need, after what is already held there."""
+    out: dict[tuple[Venue, int], Decimal] = {}
+    for key, need in _needs(opp, snap).items():
+        free = snap.shard_balances.get(key, ZERO) - snap.shard_held.get(key, ZERO)
+        if free < need:
+            out[key] = (need - free).quantize(CENT, rounding=ROUND_CEILING)
+    return out
+
+
 Depth = Mapping[Contract, Decimal] | None
 Check = Callable[[Opportunity, RiskSnapshot, Depth], RiskDecision | None]
 
@@ -215,6 +253,7 @@ class RiskManager:
             self._exposure,
             self._balances,
             self._order_rate,
+            self._shard_balances,
         )
 
     def check(
@@ -445,3 +484,20 @@ class RiskManager:
                     f"{venue.value} order rate limit: {legs} orders needed, {free} free now",
                 )
         return None
+
+    def _shard_balances(
+        self, opp: Opportunity, snap: RiskSnapshot, _: Depth
+    ) -> RiskDecision | None:
+        short = shard_shortfalls(opp, snap)
+        if not short:
+            return None
+        (venue, shard), missing = next(iter(sorted(short.items())))
+        key = (venue, shard)
+        have, held = snap.shard_balances.get(key, ZERO), snap.shard_held.get(key, ZERO)
+        held_text = f" ({_usd(held)} of it held by executions in flight)" if held else ""
+        return _reject(
+            SHARD_UNFUNDED,
+            f"{venue.value} exchange shard {shard} has {_usd(have)}{held_text}, the legs "
+            f"there need {_usd(_needs(opp, snap)[key])}: move {_usd(missing)} to "
+            f"shard {shard}",
+        )

@@ -21,6 +21,7 @@ before the reservation is dropped, so nothing is counted twice or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from predarb import reports
-from predarb.domain import ZERO, Action, ExecutionStatus, Opportunity, Venue
+from predarb.domain import ZERO, Action, Contract, ExecutionStatus, Opportunity, Venue
 from predarb.events import (
     BalanceChanged,
     CooldownEnded,
@@ -45,7 +46,7 @@ from predarb.events import (
     VenueBack,
     VenueDown,
 )
-from predarb.risk import RiskSnapshot
+from predarb.risk import RiskSnapshot, shard_needs
 from predarb.store import Store
 from predarb.store.records import OrderRecord
 
@@ -140,6 +141,8 @@ class Reservation:
     money: Mapping[Venue, Decimal]  # cost plus fees of its legs, by venue
     exposure: Decimal
     orders: Mapping[Venue, int]
+    # Money held on each exchange shard of a venue that pays per shard (Kalshi).
+    shards: Mapping[tuple[Venue, int], Decimal] = field(default_factory=dict)
 
     @classmethod
     def of(cls, opp: Opportunity) -> Reservation:
@@ -174,6 +177,10 @@ class TradingState:
         self.venues_up: dict[Venue, bool] = {v: True for v in venues}
         self._down_since: dict[Venue, float] = {}
         self.balances: dict[Venue, Decimal] = {}
+        # Cash per (venue, exchange shard) for venues that pay orders per shard (Kalshi),
+        # and each contract's shard: the engine hands in a live view of its markets.
+        self.shard_balances: dict[tuple[Venue, int], Decimal] = {}
+        self.shard_of: Mapping[Contract, int] = {}
         self._balance_epoch: dict[Venue, int] = {}
         self.cooldown_until: dict[str, datetime] = {}
         self.budgets: dict[Venue, OrderBudget] = {}
@@ -197,9 +204,12 @@ class TradingState:
         halt = self.halt_reason()
         held = self.reservations.values()
         reserved_money: dict[Venue, Decimal] = {}
+        shard_held: dict[tuple[Venue, int], Decimal] = {}
         for r in held:
             for venue, amount in r.money.items():
                 reserved_money[venue] = reserved_money.get(venue, ZERO) + amount
+            for key, amount in r.shards.items():
+                shard_held[key] = shard_held.get(key, ZERO) + amount
         return RiskSnapshot(
             now=now,
             trading_enabled=self.enabled and not halt,
@@ -216,6 +226,9 @@ class TradingState:
             cooldown_until=dict(self.cooldown_until),
             blocked_events=view.blocked_events,
             blacklisted_pairs=view.blacklisted_pairs,
+            shard_balances=dict(self.shard_balances),
+            shard_held=shard_held,
+            shard_of=self.shard_of,
         )
 
     async def snapshot(self, max_age_s: float | None = None) -> RiskSnapshot:
@@ -308,6 +321,13 @@ class TradingState:
             await self.bus.publish(BalanceChanged(venue, balance, previous))
         return True
 
+    def set_shard_balances(self, venue: Venue, shards: Mapping[int, Decimal]) -> None:
+        """Record a read of ``venue``'s cash on each exchange shard."""
+        for key in [k for k in self.shard_balances if k[0] is venue]:
+            del self.shard_balances[key]
+        for shard, amount in shards.items():
+            self.shard_balances[(venue, shard)] = amount
+
     def set_order_rate(self, venue: Venue, orders: int, per_s: float) -> None:
         self.budgets[venue] = OrderBudget(orders, per_s, clock=self._monotonic)
 
@@ -319,6 +339,10 @@ class TradingState:
         if opp.event in self.reservations:
             raise RuntimeError(f"event {opp.event} already has an execution in flight")
         reservation = Reservation.of(opp)
+        sharded = {venue for venue, _ in self.shard_balances}
+        if sharded:
+            needs = shard_needs(opp, self.shard_of, sharded)
+            reservation = dataclasses.replace(reservation, shards=needs)
         self.reservations[opp.event] = reservation
         for venue, n in reservation.orders.items():
             budget = self.budgets.get(venue)
@@ -347,6 +371,10 @@ class TradingState:
             if amount and venue in self.balances:
                 self.balances[venue] -= amount
                 self._balance_epoch[venue] = self.balance_epoch(venue) + 1
+                # Until the shards are read again, count the shard money as spent.
+                for key, held in reservation.shards.items():
+                    if key[0] is venue and key in self.shard_balances:
+                        self.shard_balances[key] -= held
         if not sent:
             for venue, n in reservation.orders.items():
                 budget = self.budgets.get(venue)

@@ -2,6 +2,15 @@
 series, order books, the account, and a matching engine for V2 orders. No HTTP here;
 every method returns wire-shaped dicts (fixed-point strings, as Kalshi emits them).
 
+Exchange shards (venue-apis 0.1, Kalshi 1): every market lives on its event's
+``exchange_index`` and collateral is checked inside that shard: an order is paid from
+its shard's balance only (``balances`` by shard), a cancel looks on one shard (the one
+named, the market's when routed by ticker, else 0), and money moves between shards by
+transfers that stay ``pending`` for ``transfer_pending_reads`` status reads.
+
+Fees follow the series' schedule (``series_fee_changes``): a scheduled change applies
+from its ``scheduled_ts`` on.
+
 Book model: other traders' resting bids per market, YES bids and NO bids (NO-leg
 prices). A V2 ``bid`` at p buys YES from NO bids q with 1 − q ≤ p; an ``ask`` at p
 sells YES into YES bids y ≥ p (it buys NO at 1 − y). Fills happen at the resting
@@ -68,6 +77,7 @@ class Order:
     cost: Decimal = ZERO  # paid for the outcome bought (YES for bid, NO for ask)
     fees: Decimal = ZERO
     updated: datetime | None = None
+    exchange_index: int = 0
 
     def wire(self) -> dict[str, Any]:
         outcome = "yes" if self.book_side == "bid" else "no"
@@ -76,7 +86,7 @@ class Order:
             "book_side": self.book_side,
             "client_order_id": self.client_order_id,
             "created_time": rfc3339(self.created),
-            "exchange_index": 0,
+            "exchange_index": self.exchange_index,
             "fill_count_fp": fp(self.filled),
             "initial_count_fp": fp(self.initial),
             "last_update_time": rfc3339(self.updated or self.created),
@@ -124,8 +134,25 @@ class Exchange:
         self.fills: list[dict[str, Any]] = []
         self.positions: dict[str, Position] = {}
         self.settlements: list[dict[str, Any]] = []
-        self.balance = Decimal("1000")
+        self.balances: dict[int, Decimal] = {0: Decimal("1000")}
+        self.transfers: dict[str, dict[str, Any]] = {}
+        self.transfer_pending_reads = 1  # status reads that still say "pending"
+        self.series_fee_changes: list[dict[str, Any]] = []
+        self.event_fee_changes: list[dict[str, Any]] = []
+        self.archived: set[str] = set()  # tickers served by /historical only
         self._seq = itertools.count(1)
+
+    @property
+    def balance(self) -> Decimal:
+        """Shard 0's cash (where every account's money starts)."""
+        return self.balances.get(0, ZERO)
+
+    @balance.setter
+    def balance(self, value: Decimal) -> None:
+        self.balances[0] = value
+
+    def shard_of(self, ticker: str) -> int:
+        return int(self.markets[ticker].get("exchange_index", 0))
 
     # --- seeding ---------------------------------------------------------------------
 
@@ -144,7 +171,7 @@ class Exchange:
                 "collateral_return_type": "",
                 "mutually_exclusive": False,
                 "settlement_sources": [],
-                "exchange_index": 0,
+                "exchange_index": market.get("exchange_index", 0),
             },
         )
         self.series.setdefault(
@@ -159,10 +186,15 @@ class Exchange:
             {Decimal(str(p)): Decimal(str(s)) for p, s in no},
         )
 
-    def fee_multiplier(self, ticker: str) -> Decimal:
+    def fee_multiplier(self, ticker: str, now: datetime | None = None) -> Decimal:
         event = self.events.get(self.markets[ticker]["event_ticker"], {})
-        series = self.series.get(event.get("series_ticker", ""), {})
-        return Decimal(str(series.get("fee_multiplier", 1)))
+        name = event.get("series_ticker", "")
+        mult = self.series.get(name, {}).get("fee_multiplier", 1)
+        for change in sorted(self.series_fee_changes, key=lambda c: c["scheduled_ts"]):
+            due = datetime.fromisoformat(change["scheduled_ts"].replace("Z", "+00:00"))
+            if change["series_ticker"] == name and (now is None or due <= now):
+                mult = change["fee_multiplier"]
+        return Decimal(str(mult))
 
     # --- views -----------------------------------------------------------------------
 
@@ -208,6 +240,10 @@ class Exchange:
         market = self.markets.get(ticker)
         if market is None:
             raise Refusal(404, "not_found", "not found")
+        index = self.shard_of(ticker)
+        wanted = req.get("exchange_index")
+        if isinstance(wanted, int) and wanted >= 0 and wanted != index:
+            raise Refusal(404, "not_found", "not found")  # no such market on that shard
         if market["status"] != "active":
             raise Refusal(400, "market_closed", "market closed")
         count, price = req["count"], req["price"]
@@ -245,6 +281,7 @@ class Exchange:
             stp=req["self_trade_prevention_type"],
             created=now,
             remaining=count,
+            exchange_index=index,
         )
         killed = own_cross and order.stp == "taker_at_cross"
         if killed:
@@ -264,14 +301,15 @@ class Exchange:
                 "fill_or_kill_insufficient_resting_volume",
                 "fill or kill insufficient resting volume",
             )
-        mult = self.fee_multiplier(ticker)
+        mult = self.fee_multiplier(ticker, now)
         fees = [taker_fee(take, p, mult) for p, take, _, _ in plan]
         pos = self.positions.get(ticker, Position())
         # Collateral for the whole order at its limit, except what closes a position.
         closes = max(-pos.contracts, ZERO) if side == "bid" else max(pos.contracts, ZERO)
         unit = price if side == "bid" else ONE - price
         cash = self._cash_delta(side, plan, pos.contracts) - sum(fees, ZERO)
-        if self.balance < unit * max(count - closes, ZERO) or self.balance + cash < 0:
+        have = self.balances.get(index, ZERO)  # collateral is checked inside the shard
+        if have < unit * max(count - closes, ZERO) or have + cash < 0:
             raise Refusal(400, "insufficient_balance", "insufficient balance")
         self.client_ids.add(coid)
         self.orders[order.order_id] = order
@@ -308,7 +346,7 @@ class Exchange:
     ) -> None:
         bid = order.book_side == "bid"
         pos = self.positions.setdefault(order.ticker, Position())
-        self.balance += (
+        self.balances[order.exchange_index] = self.balances.get(order.exchange_index, ZERO) + (
             self._cash_delta(order.book_side, [(yes_price, take, None, None)], pos.contracts) - fee
         )
         paid = (yes_price if bid else ONE - yes_price) * take
@@ -334,7 +372,7 @@ class Exchange:
                 "book_side": order.book_side,
                 "count_fp": fp(take),
                 "created_time": rfc3339(now),
-                "exchange_index": 0,
+                "exchange_index": order.exchange_index,
                 "fee_cost": d6(fee),
                 "fill_id": fill_id,
                 "is_taker": True,
@@ -351,10 +389,13 @@ class Exchange:
             }
         )
 
-    def cancel(self, order_id: str, now: datetime) -> dict[str, Any] | None:
+    def cancel(self, order_id: str, now: datetime, shard: int | None = 0) -> dict[str, Any] | None:
+        """``shard`` is where the cancel was routed (None: wherever the order is)."""
         order = self.orders.get(order_id)
         if order is None or order.status != "resting":
             return None
+        if shard is not None and order.exchange_index != shard:
+            return None  # that shard's engine has no such order: 404
         reduced, order.remaining, order.status, order.updated = (
             order.remaining,
             ZERO,
@@ -382,13 +423,14 @@ class Exchange:
         )
         for order in self.orders.values():
             if order.ticker == ticker and order.status == "resting":
-                self.cancel(order.order_id, now)
+                self.cancel(order.order_id, now, None)
         pos = self.positions.pop(ticker, Position())
         yes_count, no_count = max(pos.contracts, ZERO), max(-pos.contracts, ZERO)
         revenue = int(
             ((yes_count * value + no_count * (ONE - value)) * 100).to_integral_value(ROUND_DOWN)
         )
-        self.balance += Decimal(revenue) / 100
+        index = self.shard_of(ticker)
+        self.balances[index] = self.balances.get(index, ZERO) + Decimal(revenue) / 100
         self.settlements.append(
             {
                 "ticker": ticker,
@@ -402,9 +444,57 @@ class Exchange:
                 "value": int(value * 100),
                 "fee_cost": d6(ZERO),
                 "settled_time": rfc3339(now),
-                "exchange_index": 0,
+                "exchange_index": index,
             }
         )
+
+    # --- transfers between shards --------------------------------------------------------
+
+    def transfer(self, req: dict[str, Any], now: datetime) -> str:
+        """``POST /portfolio/intra_exchange_instance_transfer``: the source is debited at
+        once, the destination credited when the transfer completes."""
+        units = req.get("amount")
+        source = req.get("source_exchange_shard", 0)
+        dest = req.get("destination_exchange_shard", 0)
+        kinds = {"event_contract", "margined"}
+        if (
+            not isinstance(units, int)
+            or isinstance(units, bool)
+            or units <= 0
+            or req.get("source") not in kinds
+            or req.get("destination") not in kinds
+            or not all(isinstance(i, int) and 0 <= i <= 100 for i in (source, dest))
+            or source == dest
+        ):
+            raise Refusal(400, "bad_request", "bad request", "invalid transfer")
+        amount = Decimal(units) / 10_000
+        if self.balances.get(source, ZERO) < amount:
+            raise Refusal(400, "insufficient_balance", "insufficient balance")
+        self.balances[source] -= amount
+        transfer_id = str(uuid.uuid4())
+        self.transfers[transfer_id] = {
+            "transfer_id": transfer_id,
+            "source": req["source"],
+            "destination": req["destination"],
+            "source_exchange_shard": source,
+            "destination_exchange_shard": dest,
+            "amount": d4(amount),
+            "status": "pending",
+            "created_ts": int(now.timestamp()),
+            "_reads": 0,
+        }
+        return transfer_id
+
+    def transfer_view(self, transfer_id: str) -> dict[str, Any] | None:
+        t = self.transfers.get(transfer_id)
+        if t is None:
+            return None
+        t["_reads"] += 1
+        if t["status"] == "pending" and t["_reads"] > self.transfer_pending_reads:
+            t["status"] = "complete"
+            dest = t["destination_exchange_shard"]
+            self.balances[dest] = self.balances.get(dest, ZERO) + Decimal(t["amount"])
+        return {k: v for k, v in t.items() if not k.startswith("_")}
 
 
 def on_grid(price: Decimal, ranges: list[dict[str, str]]) -> bool:

@@ -23,6 +23,12 @@ Faults for tests: ``fail_next`` (any status and body, e.g. 429 or 503),
 ``delay_next_order`` (the order reaches the book late, and is answered then: lookups
 meanwhile do not find it).
 ``seed_fixtures()`` loads the recorded market and book from ``tests/fixtures/kalshi``.
+
+Shards: ``add_market(..., exchange_index=3)`` puts a market (and its event) on shard 3;
+``exchange.balances`` holds each shard's cash; ``/portfolio/balance`` has the
+``balance_breakdown``; transfers move money between shards. ``archive(ticker)`` moves a
+settled market (and its orders and fills) behind ``/historical/*``. ``books_refused``
+makes ``GET /markets/orderbooks`` answer 400, as a venue refusing the bulk read.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.fakes.kalshi_exchange import Exchange, Refusal, d4, fp
+from tests.fakes.kalshi_exchange import Exchange, Refusal, d4, fp, rfc3339
 from tests.paths import KALSHI_FIXTURES as FIXTURES
 
 PREFIX = "/trade-api/v2"
@@ -109,10 +115,13 @@ class FakeKalshi:
         self.requests: list[tuple[str, str, bool]] = []  # (method, path, signed)
         self.signed_timestamps: list[str] = []  # KALSHI-ACCESS-TIMESTAMP of each request
         self.order_posts = 0
+        self.order_bodies: list[dict[str, Any]] = []  # each valid create-order body
+        self.cancels: list[tuple[str, dict[str, str]]] = []  # (order id, query) of each cancel
         self.faults: list[Fault] = []
         self._drop_order_reply = 0
         self._order_delay_s = 0.0
         self._arrival_delay_s = 0.0
+        self.books_refused = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -231,6 +240,22 @@ class FakeKalshi:
     def settle(self, ticker: str, result: str, value: Decimal | None = None) -> None:
         self.exchange.settle(ticker, result, value, self._now())
 
+    def schedule_series_fee(self, series: str, at: datetime, fee_multiplier: float) -> None:
+        """A fee change announced for ``series`` taking effect at ``at``."""
+        self.exchange.series_fee_changes.append(
+            {
+                "id": f"fc-{len(self.exchange.series_fee_changes) + 1}",
+                "series_ticker": series,
+                "fee_type": self.exchange.series[series]["fee_type"],
+                "fee_multiplier": fee_multiplier,
+                "scheduled_ts": at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            }
+        )
+
+    def archive(self, ticker: str) -> None:
+        """The market is older than the historical cutoff: live paths no longer serve it."""
+        self.exchange.archived.add(ticker)
+
     def seed_fixtures(self, directory: Path = FIXTURES) -> str:
         """The recorded tennis market with its recorded book and balance; returns its ticker."""
         market = json.loads((directory / "markets__single.json").read_text())["market"]
@@ -345,7 +370,18 @@ class FakeKalshi:
         gone = self._legacy
         return [
             web.get(f"{p}/exchange/status", self._status),
+            web.get(f"{p}/series/fee_changes", self._series_fee_changes),
+            web.get(f"{p}/events/fee_changes", self._event_fee_changes),
             web.get(f"{p}/series/{{series}}", self._series),
+            web.get(f"{p}/historical/cutoff", self._cutoff),
+            web.get(f"{p}/historical/markets/{{ticker}}", self._historical_market),
+            web.get(f"{p}/historical/orders", self._historical_orders),
+            web.get(f"{p}/historical/fills", self._historical_fills),
+            web.post(f"{p}/portfolio/intra_exchange_instance_transfer", self._transfer),
+            web.get(
+                f"{p}/portfolio/intra_exchange_instance_transfers/{{transfer_id}}",
+                self._transfer_status,
+            ),
             web.get(f"{p}/events", self._events),
             web.get(f"{p}/events/{{event}}", self._event),
             web.get(f"{p}/markets", self._markets),
@@ -372,6 +408,26 @@ class FakeKalshi:
 
     async def _status(self, request: web.Request) -> web.Response:
         return web.json_response({"exchange_active": True, "trading_active": True})
+
+    async def _series_fee_changes(self, request: web.Request) -> web.Response:
+        name = request.query.get("series_ticker", "")
+        changes = [
+            c for c in self.exchange.series_fee_changes if c["series_ticker"] == name or not name
+        ]
+        if request.query.get("show_historical") != "true":
+            now = self._now()
+            changes = [
+                c
+                for c in changes
+                if datetime.fromisoformat(c["scheduled_ts"].replace("Z", "+00:00")) > now
+            ]
+        return web.json_response({"series_fee_change_arr": changes})
+
+    async def _event_fee_changes(self, request: web.Request) -> web.Response:
+        name = request.query.get("event_ticker", "")
+        out = [c for c in self.exchange.event_fee_changes if c["event_ticker"] == name or not name]
+        items, cursor = _page(out, request.query.get("cursor", ""), 100)
+        return web.json_response({"event_fee_changes": items, "cursor": cursor})
 
     async def _series(self, request: web.Request) -> web.Response:
         series = self.exchange.series.get(request.match_info["series"])
@@ -440,9 +496,21 @@ class FakeKalshi:
 
     async def _market(self, request: web.Request) -> web.Response:
         ticker = request.match_info["ticker"]
-        if ticker not in self.exchange.markets:
+        if ticker not in self.exchange.markets or ticker in self.exchange.archived:
             return web.json_response(nested("not_found", "not found"), status=404)
         return web.json_response({"market": self.exchange.market(ticker)})
+
+    async def _historical_market(self, request: web.Request) -> web.Response:
+        ticker = request.match_info["ticker"]
+        if ticker not in self.exchange.archived:
+            return web.json_response(nested("not_found", "not found"), status=404)
+        return web.json_response({"market": self.exchange.market(ticker)})
+
+    async def _cutoff(self, request: web.Request) -> web.Response:
+        ts = rfc3339(self._now().replace(microsecond=0))
+        return web.json_response(
+            {"market_settled_ts": ts, "trades_created_ts": ts, "orders_updated_ts": ts}
+        )
 
     async def _orderbook(self, request: web.Request) -> web.Response:
         ticker = request.match_info["ticker"]
@@ -452,7 +520,13 @@ class FakeKalshi:
         return web.json_response({"orderbook_fp": self.exchange.orderbook(ticker, depth)})
 
     async def _orderbooks(self, request: web.Request) -> web.Response:
-        tickers = [t for t in request.query.get("tickers", "").split(",") if t][:100]
+        # An exploded array (``tickers=A&tickers=B``), 1..100 items of at most 200
+        # characters each: a comma-joined value is one (unknown) ticker.
+        tickers = request.query.getall("tickers", [])
+        if self.books_refused or not 1 <= len(tickers) <= 100 or any(len(t) > 200 for t in tickers):
+            return web.json_response(
+                {"code": "bad_request", "message": "bad request", "details": "tickers"}, status=400
+            )
         books = [
             {"ticker": t, "orderbook_fp": self.exchange.orderbook(t)}
             for t in tickers
@@ -463,11 +537,15 @@ class FakeKalshi:
     # --- portfolio handlers ----------------------------------------------------------
 
     async def _balance(self, request: web.Request) -> web.Response:
-        bal = self.exchange.balance
+        shards = self.exchange.balances
+        scope = request.query.get("exchange_index")
+        bal = shards.get(int(scope), Decimal(0)) if scope else sum(shards.values(), Decimal(0))
         return web.json_response(
             {
                 "balance": int(bal * 100),
-                "balance_breakdown": [{"balance": d4(bal), "exchange_index": 0}],
+                "balance_breakdown": [
+                    {"balance": d4(b), "exchange_index": i} for i, b in sorted(shards.items())
+                ],
                 "balance_dollars": d4(bal),
                 "portfolio_value": 0,
                 "updated_ts": int(self.clock()),
@@ -482,6 +560,7 @@ class FakeKalshi:
             await asyncio.sleep(delay)
         try:
             req = _order_request(body)
+            self.order_bodies.append(req)
             order, avg, fee = self.exchange.place(req, self._now())
         except Refusal as r:
             body = (
@@ -511,7 +590,18 @@ class FakeKalshi:
         return web.json_response(ack, status=201)
 
     async def _cancel(self, request: web.Request) -> web.Response:
-        done = self.exchange.cancel(request.match_info["order_id"], self._now())
+        # exchange_index >= 0 routes there; omitted (or -1) with market_ticker routes to
+        # that market's shard; otherwise shard 0 (cancel-order-v2).
+        q = request.query
+        self.cancels.append((request.match_info["order_id"], dict(q)))
+        index = (
+            int(q["exchange_index"]) if q.get("exchange_index", "").lstrip("-").isdigit() else -1
+        )
+        ticker = q.get("market_ticker", "")
+        if index < 0:
+            known = ticker in self.exchange.markets
+            index = self.exchange.shard_of(ticker) if known else 0
+        done = self.exchange.cancel(request.match_info["order_id"], self._now(), index)
         if done is None:
             return web.json_response(nested("not_found", "not found"), status=404)
         return web.json_response(done)
@@ -521,18 +611,55 @@ class FakeKalshi:
         limit = _limit(q, default=100, most=1000, name="GetOrders")
         if isinstance(limit, web.Response):
             return limit
+        return self._order_list(q, limit, historical=False)
+
+    def _order_list(self, q: Any, limit: int, *, historical: bool) -> web.Response:
         out = [
             o.wire()
             for o in reversed(self.exchange.orders.values())
             if (not q.get("ticker") or o.ticker == q["ticker"])
             and (not q.get("status") or o.status == q["status"])
+            and (not q.get("exchange_index") or str(o.exchange_index) == q["exchange_index"])
+            and (o.ticker in self.exchange.archived) == historical
         ]
         items, cursor = _page(out, q.get("cursor", ""), limit)
         return web.json_response({"orders": items, "cursor": cursor})
 
+    async def _historical_orders(self, request: web.Request) -> web.Response:
+        return self._order_list(request.query, 1000, historical=True)
+
+    async def _historical_fills(self, request: web.Request) -> web.Response:
+        q = request.query
+        out = [
+            f
+            for f in reversed(self.exchange.fills)
+            if f["ticker"] in self.exchange.archived
+            and (not q.get("ticker") or f["ticker"] == q["ticker"])
+        ]
+        items, cursor = _page(out, q.get("cursor", ""), 1000)
+        return web.json_response({"fills": items, "cursor": cursor})
+
+    async def _transfer(self, request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+            if not isinstance(body, dict):
+                raise ValueError
+            transfer_id = self.exchange.transfer(body, self._now())
+        except ValueError:
+            return web.json_response({"code": "bad_request", "message": "bad request"}, status=400)
+        except Refusal as r:
+            return web.json_response(nested(r.code, r.message, r.details), status=r.status)
+        return web.json_response({"transfer_id": transfer_id})
+
+    async def _transfer_status(self, request: web.Request) -> web.Response:
+        view = self.exchange.transfer_view(request.match_info["transfer_id"])
+        if view is None:
+            return web.json_response(nested("not_found", "not found"), status=404)
+        return web.json_response({"transfer": view})
+
     async def _order(self, request: web.Request) -> web.Response:
         order = self.exchange.orders.get(request.match_info["order_id"])
-        if order is None:
+        if order is None or order.ticker in self.exchange.archived:
             return web.json_response(nested("not_found", "not found"), status=404)
         return web.json_response({"order": order.wire()})
 
@@ -546,6 +673,7 @@ class FakeKalshi:
             for f in reversed(self.exchange.fills)
             if (not q.get("ticker") or f["ticker"] == q["ticker"])
             and (not q.get("order_id") or f["order_id"] == q["order_id"])
+            and f["ticker"] not in self.exchange.archived
         ]
         items, cursor = _page(out, q.get("cursor", ""), limit)
         return web.json_response({"fills": items, "cursor": cursor})
@@ -560,7 +688,7 @@ class FakeKalshi:
                 "realized_pnl_dollars": "0.000000",
                 "ticker": ticker,
                 "total_traded_dollars": f"{pos.traded.quantize(Decimal('0.000001')):.6f}",
-                "exchange_index": 0,
+                "exchange_index": self.exchange.shard_of(ticker),
             }
             for ticker, pos in self.exchange.positions.items()
         ]

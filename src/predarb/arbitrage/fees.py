@@ -16,9 +16,10 @@ are summed per level (``fee_for_levels``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
-from predarb.domain import ONE, ZERO, FeeSchedule, Venue
+from predarb.domain import ONE, ZERO, FeeChange, FeeSchedule, Venue
 
 KALSHI_BASE_RATE = Decimal("0.07")
 # Maker shares of the taker rate by Kalshi series fee_type (A.5); plain quadratic: none.
@@ -81,3 +82,64 @@ def fee_for_levels(
     """Total fee of several fills given as ``(price, contracts)``: each fill is rounded
     on its own, as the venues do."""
     return sum((taker_fee(schedule, contracts, price) for price, contracts in fills), ZERO)
+
+
+# --- Kalshi fee schedules over time ---------------------------------------------------
+
+KalshiFee = tuple[str, Decimal]  # (fee_type, fee_multiplier) as the venue states them
+
+
+def kalshi_fee_schedule(fee: KalshiFee) -> FeeSchedule | None:
+    """The schedule of a Kalshi (fee_type, multiplier), or None when its formula is not
+    published (``flat``): such a market is never priced."""
+    try:
+        return kalshi_schedule(fee[1], fee[0])
+    except ValueError:
+        return None
+
+
+class KalshiFeeBook:
+    """Kalshi fees as they change: series fees, their scheduled changes
+    (``GET /series/fee_changes``), event overrides layered on top (``fee_type_override``,
+    ``GET /events/fee_changes``, the ``event_fee_update`` message; a cleared override
+    falls back to the series). No I/O: the adapter feeds it, and ``timeline`` gives a
+    market its fee now and every change already announced, so a change is priced from
+    the moment it takes effect, never later."""
+
+    def __init__(self) -> None:
+        self.series: dict[str, KalshiFee] = {}
+        self.overrides: dict[str, KalshiFee | None] = {}  # by event ticker
+        self._series_changes: dict[str, dict[datetime, KalshiFee]] = {}
+        self._event_changes: dict[str, dict[datetime, KalshiFee | None]] = {}
+
+    def schedule_series(self, series: str, at: datetime, fee: KalshiFee) -> None:
+        self._series_changes.setdefault(series, {})[at] = fee
+
+    def schedule_event(self, event: str, at: datetime, override: KalshiFee | None) -> None:
+        self._event_changes.setdefault(event, {})[at] = override
+
+    def timeline(
+        self, series: str, event: str, now: datetime
+    ) -> tuple[FeeSchedule | None, tuple[FeeChange, ...]]:
+        """The fee in force at ``now`` and the announced changes after it, in order; no
+        fee at all for a series whose fee was never read."""
+        if series not in self.series:
+            return None, ()
+        s_map = self._series_changes.get(series, {})
+        e_map = self._event_changes.get(event, {})
+        base = self.series[series]
+        override = self.overrides.get(event)
+        current: FeeSchedule | None = None
+        changes: list[FeeChange] = []
+        past = True
+        for moment in sorted({*s_map, *e_map, now}):
+            if moment > now and past:
+                past = False
+                current = kalshi_fee_schedule(override or base)
+            base = s_map.get(moment, base)
+            override = e_map.get(moment, override)
+            if moment > now:
+                changes.append(FeeChange(moment, kalshi_fee_schedule(override or base)))
+        if past:
+            current = kalshi_fee_schedule(override or base)
+        return current, tuple(changes)

@@ -304,10 +304,18 @@ def start_reply(refusal: str | None, was_on: bool) -> str:
     return "Trading was already <b>ON</b>." if was_on else "Trading turned <b>ON</b>."
 
 
+def _shards(s: StatusReport, venue: Venue) -> str:
+    """`` (shard 0 $1.00, shard 3 $4.00)`` for a venue that holds cash per shard."""
+    shards = s.shard_balances.get(venue)
+    if not shards:
+        return ""
+    return " (" + ", ".join(f"shard {i} {money(b)}" for i, b in sorted(shards.items())) + ")"
+
+
 def balance_text(s: StatusReport) -> str:
     lines = ["<b>Balances</b>"]
     if s.balances:
-        lines.extend(f"{escape(v.value)}: {money(b)}" for v, b in s.balances.items())
+        lines.extend(f"{escape(v.value)}: {money(b)}{_shards(s, v)}" for v, b in s.balances.items())
         lines.append(f"total {money(sum(s.balances.values(), Decimal(0)))}")
     else:
         lines.append("not known yet (no balance sync so far)")
@@ -353,7 +361,12 @@ def status_text(r: StatusReport, now: datetime) -> str:
     if not r.trading_enabled and r.kill_reason:
         lines.append(f"reason: {escape(r.kill_reason)}")
     if r.balances:
-        lines.append("balances: " + _venues(r.balances))
+        lines.append(
+            "balances: "
+            + ", ".join(
+                f"{escape(v.value)} {money(b)}{_shards(r, v)}" for v, b in r.balances.items()
+            )
+        )
     if r.health:
         lines.append(
             "venues: " + ", ".join(f"{escape(v.value)} {escape(h)}" for v, h in r.health.items())

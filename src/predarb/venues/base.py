@@ -117,6 +117,11 @@ class VenueClient(abc.ABC):
     async def get_balance(self) -> Decimal:
         """Cash available for new orders, in dollars."""
 
+    async def get_shard_balances(self) -> dict[int, Decimal]:
+        """Cash on each exchange shard, for a venue that holds collateral per shard
+        (Kalshi): an order is paid from its market's shard only. Empty for the others."""
+        return {}
+
     @abc.abstractmethod
     async def get_positions(self) -> list[VenuePosition]: ...
 

@@ -240,6 +240,9 @@ class GuardedVenue(VenueClient):
     async def get_balance(self) -> Decimal:
         return await self._watched(self.inner.get_balance())
 
+    async def get_shard_balances(self) -> dict[int, Decimal]:
+        return await self._watched(self.inner.get_shard_balances())
+
     async def get_positions(self) -> list[VenuePosition]:
         return await self._watched(self.inner.get_positions())
 

@@ -124,13 +124,14 @@ class JsonHttp:
         path: str,
         body: Any = None,
         *,
+        params: Mapping[str, Any] | None = None,
         auth: bool = True,
         order: bool = False,
     ) -> Any:
         """A write, sent exactly once. With ``order=True`` a lost reply raises
         ``OrderStateUnknown`` instead of ``VenueUnavailable``."""
         try:
-            return await self._send(method, path, body=body, auth=auth, write=True)
+            return await self._send(method, path, params=params, body=body, auth=auth, write=True)
         except VenueUnavailable as exc:
             # A 5xx or a lost reply may hide an accepted order; a 429 never does.
             if order and not isinstance(exc, RateLimited):

@@ -305,7 +305,8 @@ class PaperVenue(VenueClient):
             return self.ledger.finish(order, OrderStatus.CANCELED, "book_unavailable", str(exc))
         # From here to the end nothing awaits: checking, filling and remembering the
         # consumed size happen as one step, so concurrent orders never fill the same size.
-        if (refusal := self.ledger.affordable(order, market.fee)) is not None:
+        fee = market.fee_at(self._clock())  # the fee in force now (schedules change it)
+        if (refusal := self.ledger.affordable(order, fee)) is not None:
             return self.ledger.finish(order, OrderStatus.REJECTED, *refusal)
         if self._fail_rate and self._rng.random() < self._fail_rate:
             msg = "simulated: the book moved before the order arrived"
@@ -314,7 +315,7 @@ class PaperVenue(VenueClient):
             return self.ledger.finish(order, OrderStatus.CANCELED, "book_unavailable", "no book")
         book = self._net(book)
         levels = book.asks if order.action is Action.BUY else book.bids
-        result, taken = self.ledger.execute(order, levels, market.fee)
+        result, taken = self.ledger.execute(order, levels, fee)
         self._remember(market, order, taken)
         log.info(
             "paper order",

@@ -76,7 +76,8 @@ async def test_list_markets_pages_events_and_prices_fees_per_series(fake: FakeKa
     event_pages = [p for m, p, _ in fake.requests if p == "/events"]
     series_calls = [p for m, p, _ in fake.requests if p.startswith("/series/")]
     assert len(event_pages) == 4  # two pages, twice
-    assert sorted(series_calls) == ["/series/KXBIG", "/series/KXCHEAP"]  # cached
+    # each series and the fee schedule read once: cached
+    assert sorted(series_calls) == ["/series/KXBIG", "/series/KXCHEAP", "/series/fee_changes"]
 
 
 async def test_order_books_are_depth_on_both_contracts(

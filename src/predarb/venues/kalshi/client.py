@@ -13,13 +13,15 @@ tokens per second at 10 tokens a request, i.e. 20 reads and 10 writes per second
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -27,6 +29,7 @@ from urllib.parse import quote
 import httpx
 from aiolimiter import AsyncLimiter
 
+from predarb.arbitrage.fees import KalshiFeeBook
 from predarb.domain import (
     CENT,
     Contract,
@@ -64,7 +67,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 ORDERS = "/portfolio/events/orders"
-BOOKS_PER_CALL = 100  # GET /markets/orderbooks takes up to 100 tickers
+TRANSFER = "/portfolio/intra_exchange_instance_transfer"
+TRANSFERS = "/portfolio/intra_exchange_instance_transfers"
+BOOKS_PER_CALL = 100  # GET /markets/orderbooks takes 1..100 tickers, as repeated keys
+BULK_RETRY_S = 300.0  # after the bulk book read is refused, per-market reads this long
+CENTICENTS = Decimal(10_000)  # transfer amounts are integer centicents ($1 = 10000)
 REMEMBERED_ORDERS = 10_000
 # A prepared order's signed timestamp must still be accepted when it leaves (the venue
 # takes about ±5 s): prepared longer ago than this, it is signed again at sending. Its
@@ -127,7 +134,13 @@ class KalshiVenue(VenueClient):
         self._max_backoff_s = max_backoff_s
         self._fee_cache_s = fee_cache_s
         self._fees: dict[str, tuple[float, wire.SeriesFee]] = {}
+        self.fee_book = KalshiFeeBook()
+        self._fee_changes_at: float | None = None  # monotonic time of the last read
         self._grids: dict[str, tuple[wire.PriceRange, ...]] = {}
+        self._shards: dict[str, int] = {}  # ticker -> exchange shard
+        self._events: dict[str, wire.WireEvent] = {}  # event ticker -> its series, shard
+        self._order_markets: dict[str, str] = {}  # venue order id -> ticker
+        self._bulk_refused_at: float | None = None
         # Orders sent by this process: which contract each traded (V2 orders only know
         # the YES book side) and the venue id of each client id.
         self._sent: OrderedDict[str, OrderRequest] = OrderedDict()
@@ -169,11 +182,10 @@ class KalshiVenue(VenueClient):
                 async for e in self._pages("/events", "events", {**params, "series_ticker": series})
             ]
         events = list(wire.each(raw, wire.parse_event, "event"))
-        fees = await self._series_fees(e.series_ticker for e in events if not e.fee_override)
+        await self._load_fees(events)
         markets: list[Market] = []
         for event in events:
-            fee = event.fee_override or fees.get(event.series_ticker)
-            for market in self._parse_markets(event.markets, event=event, fee=fee):
+            for market in self._parse_markets(event.markets, event=event):
                 if market.status is MarketStatus.OPEN:
                     markets.append(market)
         return markets
@@ -192,43 +204,66 @@ class KalshiVenue(VenueClient):
         params.update(tickers=",".join(tickers), series_ticker=series_ticker)
         params.update(event_ticker=event_ticker, status=status)
         raw = [item async for item in self._pages("/markets", "markets", params)]
-        series = {
-            wire.series_of(r["event_ticker"])
-            for r in raw
-            if isinstance(r, dict) and isinstance(r.get("event_ticker"), str)
-        }
-        fees = await self._series_fees(series)
+        names = {r.get("event_ticker") for r in raw if isinstance(r, dict)}
+        events = await self._events_of(n for n in names if isinstance(n, str))
+        await self._load_fees(events.values())
         out: list[Market] = []
         for item in raw:
             ev = item.get("event_ticker") if isinstance(item, dict) else None
-            fee = fees.get(wire.series_of(ev)) if isinstance(ev, str) else None
-            out.extend(self._parse_markets([item], fee=fee))
+            out.extend(self._parse_markets([item], event=events.get(ev or "")))
         return out
 
     async def get_market(self, ticker: str) -> Market:
-        body = await self._http.get(f"/markets/{quote(ticker, safe='')}")
-        raw = _parse(lambda b: wire.obj(b, "body").get("market"), body, "market")
-        fee = await self.series_fee(wire.series_of(ticker))
-        markets = self._parse_markets([raw], fee=fee)
+        """A market, from the live API or, once settled before the historical cutoff,
+        from ``/historical/markets``."""
+        raw = await self._market_body(ticker)
+        ev = raw.get("event_ticker") if isinstance(raw, dict) else None
+        events = await self._events_of([ev] if isinstance(ev, str) else [])
+        await self._load_fees(events.values())
+        markets = self._parse_markets([raw], event=events.get(ev or ""))
         if not markets:
             raise BadResponse(Venue.KALSHI, f"market {ticker} could not be parsed")
         return markets[0]
 
+    async def _market_body(self, ticker: str) -> Any:
+        path = f"/markets/{quote(ticker, safe='')}"
+        try:
+            body = await self._http.get(path)
+        except NotFound:  # older than the live window: served by /historical only
+            body = await self._http.get("/historical" + path)
+        return _parse(lambda b: wire.obj(b, "body").get("market"), body, "market")
+
+    async def _events_of(self, tickers: Iterable[str]) -> dict[str, wire.WireEvent]:
+        """Each event's series, shard and fee override (``GET /events/{e}``, cached:
+        events stay served by their own endpoint however old)."""
+        out: dict[str, wire.WireEvent] = {}
+        for ticker in set(tickers):
+            if ticker not in self._events:
+                try:
+                    body = await self._http.get(f"/events/{quote(ticker, safe='')}")
+                    event = _parse(
+                        lambda b: wire.parse_event(wire.obj(b, "body").get("event")), body, "event"
+                    )
+                except VenueError as exc:
+                    log.warning(
+                        "kalshi: event unavailable", extra={"event": ticker, "error": str(exc)}
+                    )
+                    continue
+                self._events[ticker] = dataclasses.replace(event, markets=())
+            out[ticker] = self._events[ticker]
+        return out
+
     async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
+        """``GET /markets/orderbooks`` (the tickers as repeated keys, 100 a request); a
+        refused bulk read falls back to one ``/markets/{t}/orderbook`` per market."""
         tickers = list(dict.fromkeys(c.market_id for c in contracts if c.venue is Venue.KALSHI))
         books: dict[Contract, OrderBook] = {}
         for start in range(0, len(tickers), BOOKS_PER_CALL):
             chunk = tickers[start : start + BOOKS_PER_CALL]
-            try:
-                body = await self._http.get("/markets/orderbooks", {"tickers": ",".join(chunk)})
-                entries = wire.obj(body, "orderbooks body").get("orderbooks")
-            except (VenueError, wire.WireError) as exc:
-                log.warning(
-                    "kalshi: order books unavailable",
-                    extra={"tickers": len(chunk), "error": str(exc)},
-                )
-                continue
-            for entry in entries if isinstance(entries, list) else []:
+            entries = await self._bulk_books(chunk)
+            if entries is None:
+                entries = [e for t in chunk if (e := await self._one_book(t)) is not None]
+            for entry in entries:
                 try:
                     ticker = wire.text(wire.obj(entry, "orderbooks[]"), "ticker")
                     yes, no = wire.parse_orderbook(entry, ticker, tick=self._tick(ticker))
@@ -239,6 +274,40 @@ class KalshiVenue(VenueClient):
         wanted = set(contracts)
         return {c: b for c, b in books.items() if c in wanted}
 
+    async def _bulk_books(self, chunk: list[str]) -> list[Any] | None:
+        """The bulk read's entries; ``None`` when the venue refused it (then per market)."""
+        refused = self._bulk_refused_at
+        if refused is not None and time.monotonic() - refused < BULK_RETRY_S:
+            return None
+        try:
+            body = await self._http.get("/markets/orderbooks", {"tickers": chunk})
+            entries = wire.obj(body, "orderbooks body").get("orderbooks")
+        except (VenueUnavailable, BadResponse, wire.WireError) as exc:  # not a refusal
+            log.warning(
+                "kalshi: order books unavailable",
+                extra={"tickers": len(chunk), "error": str(exc)},
+            )
+            return []
+        except VenueError as exc:
+            log.warning(
+                "kalshi: bulk order books refused, reading each market",
+                extra={"tickers": len(chunk), "error": str(exc)},
+            )
+            self._bulk_refused_at = time.monotonic()
+            return None
+        self._bulk_refused_at = None
+        return entries if isinstance(entries, list) else []
+
+    async def _one_book(self, ticker: str) -> dict[str, Any] | None:
+        try:
+            body = await self._http.get(f"/markets/{quote(ticker, safe='')}/orderbook")
+        except VenueError as exc:
+            log.warning(
+                "kalshi: order book unavailable", extra={"ticker": ticker, "error": str(exc)}
+            )
+            return None
+        return {**body, "ticker": ticker} if isinstance(body, dict) else None
+
     async def series_fee(self, series: str) -> wire.SeriesFee:
         """The series' fee type and multiplier (``GET /series/{s}``), cached."""
         cached = self._fees.get(series)
@@ -248,19 +317,56 @@ class KalshiVenue(VenueClient):
             body = await self._http.get(f"/series/{quote(series, safe='')}")
             fee = _parse(wire.parse_series_fee, body, "series")
         except VenueError as exc:
-            log.warning(
-                "kalshi: series fee unknown, using the default",
-                extra={"series": series, "error": str(exc)},
-            )
-            return wire.SeriesFee()
+            # Its markets keep the fee last read, or go unpriced: never a guess.
+            log.warning("kalshi: series fee unknown", extra={"series": series, "error": str(exc)})
+            return cached[1] if cached else wire.SeriesFee()
         self._fees[series] = (time.monotonic(), fee)
+        self.fee_book.series[series] = fee.pair
         return fee
 
+    async def _load_fees(self, events: Iterable[wire.WireEvent]) -> None:
+        """Series fees, event overrides and every announced change (both
+        ``fee_changes`` lists, read again as often as the series fees)."""
+        events = list(events)
+        for event in events:
+            self.fee_book.overrides[event.event_ticker] = (
+                event.fee_override.pair if event.fee_override else None
+            )
+        for series in {e.series_ticker for e in events if e.series_ticker}:
+            await self.series_fee(series)
+        at = self._fee_changes_at
+        if at is not None and time.monotonic() - at < self._fee_cache_s:
+            return
+        try:
+            body = await self._http.get("/series/fee_changes")
+            series_changes = _parse(wire.parse_series_fee_changes, body, "series fee changes")
+            items = [
+                i
+                async for i in self._pages(
+                    "/events/fee_changes", "event_fee_changes", {"limit": 1000}
+                )
+            ]
+        except VenueError as exc:
+            log.warning("kalshi: fee changes unavailable", extra={"error": str(exc)})
+            return
+        for series, when, fee in series_changes:
+            self.fee_book.schedule_series(series, when, fee.pair)
+        for event_ticker, when_at, override in wire.each(
+            items, wire.parse_event_fee_change, "event fee change"
+        ):
+            if when_at is not None:
+                self.fee_book.schedule_event(
+                    event_ticker, when_at, override.pair if override else None
+                )
+        self._fee_changes_at = time.monotonic()
+
+    def apply_event_fee_update(self, msg: Any) -> None:
+        """An ``event_fee_update`` message: the override applies from now on."""
+        event_ticker, _, override = wire.parse_event_fee_change(msg)
+        self.fee_book.overrides[event_ticker] = override.pair if override else None
+
     async def get_resolution(self, market_id: str) -> Resolution | None:
-        body = await self._http.get(f"/markets/{quote(market_id, safe='')}")
-        return _parse(
-            lambda b: wire.parse_resolution(wire.obj(b, "body").get("market")), body, "market"
-        )
+        return _parse(wire.parse_resolution, await self._market_body(market_id), "market")
 
     async def health(self) -> bool:
         try:
@@ -315,12 +421,15 @@ class KalshiVenue(VenueClient):
             )
             raise OrderStateUnknown(Venue.KALSHI, f"unreadable order ack: {exc}") from None
         self._client_ids[result.venue_order_id] = order.client_order_id
+        self._order_markets[result.venue_order_id] = order.contract.market_id
         return result
 
-    async def _body(self, order: OrderRequest) -> dict[str, str] | OrderResult:
+    async def _body(self, order: OrderRequest) -> dict[str, Any] | OrderResult:
         """The order's wire body, or its local refusal (nothing sent)."""
+        ticker = order.contract.market_id
         try:
-            return wire_orders.order_body(order, await self._grid(order.contract.market_id))
+            grid = await self._grid(ticker)
+            return wire_orders.order_body(order, grid, self._shards.get(ticker))
         except VenueError as exc:  # the market's price grid is unknown
             return _refused(order, OrderStatus.REJECTED, exc)
         except wire.WireError as exc:
@@ -375,17 +484,22 @@ class KalshiVenue(VenueClient):
             return self._result(order)
         sent = self._sent.get(client_order_id)
         params = {"limit": 1000, "ticker": sent.contract.market_id if sent else None}
-        async for item in self._pages("/portfolio/orders", "orders", params, auth=True):
-            if isinstance(item, dict) and item.get("client_order_id") == client_order_id:
-                return self._result(_parse(wire_orders.parse_order, item, "order"))
+        # Orders done before the historical cutoff are only under /historical/orders.
+        for path in ("/portfolio/orders", "/historical/orders"):
+            async for item in self._pages(path, "orders", params, auth=True):
+                if isinstance(item, dict) and item.get("client_order_id") == client_order_id:
+                    return self._result(_parse(wire_orders.parse_order, item, "order"))
         return None
 
     async def cancel_order(self, venue_order_id: str) -> None:
+        """Cancel V2 on the order's own shard: without ``market_ticker`` (or
+        ``exchange_index``) Kalshi looks on shard 0 only and answers 404 for the rest."""
         self._require_key()
         path = f"{ORDERS}/{quote(venue_order_id, safe='')}"
+        params = await self._cancel_route(venue_order_id)
         for attempt in range(self._order_retries + 1):
             try:
-                reply = await self._http.write("DELETE", path)
+                reply = await self._http.write("DELETE", path, params=params)
             except NotFound:  # already canceled, executed or unknown: all look the same
                 return
             except VenueUnavailable:  # cancelling twice is harmless
@@ -399,6 +513,20 @@ class KalshiVenue(VenueClient):
                 reduced = "unreadable reply"  # the 200 says it is gone; the count is detail
             log.info("kalshi: canceled", extra={"order_id": venue_order_id, "reduced_by": reduced})
             return
+
+    async def _cancel_route(self, venue_order_id: str) -> dict[str, Any]:
+        ticker = self._order_markets.get(venue_order_id)
+        sent = self._sent.get(self._client_ids.get(venue_order_id, ""))
+        ticker = ticker or (sent.contract.market_id if sent else "")
+        if not ticker:  # an order of an earlier run: GET by id reads every shard
+            try:
+                await self.get_order("", venue_order_id)
+            except VenueError as exc:
+                log.warning("kalshi: order to cancel unreadable", extra={"error": str(exc)})
+            ticker = self._order_markets.get(venue_order_id, "")
+        if not ticker:
+            return {}
+        return {"market_ticker": ticker, "exchange_index": self._shards.get(ticker)}
 
     async def open_orders(self) -> list[OrderResult]:
         self._require_key()
@@ -432,6 +560,39 @@ class KalshiVenue(VenueClient):
         return _parse(
             wire.parse_balance, await self._http.get("/portfolio/balance", auth=True), "balance"
         )
+
+    async def get_shard_balances(self) -> dict[int, Decimal]:
+        """Cash on each exchange shard (``balance_breakdown``): an order is paid from
+        its market's shard only."""
+        self._require_key()
+        body = await self._http.get("/portfolio/balance", auth=True)
+        return _parse(wire.parse_shard_balances, body, "balance")
+
+    def shard_of(self, ticker: str) -> int | None:
+        """The exchange shard of a market listed or traded by this process."""
+        return self._shards.get(ticker)
+
+    async def transfer(self, amount: Decimal, destination: int, source: int = 0) -> str:
+        """Move ``amount`` dollars between shards of the account (rounded up to the
+        centicent); returns the transfer id. Sent once: a lost reply raises
+        ``OrderStateUnknown`` (the balances say later whether it happened)."""
+        self._require_key()
+        units = int((amount * CENTICENTS).to_integral_value(ROUND_CEILING))
+        body = {
+            "source": "event_contract",
+            "destination": "event_contract",
+            "amount": units,
+            "source_exchange_shard": source,
+            "destination_exchange_shard": destination,
+        }
+        reply = await self._http.write("POST", TRANSFER, body, order=True)
+        return _parse(wire.parse_transfer_id, reply, "transfer reply")
+
+    async def transfer_status(self, transfer_id: str) -> str:
+        """``pending`` or ``complete``."""
+        self._require_key()
+        body = await self._http.get(f"{TRANSFERS}/{quote(transfer_id, safe='')}", auth=True)
+        return _parse(wire.parse_transfer_status, body, "transfer")
 
     async def get_positions(self) -> list[VenuePosition]:
         self._require_key()
@@ -494,16 +655,13 @@ class KalshiVenue(VenueClient):
         log.warning("kalshi: page limit reached", extra={"path": path, "pages": self._max_pages})
 
     def _parse_markets(
-        self,
-        raw: Iterable[Any],
-        *,
-        event: wire.WireEvent | None = None,
-        fee: wire.SeriesFee | None = None,
+        self, raw: Iterable[Any], *, event: wire.WireEvent | None = None
     ) -> list[Market]:
+        now = datetime.now(UTC)
         out = []
         for item in raw:
             try:
-                market = wire.parse_market(item, event=event, fee=fee)
+                market = wire.parse_market(item, event=event)
                 self._grids[market.market_id] = wire.price_ranges(item)
             except wire.WireError as exc:
                 ident = item.get("ticker") if isinstance(item, dict) else None
@@ -511,13 +669,13 @@ class KalshiVenue(VenueClient):
                     "kalshi: skipped malformed market", extra={"id": ident, "error": str(exc)}
                 )
                 continue
-            out.append(market)
+            self._shards[market.market_id] = market.exchange_index
+            fee, changes = self.fee_book.timeline(market.series, market.event_id, now)
+            out.append(dataclasses.replace(market, fee=fee, fee_changes=changes))
         return out
 
-    async def _series_fees(self, series: Iterable[str]) -> dict[str, wire.SeriesFee]:
-        return {s: await self.series_fee(s) for s in set(series) if s}
-
     async def _grid(self, ticker: str) -> tuple[wire.PriceRange, ...]:
+        """The market's price grid (and, read with it, its shard)."""
         if ticker not in self._grids:
             await self.get_market(ticker)
         return self._grids[ticker]
@@ -532,6 +690,9 @@ class KalshiVenue(VenueClient):
             self._sent.popitem(last=False)
 
     def _result(self, order: wire_orders.WireOrder) -> OrderResult:
+        self._order_markets[order.order_id] = order.ticker
+        if order.exchange_index is not None:
+            self._shards[order.ticker] = order.exchange_index
         sent = self._sent.get(order.client_order_id)
         try:
             return wire_orders.order_result(order, sent.contract.side.lower() if sent else None)
@@ -550,7 +711,7 @@ class KalshiVenue(VenueClient):
 
 @dataclass(frozen=True, slots=True)
 class _Ready:
-    body: dict[str, str]
+    body: dict[str, Any]
     write: PreparedWrite | None  # None: sign and send afresh
 
 

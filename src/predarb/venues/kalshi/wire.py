@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from predarb.arbitrage.fees import KalshiFee, kalshi_fee_schedule
 from predarb.domain import (
     CENT,
     ONE,
@@ -36,14 +37,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_COUNT = Decimal(10) ** 9  # contracts; anything larger is a corrupt body
+MAX_SHARD = 100  # exchange_index bounds in the transfer schema (0..100)
 MAX_MONEY = Decimal(10) ** 12  # dollars
-TAKER_RATE = Decimal("0.07")
 DEFAULT_COST = Decimal(10)  # rate-limit tokens per request (spec A.6)
-MAKER_FACTOR = {  # share of the taker rate a maker pays, by series fee_type
-    "quadratic": ZERO,
-    "quadratic_with_maker_fees": Decimal("0.25"),
-    "quadratic_with_combo_maker_fees": Decimal("0.5"),
-}
 
 STATUS = {
     "active": MarketStatus.OPEN,
@@ -126,6 +122,17 @@ def timestamp(o: Mapping[str, Any], key: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def shard(o: Mapping[str, Any], key: str = "exchange_index") -> int | None:
+    """An exchange shard index (0..100), or ``None`` when the field is absent (objects
+    recorded before the shards existed, or a lifecycle message that does not say)."""
+    value = o.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SHARD:
+        raise WireError(f"{key}: expected a shard index 0..{MAX_SHARD}, got {value!r:.20}")
+    return value
+
+
 def page(body: Any, key: str) -> tuple[list[Any], str]:
     """A list page: the items and the next cursor (``""`` on the last page)."""
     body = obj(body, "page")
@@ -194,13 +201,14 @@ class SeriesFee:
     fee_type: str = "quadratic"
     multiplier: Decimal = ONE
 
+    @property
+    def pair(self) -> KalshiFee:
+        return self.fee_type, self.multiplier
+
     def schedule(self) -> FeeSchedule | None:
         """The quadratic schedule, or ``None`` (fees unknown: never traded) for a fee type
         whose formula is not published, such as ``flat``: a guess could under-price it."""
-        if self.fee_type not in MAKER_FACTOR:
-            return None
-        rate = TAKER_RATE * self.multiplier
-        return FeeSchedule(Venue.KALSHI, rate=rate, maker_rate=MAKER_FACTOR[self.fee_type] * rate)
+        return kalshi_fee_schedule(self.pair)
 
 
 def parse_series_fee(body: Any) -> SeriesFee:
@@ -232,6 +240,7 @@ class WireEvent:
     category: str = ""
     sources: str = ""  # settlement source names, comma-separated
     markets: tuple[Any, ...] = field(default=())  # raw market objects, parsed later
+    exchange_index: int | None = None  # every market of an event lives on its shard
 
 
 def parse_event(value: Any) -> WireEvent:
@@ -245,17 +254,13 @@ def parse_event(value: Any) -> WireEvent:
         fee_override=series_fee(o, "fee_type_override", "fee_multiplier_override"),
         markets=tuple(markets) if isinstance(markets, list) else (),
         category=text(o, "category", required=False),
+        exchange_index=shard(o),
         sources=", ".join(
             str(s.get("name"))
             for s in (o.get("settlement_sources") or ())
             if isinstance(s, dict) and isinstance(s.get("name"), str)
         ),
     )
-
-
-def series_of(ticker: str) -> str:
-    """Series ticker from an event or market ticker (the part before the first dash)."""
-    return ticker.split("-", 1)[0]
 
 
 def parse_market(
@@ -274,7 +279,12 @@ def parse_market(
     title = text(o, "title", required=False)
     if not title:
         title = " ".join(p for p in ((event.title if event else ""), subtitle) if p) or ticker
-    series = (event.series_ticker if event else "") or series_of(event_ticker)
+    # The series comes from the event only: series tickers may hold dashes
+    # (KXMVECROSSCATEGORY0-SHARD1), so a ticker's text cannot say where it ends.
+    series = event.series_ticker if event else ""
+    index = shard(o)
+    if index is None:
+        index = (event.exchange_index if event else None) or 0
     fee = (event.fee_override if event else None) or fee or SeriesFee()
     extra = {
         key: str(o[key])
@@ -311,6 +321,7 @@ def parse_market(
         min_order_size=ONE,
         fee=fee.schedule(),
         extra=extra,
+        exchange_index=index,
     )
 
 
@@ -423,6 +434,42 @@ def parse_balance(body: Any) -> Decimal:
     raise WireError("balance_dollars: missing")
 
 
+def parse_shard_balances(body: Any) -> dict[int, Decimal]:
+    """Cash on each exchange shard (``balance_breakdown``). A key restricted to a
+    subaccount gets no breakdown: then the whole balance is taken as shard 0's."""
+    o = obj(body, "balance")
+    rows = o.get("balance_breakdown")
+    if rows is None:
+        return {0: parse_balance(o)}
+    if not isinstance(rows, list):
+        raise WireError("balance_breakdown: expected a list")
+    out: dict[int, Decimal] = {}
+    for row in rows:
+        r = obj(row, "balance_breakdown[]")
+        index = shard(r)
+        if index is None or index in out:
+            raise WireError("balance_breakdown: missing or repeated exchange_index")
+        out[index] = money(r, "balance")
+    return out or {0: ZERO}
+
+
+TRANSFER_DONE = "complete"
+
+
+def parse_transfer_id(body: Any) -> str:
+    """``POST /portfolio/intra_exchange_instance_transfer`` -> the transfer id."""
+    return text(obj(body, "transfer reply"), "transfer_id")
+
+
+def parse_transfer_status(body: Any) -> str:
+    """``GET /portfolio/intra_exchange_instance_transfers/{id}`` -> pending | complete."""
+    transfer = obj(obj(body, "transfer body").get("transfer"), "transfer")
+    status = text(transfer, "status")
+    if status not in ("pending", TRANSFER_DONE):
+        log.info("kalshi: unknown transfer status", extra={"status": status[:20]})
+    return status
+
+
 def parse_position(value: Any) -> VenuePosition | None:
     """``position_fp`` is signed: positive holds YES, negative NO; zero is no position."""
     o = obj(value, "market position")
@@ -493,15 +540,31 @@ def parse_endpoint_costs(body: Any) -> dict[str, int]:
     return out
 
 
-def parse_fee_changes(body: Any) -> list[tuple[str, SeriesFee, datetime | None]]:
-    """``GET /series/fee_changes`` -> scheduled (series, new fee, when)."""
+def _when(o: Mapping[str, Any]) -> datetime:
+    at = timestamp(o, "scheduled_ts")
+    if at is None:
+        raise WireError("scheduled_ts: missing")
+    return at
+
+
+def parse_series_fee_changes(body: Any) -> list[tuple[str, datetime, SeriesFee]]:
+    """``GET /series/fee_changes`` -> scheduled (series, when, new fee)."""
     items = obj(body, "fee changes").get("series_fee_change_arr") or []
     if not isinstance(items, list):
         raise WireError("series_fee_change_arr: expected a list")
 
-    def one(item: Any) -> tuple[str, SeriesFee, datetime | None]:
+    def one(item: Any) -> tuple[str, datetime, SeriesFee]:
         o = obj(item, "fee change")
         fee = series_fee(o, "fee_type", "fee_multiplier") or SeriesFee()
-        return text(o, "series_ticker"), fee, timestamp(o, "scheduled_ts")
+        return text(o, "series_ticker"), _when(o), fee
 
     return list(each(items, one, "fee change"))
+
+
+def parse_event_fee_change(value: Any) -> tuple[str, datetime | None, SeriesFee | None]:
+    """One ``/events/fee_changes`` item or ``event_fee_update`` message -> (event,
+    when, override); an override of nulls is cleared (the series fee applies again)."""
+    o = obj(value, "event fee change")
+    override = series_fee(o, "fee_type_override", "fee_multiplier_override")
+    at = _when(o) if "scheduled_ts" in o else None
+    return text(o, "event_ticker"), at, override

@@ -49,6 +49,7 @@ from predarb.venues.kalshi.wire import (
     on_grid,
     optional,
     price,
+    shard,
     text,
     timestamp,
 )
@@ -63,9 +64,13 @@ def yes_price(side: str, contract_price: Decimal) -> Decimal:
     return contract_price if side == "yes" else ONE - contract_price
 
 
-def order_body(order: OrderRequest, ranges: tuple[PriceRange, ...]) -> dict[str, str]:
+def order_body(
+    order: OrderRequest, ranges: tuple[PriceRange, ...], exchange_index: int | None = None
+) -> dict[str, Any]:
     """The ``POST /portfolio/events/orders`` body; ``WireError`` if the order cannot be
-    expressed exactly (off-grid price, count finer than 0.01, unsupported side)."""
+    expressed exactly (off-grid price, count finer than 0.01, unsupported side). With
+    the market's ``exchange_index`` the order goes straight to its shard; without it,
+    Kalshi routes by ticker, at a latency cost."""
     side = order.contract.side.lower()
     if side not in ("yes", "no"):
         raise WireError(f"side: {order.contract.side!r} is not yes/no")
@@ -74,7 +79,7 @@ def order_body(order: OrderRequest, ranges: tuple[PriceRange, ...]) -> dict[str,
         raise WireError(f"price {order.price} is not on the market's price grid")
     if order.contracts <= 0 or order.contracts != order.contracts.quantize(CENT):
         raise WireError(f"count {order.contracts} must be positive with at most 2 decimals")
-    return {
+    body: dict[str, Any] = {
         "ticker": order.contract.market_id,
         "client_order_id": order.client_order_id,
         "side": book_side(side, order.action),
@@ -83,6 +88,9 @@ def order_body(order: OrderRequest, ranges: tuple[PriceRange, ...]) -> dict[str,
         "time_in_force": order.tif.value,
         "self_trade_prevention_type": "taker_at_cross",
     }
+    if exchange_index is not None:
+        body["exchange_index"] = exchange_index
+    return body
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +153,7 @@ class WireOrder:
     fill_cost: Decimal  # total paid, in the bought outcome's prices
     fees: Decimal
     created: datetime | None
+    exchange_index: int | None = None
 
 
 def _count_or_legacy(o: Mapping[str, Any], key: str) -> Decimal:
@@ -190,6 +199,7 @@ def parse_order(value: Any) -> WireOrder:
         fill_cost=_dollars_or_cents(o, "taker_fill_cost") + _dollars_or_cents(o, "maker_fill_cost"),
         fees=_dollars_or_cents(o, "taker_fees") + _dollars_or_cents(o, "maker_fees"),
         created=timestamp(o, "created_time"),
+        exchange_index=shard(o),
     )
 
 

@@ -1,0 +1,158 @@
+"""An arbitrage on a Kalshi market of exchange shard 3 while all the Kalshi money is on
+shard 0, through the real engine, adapters, fakes and SQLite: either the money is moved
+there first (``KALSHI_SHARD_FUNDING``) and both legs fill, or it is refused before any
+leg leaves, with its own reason and one chat message. Never a one-legged fill."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from predarb import reports
+from predarb.config import Settings
+from predarb.domain import Contract, ExecutionStatus, Pair, PairKind, Venue, World
+from predarb.engine import Engine
+from predarb.execution import placer as placer_module
+from predarb.notify import messages
+from predarb.notify.base import AlertKind
+from predarb.notify.console import ConsoleNotifier
+from predarb.risk import SHARD_UNFUNDED
+from predarb.store import Store
+from tests.execution.world import POLY_MARKET, TICKER, Fakes, make_venues, running_fakes
+
+SHARD = 3
+
+
+@pytest.fixture(autouse=True)
+def fast_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(placer_module, "LOOKUP_DELAY_S", 0.0)
+
+
+@pytest.fixture
+async def fakes(tmp_path: Path) -> AsyncIterator[Fakes]:
+    async with running_fakes(tmp_path) as f:
+        f.kalshi.exchange.markets[TICKER]["exchange_index"] = SHARD  # a tennis market
+        f.kalshi.set_event(TICKER.rsplit("-", 1)[0], exchange_index=SHARD)
+        f.kalshi.exchange.balances = {0: Decimal(100), SHARD: Decimal(0)}
+        yield f
+
+
+def _pair(fakes: Fakes) -> Pair:
+    tokens = json.loads(fakes.poly.markets[POLY_MARKET]["clobTokenIds"])
+    k_yes, k_no = (Contract(Venue.KALSHI, TICKER, s) for s in ("yes", "no"))
+    p_yes = Contract(Venue.POLYMARKET, POLY_MARKET, "Yes", tokens[0])
+    p_no = Contract(Venue.POLYMARKET, POLY_MARKET, "No", tokens[1])
+    worlds = (World("yes", (k_yes, p_yes)), World("no", (k_no, p_no)))
+    return Pair("pair-shard", PairKind.BINARY, "Tennis match", worlds, 0.99, True)
+
+
+async def _engine(store: Store, fakes: Fakes, **settings: Any) -> tuple[Engine, ConsoleNotifier]:
+    cfg = Settings(_env_file=None, executor_max_bet=Decimal(10), **settings)
+    console = ConsoleNotifier(StringIO())
+    venues = make_venues(fakes.cfg)
+    engine = Engine(cfg, store, venues, console, mode="live", pairs=[_pair(fakes)])
+    assert engine.funding is not None
+    engine.funding.poll_s = 0.0
+    await engine.control.load(True)
+    await engine._remember_markets()
+    await engine.refresh_balances()
+    return engine, console
+
+
+def _shard_alerts(console: ConsoleNotifier) -> list[str]:
+    return [a.plain for a in console.sent if a.kind is AlertKind.BALANCE_LOW]
+
+
+async def test_refused_with_its_reason_and_one_message_when_funding_is_off(
+    store: Store, fakes: Fakes
+) -> None:
+    engine, console = await _engine(store, fakes)
+    try:
+        assert engine.shard_balances == {(Venue.KALSHI, 0): 100, (Venue.KALSHI, SHARD): 0}
+        for _ in range(3):  # the same refusal on every scan, told once
+            await engine.tick()
+        assert engine.stats.approved == 0 and engine.stats.rejected == 3
+        assert engine.stats.last_rejection["pair-shard"] == SHARD_UNFUNDED
+        told = _shard_alerts(console)
+        assert len(told) == 1
+        assert f"shard {SHARD}" in told[0] and "from shard 0" in told[0]
+        assert "KALSHI_SHARD_FUNDING=true" in told[0]
+        # nothing left on either venue: no leg, so no one-legged fill
+        assert fakes.kalshi_orders() == [] and fakes.poly_posts() == 0
+        assert fakes.kalshi.exchange.transfers == {}
+        rows = await store.query("SELECT code, reason FROM rejections")
+        assert rows and {r[0] for r in rows} == {SHARD_UNFUNDED}
+        assert f"exchange shard {SHARD} has $0.00" in rows[0][1]
+        # the status shows each shard
+        status = await reports.status(store, engine.clock())
+        assert status.shard_balances == {Venue.KALSHI: {0: 100, SHARD: 0}}
+        assert "shard 3 $0.00" in messages.balance_text(status)
+    finally:
+        await engine.shutdown()
+
+
+async def test_funded_by_a_transfer_then_executed_when_funding_is_on(
+    store: Store, fakes: Fakes
+) -> None:
+    fakes.kalshi.exchange.transfer_pending_reads = 2  # pending twice, then complete
+    engine, console = await _engine(store, fakes, kalshi_shard_funding=True)
+    try:
+        await engine.tick()
+        assert engine.stats.executions == {ExecutionStatus.SUCCESS.value: 1}
+        (transfer,) = fakes.kalshi.exchange.transfers.values()
+        assert transfer["status"] == "complete" and transfer["destination_exchange_shard"] == SHARD
+        # the shortfall (the Kalshi leg at its limit plus its fee), not the account
+        (k_leg,) = [o for o in (await store.executions())[0].orders if o.venue is Venue.KALSHI]
+        need = k_leg.price * k_leg.contracts
+        moved = Decimal(transfer["amount"])
+        assert need < moved < need + Decimal("0.50")
+        # the Kalshi order went straight to its shard, after the money was there
+        (body,) = fakes.kalshi.order_bodies
+        assert body["exchange_index"] == SHARD
+        assert len(fakes.kalshi_orders()) == 1 and len(fakes.poly_orders()) == 1
+        assert _shard_alerts(console) == []
+        assert await store.get_state(
+            "kalshi_shard_funding_moved:" + engine.clock().date().isoformat()
+        )
+        assert engine.shard_held == {}  # released once the balances were read again
+    finally:
+        await engine.shutdown()
+
+
+async def test_the_cap_refuses_the_transfer_and_says_so_once(store: Store, fakes: Fakes) -> None:
+    engine, console = await _engine(
+        store, fakes, kalshi_shard_funding=True, kalshi_shard_funding_cap=Decimal("0.50")
+    )
+    try:
+        await engine.tick()
+        await engine.tick()
+        assert engine.stats.last_rejection["pair-shard"] == SHARD_UNFUNDED
+        told = _shard_alerts(console)
+        assert len(told) == 1 and "KALSHI_SHARD_FUNDING_CAP $0.50 reached" in told[0]
+        assert fakes.kalshi.exchange.transfers == {}
+        assert fakes.kalshi_orders() == [] and fakes.poly_posts() == 0
+    finally:
+        await engine.shutdown()
+
+
+async def test_money_held_by_an_execution_in_flight_is_not_spent_twice(
+    store: Store, fakes: Fakes
+) -> None:
+    fakes.kalshi.exchange.balances = {0: Decimal(100), SHARD: Decimal(5)}
+    engine, _ = await _engine(store, fakes)
+    try:
+        (opp,) = await engine.scan()
+        assert (await engine.check(opp)).approved  # $5 covers its YES leg at 0.40 + fee
+        engine._hold(opp, +1)  # as an execution under way holds it
+        decision = await engine.check(opp)
+        assert decision.code == SHARD_UNFUNDED and "held by executions in flight" in decision.reason
+        engine._hold(opp, -1)
+        assert (await engine.check(opp)).approved
+    finally:
+        await engine.shutdown()
