@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 
 import httpx
 
@@ -51,13 +52,21 @@ async def _kalshi(settings: Settings) -> tuple[str, str]:
     except ConfigError as exc:
         return "FAIL", str(exc)
     try:
-        balance = await venue.get_balance()
+        shards = await venue.get_shard_balances()
+        balance = sum(shards.values(), Decimal(0)) if shards else await venue.get_balance()
     except VenueError as exc:
         return "FAIL", f"kalshi: signed balance call refused: {exc}"
     finally:
         await venue.close()
+    # An order is paid from its market's exchange shard only: show where the money is.
+    where = (
+        " (" + ", ".join(f"shard {i} ${a:.2f}" for i, a in sorted(shards.items())) + ")"
+        if len(shards) > 1
+        else ""
+    )
     perms = f"; key file permissions {oct(loose)} are loose, chmod 600" if loose else ""
-    return ("WARN" if loose else "OK"), f"kalshi: keys accepted, balance ${balance:.2f}{perms}"
+    text = f"kalshi: keys accepted, balance ${balance:.2f}{where}{perms}"
+    return ("WARN" if loose else "OK"), text
 
 
 async def _polymarket(settings: Settings) -> tuple[str, str]:

@@ -37,7 +37,8 @@ async def test_keys_are_proven_against_the_venues(tmp_path: Path) -> None:
         key_id = kalshi.new_key(tmp_path / "kalshi.pem")
         from decimal import Decimal
 
-        kalshi.exchange.balance = Decimal("123.45")
+        # Tennis on shard 3: an order there is paid from shard 3's money only.
+        kalshi.exchange.balances = {0: Decimal("100.45"), 3: Decimal("23")}
         poly.register_wallet(address, balance="67.5")
         env = {
             "KALSHI_API_KEY_ID": key_id,
@@ -50,7 +51,7 @@ async def test_keys_are_proven_against_the_venues(tmp_path: Path) -> None:
         }
         code, out, err = await check_config(env, tmp_path)
     assert code == 0, out + err
-    assert "OK kalshi: keys accepted, balance $123.45" in out
+    assert "OK kalshi: keys accepted, balance $123.45 (shard 0 $100.45, shard 3 $23.00)" in out
     assert "OK polymarket: L2 credentials accepted, pUSD balance $67.50" in out
     assert "--live would refuse" not in out
     assert WALLET_KEY not in out + err and WALLET_KEY[2:] not in out + err
