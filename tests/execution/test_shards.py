@@ -5,6 +5,7 @@ leg leaves, with its own reason and one chat message. Never a one-legged fill.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -74,7 +75,7 @@ async def test_refused_with_its_reason_and_one_message_when_funding_is_off(
 ) -> None:
     engine, console = await _engine(store, fakes)
     try:
-        assert engine.shard_balances == {(Venue.KALSHI, 0): 100, (Venue.KALSHI, SHARD): 0}
+        assert engine.state.shard_balances == {(Venue.KALSHI, 0): 100, (Venue.KALSHI, SHARD): 0}
         for _ in range(3):  # the same refusal on every scan, told once
             await engine.tick()
         assert engine.stats.approved == 0 and engine.stats.rejected == 3
@@ -120,7 +121,7 @@ async def test_funded_by_a_transfer_then_executed_when_funding_is_on(
         assert await store.get_state(
             "kalshi_shard_funding_moved:" + engine.clock().date().isoformat()
         )
-        assert engine.shard_held == {}  # released once the balances were read again
+        assert (await engine.snapshot()).shard_held == {}  # released when it ended
     finally:
         await engine.shutdown()
 
@@ -149,10 +150,11 @@ async def test_money_held_by_an_execution_in_flight_is_not_spent_twice(
     try:
         (opp,) = await engine.scan()
         assert (await engine.check(opp)).approved  # $5 covers its YES leg at 0.40 + fee
-        engine._hold(opp, +1)  # as an execution under way holds it
+        # an execution under way on another event, on the same shard, holds the money
+        other = engine.state.reserve(dataclasses.replace(opp, event=opp.event + "-other"))
         decision = await engine.check(opp)
         assert decision.code == SHARD_UNFUNDED and "held by executions in flight" in decision.reason
-        engine._hold(opp, -1)
+        await engine.state.settle(other, {}, cooldown_until=None, sent=False)
         assert (await engine.check(opp)).approved
     finally:
         await engine.shutdown()
