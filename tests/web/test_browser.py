@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from predarb.config import Settings
 from predarb.modes import Mode, build_demo_venues, demo_settings
-from predarb.runner import run_engine
+from predarb.runner import StopRequest, run_engine
 from tests.core.builders import opportunity
 from tests.fakes.telegram_server import TOKEN as BOT_TOKEN
 from tests.fakes.telegram_server import FakeBotApi
@@ -63,7 +63,7 @@ async def test_the_demo_trades_live_in_the_browser_and_stops_from_it(
         if text.startswith("dashboard: "):
             serving.set()
 
-    stops: list[Callable[[], None]] = []
+    stop = StopRequest()
     run = asyncio.create_task(
         run_engine(
             settings,
@@ -72,7 +72,7 @@ async def test_the_demo_trades_live_in_the_browser_and_stops_from_it(
             duration_s=None,
             say=say,
             echo_alerts=False,
-            install_signals=stops.append,
+            stop=stop,
             rematch_interval_s=5.0,
         )
     )
@@ -135,8 +135,7 @@ async def test_the_demo_trades_live_in_the_browser_and_stops_from_it(
             await page.screenshot(path=str(shot), full_page=True)
             keep_screenshot(shot)
     finally:
-        for stop in stops:
-            stop()
+        stop.set()
         _, store = await asyncio.wait_for(run, timeout=60)
         await store.close()
     assert not errors, errors
