@@ -19,6 +19,7 @@ from bench import (
     bench_pnl,
     bench_tick_to_trade,
     bench_unhedged,
+    bench_web,
 )
 
 Figures = dict[str, tuple[float, float]]
@@ -36,6 +37,7 @@ GOALS = {
     "matching 10k x 30k (s)": Goal("< 5 s", lambda v: v < 5),
     "resident memory (MB)": Goal("< 250 MB", lambda v: v < 250),
     "/pnl p50 (ms)": Goal("< 50 ms", lambda v: v < 50),
+    "/api/status p50 (ms)": Goal("< 50 ms", lambda v: v < 50),
 }
 
 
@@ -75,6 +77,11 @@ def main() -> None:
     _section(
         "/pnl over a month",
         lambda: asyncio.run(bench_pnl.main(1000, 20 if quick else 200)),
+        figures,
+    )
+    _section(
+        "dashboard API over a month",
+        lambda: asyncio.run(bench_web.main(1200, 20 if quick else 200)),
         figures,
     )
     samples = "60" if quick else "300"

@@ -26,6 +26,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     for key in list(os.environ):
         if key.startswith(_PREFIXES):
             monkeypatch.delenv(key)
+    # No dashboard unless a test asks for one (on a free port): tests and parallel runs
+    # never fight over 8686.
+    monkeypatch.setenv("PREDARB_WEB_PORT", "0")
     monkeypatch.chdir(tmp_path)
     yield
 

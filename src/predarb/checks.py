@@ -92,7 +92,13 @@ async def _telegram(settings: Settings) -> tuple[str, str]:
     return "OK", f"telegram: bot @{me['result'].get('username', '?')} can reach the chat"
 
 
-CHECKS: tuple[Check, ...] = (_database, _kalshi, _polymarket, _telegram)
+async def _dashboard(settings: Settings) -> tuple[str, str]:
+    from predarb.web.access import check
+
+    return await check(settings)
+
+
+CHECKS: tuple[Check, ...] = (_database, _kalshi, _polymarket, _telegram, _dashboard)
 
 
 async def run_checks(settings: Settings) -> tuple[list[str], bool]:

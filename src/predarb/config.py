@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     predarb_settlement_interval_s: float = Field(300, gt=0, le=86_400)
     predarb_poll_interval_s: float = Field(2, gt=0, le=3600)
 
+    # The dashboard (``predarb.web``): port 0 turns it off.
+    predarb_web_host: str = "127.0.0.1"
+    predarb_web_port: int = Field(8686, ge=0, le=65535)
+    predarb_web_token: SecretStr | None = None
+
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.CONSOLE
 
@@ -108,6 +113,23 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/") if not v.endswith("/bot") else v
+
+    @field_validator("predarb_web_token")
+    @classmethod
+    def _web_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None  # unset (or empty in .env): a random token is made at start
+        if not all("!" <= ch <= "~" for ch in v.get_secret_value()):
+            raise ValueError("printable ASCII only, without spaces")
+        return v
+
+    @field_validator("predarb_web_host")
+    @classmethod
+    def _web_host(cls, v: str) -> str:
+        host = v.strip().removeprefix("[").removesuffix("]")
+        if not host:
+            raise ValueError("must be an address or host name to listen on")
+        return host
 
     @model_validator(mode="after")
     def _bands(self) -> Settings:
@@ -156,6 +178,7 @@ class Settings(BaseSettings):
             self.poly_api_secret,
             self.poly_api_passphrase,
             self.telegram_bot_token,
+            self.predarb_web_token,
         ):
             if value is not None and value.get_secret_value():
                 out.append(value.get_secret_value())

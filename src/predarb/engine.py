@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -60,6 +61,17 @@ RECONCILE_INTERVAL_S = 300
 MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
 REJECTION_STORE_S = 60.0  # a repeated refusal (same pair, same reason) is stored this often
 CHECKPOINT_INTERVAL_S = 5.0  # the WAL is copied back this often, off the commits
+
+
+class PricingWatcher(Protocol):
+    """Told what each scan priced and what risk decided (the dashboard's live board);
+    called on the hot path, so it must only update memory."""
+
+    def priced(
+        self, pairs: Sequence[Pair], found: Sequence[Opportunity], now: datetime
+    ) -> None: ...
+
+    def decided(self, opp: Opportunity, decision: RiskDecision) -> None: ...
 
 
 @dataclass
@@ -125,6 +137,7 @@ class Engine:
         self._last_scan_saved = 0.0
         self._snapshot: RiskSnapshot | None = None
         self._snapshot_at = 0.0
+        self.watcher: PricingWatcher | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -334,6 +347,8 @@ class Engine:
             books = self.book_cache.quotes(pairs, now)
         found = price_pairs(pairs, books, self.markets, self.calc_params(), now, self.live)
         self.stats.scans += 1
+        if self.watcher is not None:
+            self.watcher.priced(pairs, found, now)
         return found
 
     async def tick(self) -> None:
@@ -384,6 +399,8 @@ class Engine:
         for opp in found:
             self.stats.opportunities += 1
             decision = await self._quick_check(opp)
+            if self.watcher is not None:
+                self.watcher.decided(opp, decision)
             if not decision.approved:
                 await self._rejected(opp, decision)
                 continue

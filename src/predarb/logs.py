@@ -66,6 +66,15 @@ class Redactor(logging.Filter):
         return True
 
 
+def redact_also(secret: str) -> None:
+    """Adds a secret made at run time (the dashboard's random token) to every installed
+    redaction filter."""
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, Redactor) and secret not in f.secrets:
+                f.secrets = sorted({*f.secrets, secret}, key=len, reverse=True)
+
+
 def _context(event_key: str) -> Any:
     """Copies a record's ``extra=`` fields into the output; the ``event`` field (an
     arbitrage's event) goes under ``event_key`` so it never clobbers the message."""

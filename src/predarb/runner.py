@@ -7,9 +7,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from predarb import reports
 from predarb.config import ConfigError, Settings
+from predarb.control import utcnow
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
@@ -20,10 +22,15 @@ from predarb.risk import RiskLimits, max_bet_warning
 from predarb.store import Store
 from predarb.venues.base import AuthError, VenueClient, VenueError
 
+if TYPE_CHECKING:
+    from predarb.notify.pair_review import PairReview
+
 log = logging.getLogger(__name__)
 
 
-def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
+def make_matcher(
+    settings: Settings, review: PairReview | None = None
+) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
     from predarb.matching.matcher import Matcher
     from predarb.matching.overrides import Overrides, OverridesError
 
@@ -32,11 +39,19 @@ def make_matcher(settings: Settings) -> Callable[[Sequence[Market], Sequence[Mar
         overrides = Overrides.load(path) if path is not None else None
     except (OverridesError, OSError) as exc:
         raise ConfigError(f"PREDARB_MATCH_OVERRIDES: {exc}") from None
-    return Matcher(overrides).match
+    matcher = Matcher(overrides)
+    return review.wrap(matcher) if review is not None else matcher.match
 
 
-def notifiers(settings: Settings, store: Store, engine_control: object, echo: bool) -> Notifier:
-    channels: list[Notifier] = [ConsoleNotifier(echo=echo)]
+def notifiers(
+    settings: Settings,
+    store: Store,
+    engine_control: object,
+    echo: bool,
+    review: PairReview | None = None,
+    extra: Sequence[Notifier] = (),
+) -> Notifier:
+    channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
     if settings.telegram_enabled:
         from predarb.notify.telegram import TelegramNotifier
 
@@ -49,6 +64,7 @@ def notifiers(settings: Settings, store: Store, engine_control: object, echo: bo
                 engine_control,  # type: ignore[arg-type]
                 store,
                 allowed_users=settings.allowed_user_ids,
+                review=review,
             )
         )
     return FanOut(channels)
@@ -69,6 +85,9 @@ async def run_engine(
     install_signals: Callable[[Callable[[], None]], None] | None = None,
     rematch_interval_s: float = 900.0,
 ) -> tuple[Engine, Store]:
+    from predarb import web
+
+    served = web.prepare(settings)  # the port is bound before anything else is touched
     # The database's lock is held from here to the end (one bot per database), and the
     # database is this mode's alone (a paper run never counts toward live limits).
     store = await Store.open(settings.predarb_db_path)
@@ -76,25 +95,41 @@ async def run_engine(
         await store.claim_mode(mode.value, datetime.now(UTC))
     except BaseException:
         await store.close()
+        if served is not None:
+            served[1].close()
         raise
+    review = None
+    if settings.telegram_enabled and settings.telegram_chat_id is not None:
+        # Uncertain pairs are asked about in the chat; earlier answers apply from the start.
+        from predarb.notify.pair_review import PairReview
+
+        review = PairReview(store, settings.telegram_chat_id, utcnow)
+        await review.load()
     engine = Engine(
         settings,
         store,
         venues,
         FanOut([]),
         mode=mode.value,
-        matcher=make_matcher(settings),
+        matcher=make_matcher(settings, review),
         say=say,
         circuit_breakers=True,
         rematch_interval_s=rematch_interval_s,
     )
-    engine.notifier = notifiers(settings, store, engine.control, echo_alerts)
+    if review is not None:
+        review.attach(engine)
+    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
+    engine.notifier = notifiers(
+        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
+    )
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:
         (say or log.warning)(warning)
     if install_signals is not None:
         install_signals(engine.stop)
     try:
+        if dashboard is not None:
+            await dashboard.start()
         await engine.start()
         await engine.run(duration_s=duration_s)
         try:
@@ -103,6 +138,8 @@ async def run_engine(
             log.exception("settlement at shutdown failed; the next start retries it")
     finally:
         await engine.shutdown()
+        if dashboard is not None:
+            await dashboard.close()
     return engine, store
 
 

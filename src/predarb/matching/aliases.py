@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from importlib import resources
@@ -72,6 +72,27 @@ class PhraseTable:
                     break
             i += hit or 1
         return found
+
+    def rename(self, text: str, label: Callable[[str], str]) -> str:
+        """``text`` (any case) with each phrase of the table replaced by ``label(id)``:
+        "Boston Celtics" and "Celtics" both become one word for ``nba:BOS``."""
+        raw = text.split()
+        words = [fold(w) for w in raw]
+        out: list[str] = []
+        i = 0
+        while i < len(raw):
+            span = self.longest_from.get(words[i], 0)
+            for n in range(min(span, len(raw) - i), 0, -1):
+                entity = self.phrases.get(" ".join(w for w in words[i : i + n] if w))
+                if entity is not None and all(words[i : i + n]):
+                    tail = raw[i + n - 1][len(raw[i + n - 1].rstrip("?.,:;!")) :]
+                    out.append(label(entity) + tail)
+                    i += n
+                    break
+            else:
+                out.append(raw[i])
+                i += 1
+        return " ".join(out)
 
     def exact(self, folded: str) -> str | None:
         return self.phrases.get(folded)

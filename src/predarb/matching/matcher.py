@@ -8,18 +8,21 @@ overrides (which win). Deterministic: the same markets give the same pairs and i
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+import pickle
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
-from predarb.domain import Contract, Market, Pair, PairKind, Venue, World
+from predarb.domain import CENT, ONE, Contract, Market, Pair, PairKind, Venue, World
 from predarb.matching.aliases import Aliases, load_aliases
-from predarb.matching.candidates import candidate_pairs
+from predarb.matching.candidates import KalshiIndex
 from predarb.matching.normalize import Facts, Kind, normalize
 from predarb.matching.overrides import Forced, Overrides
 from predarb.matching.payout import DRAW, Outcomes
+from predarb.matching.proposition import clear_text_caches, same_claim_key
 from predarb.matching.score import MIN_TRADABLE_CONFIDENCE, Match, compare
 
 log = logging.getLogger(__name__)
@@ -44,22 +47,58 @@ class Matcher:
         self.overrides = overrides or Overrides()
         self.aliases = aliases or load_aliases()
         self.min_confidence = min_confidence
+        self.comparisons = 0  # candidate pairs compared by the last match (for bench/)
+        # The markets the last match paired, the only ones a caller streaming the
+        # listings needs to keep (Kalshi's as the matcher keeps them: no fee schedule,
+        # no wire hints; the venue's own listing has those).
+        self.paired: dict[tuple[Venue, str], Market] = {}
 
-    def facts(self, markets: Sequence[Market], venue: Venue) -> list[Facts]:
-        return [normalize(m, self.aliases) for m in markets if m.venue is venue]
+    def facts(self, markets: Iterable[Market], venue: Venue) -> list[Facts]:
+        return with_sibling_sides([normalize(m, self.aliases) for m in markets if m.venue is venue])
 
-    def match(self, kalshi: Sequence[Market], poly: Sequence[Market]) -> list[Pair]:
-        kf = self.facts(kalshi, Venue.KALSHI)
-        pf = self.facts(poly, Venue.POLYMARKET)
-        matches = [
-            m for i, j in candidate_pairs(kf, pf) if (m := compare(kf[i], pf[j])) is not None
-        ]
+    def _index_side(self, markets: Iterable[Market]) -> list[Facts]:
+        """The Kalshi facts, each holding a slim copy of its market (what pairs are built
+        from: ids, contracts, titles, rules, times), so the listing's fee schedules and
+        wire hints are not kept for the whole match."""
+        out: list[Facts] = []
+        for m in markets:
+            if m.venue is Venue.KALSHI:
+                f = normalize(m, self.aliases)
+                out.append(replace(f, market=_slim(m)))
+        return with_sibling_sides(out)
+
+    def match(self, kalshi: Iterable[Market], poly: Iterable[Market]) -> list[Pair]:
+        """``poly`` may be a generator (pages as they are listed): each Polymarket market
+        is compared as it comes and kept only if it matched, so the larger listing is
+        never held whole."""
+        wanted = {key for f in self.overrides.forced for key in f.market_keys}
+        named: dict[tuple[Venue, str], Market] = {}
+
+        def noted(markets: Iterable[Market]) -> Iterator[Market]:
+            for m in markets:
+                if (m.venue, m.market_id) in wanted:
+                    named[(m.venue, m.market_id)] = m
+                yield m
+
+        kf = self._index_side(noted(kalshi))
+        index = KalshiIndex(kf)
+        self.comparisons = 0
+        matches: list[Match] = []
+        for m in noted(poly):
+            if m.venue is not Venue.POLYMARKET:
+                continue
+            f = normalize(m, self.aliases)
+            for i in index.candidates(f):
+                self.comparisons += 1
+                if (found := compare(kf[i], f)) is not None:
+                    matches.append(found)
+        del kf, index
         matches = _flag_ambiguous(matches)
         groups = [g for g in (self._group(c) for c in _components(matches)) if g]
         in_group = {c.key: n for n, g in enumerate(groups) for c in g.contracts}
         binaries = [self._binary(m) for m in matches if m.full and not _covered(m, in_group)]
         pairs = [p for p in (*groups, *binaries) if not self.overrides.forbids(p)]
-        forced = self._forced([*kalshi, *poly])
+        forced = self._forced(named)
         forced_markets = {(c.venue, c.market_id) for p in forced for c in p.contracts}
         pairs = [
             p
@@ -67,7 +106,18 @@ class Matcher:
             if not any((c.venue, c.market_id) in forced_markets for c in p.contracts)
         ]
         unique = {p.pair_id: p for p in (*pairs, *forced)}
-        return sorted(unique.values(), key=lambda p: p.pair_id)
+        listed = {
+            (f.market.venue, f.market.market_id): f.market
+            for m in matches
+            for f in (m.kalshi, m.poly)
+        }
+        listed.update(named)
+        keys = {(c.venue, c.market_id) for p in unique.values() for c in p.contracts}
+        paired = {k: listed[k] for k in keys if k in listed}
+        result = sorted(unique.values(), key=lambda p: p.pair_id)
+        del matches, listed, pairs, groups, binaries, forced, unique
+        result, self.paired = _compacted(result, paired)
+        return result
 
     # ---- building pairs
 
@@ -154,8 +204,7 @@ class Matcher:
             return "draw"
         return self.aliases.names.get(atom, atom.removeprefix("p:"))
 
-    def _forced(self, markets: Sequence[Market]) -> list[Pair]:
-        by_key = {(m.venue, m.market_id): m for m in markets}
+    def _forced(self, by_key: dict[tuple[Venue, str], Market]) -> list[Pair]:
         pairs: list[Pair] = []
         for forced in self.overrides.forced:
             pair = _forced_pair(forced, by_key)
@@ -198,6 +247,52 @@ def _forced_pair(forced: Forced, by_key: dict[tuple[Venue, str], Market]) -> Pai
     )
 
 
+_PAIR_EXTRA = ("event_title",)  # the only wire hint a pair is built from
+
+
+def _slim(m: Market) -> Market:
+    extra = {k: m.extra[k] for k in _PAIR_EXTRA if k in m.extra}
+    return replace(m, extra=extra, fee=None, tick_size=CENT, min_order_size=ONE)
+
+
+def _compacted(
+    pairs: list[Pair], paired: dict[tuple[Venue, str], Market]
+) -> tuple[list[Pair], dict[tuple[Venue, str], Market]]:
+    """Fresh copies of what the caller keeps. The objects of the listing's unpaired
+    markets were interleaved with these in memory: the survivors are serialized, the
+    rest (and the text caches) freed, and only then rebuilt, so that they land together
+    and the allocator can give the listing's memory back."""
+    blob = pickle.dumps((pairs, paired), protocol=pickle.HIGHEST_PROTOCOL)
+    pairs.clear()
+    paired.clear()
+    clear_text_caches()
+    gc.collect()
+    fresh: tuple[list[Pair], dict[tuple[Venue, str], Market]] = pickle.loads(blob)
+    return fresh
+
+
+def with_sibling_sides(facts: list[Facts]) -> list[Facts]:
+    """A Kalshi game market that names one side only ("Will Boston win?", its event
+    title missing) learns the other from its event's sibling markets: a Kalshi game
+    event is one game, so the two teams its markets name are the game's two sides."""
+    events: dict[str, list[int]] = {}
+    for n, f in enumerate(facts):
+        if f.kind is Kind.WINNER and f.market.event_id and f.market.venue is Venue.KALSHI:
+            events.setdefault(f.market.event_id, []).append(n)
+    out = list(facts)
+    for members in events.values():
+        sides = frozenset(e for n in members for e in facts[n].participants) - {DRAW}
+        leagues = {facts[n].league for n in members}
+        if len(sides) != 2 or len(leagues) != 1:
+            continue
+        for n in members:
+            f = facts[n]
+            if len(f.participants) < 2:
+                keys = tuple(f"{f.kind.value}:{e}" for e in sorted(sides))
+                out[n] = replace(f, participants=sides, keys=keys)
+    return out
+
+
 def _keys(m: Match) -> frozenset[str]:
     k, p = m.kalshi.market, m.poly.market
     return frozenset(key for i, j in m.mapping for key in (k.contracts[i].key, p.contracts[j].key))
@@ -209,23 +304,33 @@ def _covered(m: Match, in_group: dict[str, int]) -> bool:
     return len(owners) == 1 and -1 not in owners
 
 
+def _identity(f: Facts) -> object:
+    """What a counterpart is: one claim listed twice on a venue is one counterpart."""
+    return same_claim_key(f.claim) if f.claim is not None else f.market.market_id
+
+
 def _flag_ambiguous(matches: list[Match]) -> list[Match]:
-    """A market whose claim matches two markets on the other venue: trust neither."""
-    seen: dict[tuple[str, str], set[str]] = {}
-    for m in matches:
-        if not m.full:
-            continue
+    """A market whose claim matches two different claims on the other venue: trust
+    neither. A proposition match already flagged (shown for review) crowds nobody."""
+    seen: dict[tuple[str, str], set[object]] = {}
+
+    def slots(m: Match) -> tuple[tuple[str, str], tuple[str, str]]:
         k_yes = m.kalshi.market.contracts[m.mapping[0][0]].side
-        seen.setdefault(("k", m.kalshi.market.market_id), set()).add(m.poly.market.market_id)
-        seen.setdefault((f"p{m.mapping[0][1]}{k_yes}", m.poly.market.market_id), set()).add(
-            m.kalshi.market.market_id
+        return ("k", m.kalshi.market.market_id), (
+            f"p{m.mapping[0][1]}{k_yes}",
+            m.poly.market.market_id,
         )
+
+    for m in matches:
+        if not m.full or (m.kalshi.kind is Kind.PROPOSITION and m.flags):
+            continue
+        k_slot, p_slot = slots(m)
+        seen.setdefault(k_slot, set()).add(_identity(m.poly))
+        seen.setdefault(p_slot, set()).add(_identity(m.kalshi))
     out: list[Match] = []
     for m in matches:
-        k_yes = m.kalshi.market.contracts[m.mapping[0][0]].side
-        crowded = len(seen.get(("k", m.kalshi.market.market_id), ())) > 1 or (
-            len(seen.get((f"p{m.mapping[0][1]}{k_yes}", m.poly.market.market_id), ())) > 1
-        )
+        k_slot, p_slot = slots(m)
+        crowded = len(seen.get(k_slot, ())) > 1 or len(seen.get(p_slot, ())) > 1
         if m.full and crowded and "ambiguous" not in m.flags:
             m = replace(m, flags=(*m.flags, "ambiguous"))
         out.append(m)

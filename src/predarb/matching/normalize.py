@@ -26,6 +26,7 @@ from predarb.domain import Market, Venue
 from predarb.matching.aliases import Aliases, League, ascii_lower, fold, load_aliases
 from predarb.matching.dates import et_day, iso_date, parse_instant, text_date, ticker_date
 from predarb.matching.payout import DRAW, Outcomes, Payout, Range
+from predarb.matching.proposition import Proposition, read_proposition
 from predarb.matching.text import (
     election_race,
     game_scope,
@@ -42,6 +43,7 @@ class Kind(StrEnum):
     THRESHOLD = "threshold"  # a price or reading above/below a level at a time
     PROP = "prop"  # a player's stat over a line
     ELECTION = "election"  # a candidate wins a race
+    PROPOSITION = "proposition"  # a claim with a deadline ("Will X visit Y before D?")
     UNKNOWN = "unknown"
 
 
@@ -56,6 +58,8 @@ _TOTAL = re.compile(r"\b(o u|over under|total|points scored|goals scored|runs sc
 _SPREAD = re.compile(r"\b(spread|handicap|wins? by)\b")
 _PROP = re.compile(r"^(?P<who>[^:?]+):\s*(?P<n>\d+)\+\s*(?P<stat>[a-z +]+)\??$")
 _ELECTION = re.compile(r"\b(elect|election|nominee|nomination|primary|president|senate|governor)")
+# What makes it a race: winning one. "A presidential pardon" names an office, no race.
+_RACE_WORDS = re.compile(r"\b(win|wins|won|elect|elected|election|nominee|nomination|primary)\b")
 _YES_NO = frozenset({"yes", "no"})
 _OVER_UNDER = frozenset({"over", "under"})
 _DRAW_WORDS = frozenset({"draw", "tie", "a draw", "a tie"})
@@ -82,6 +86,7 @@ class Facts:
     text: str = ""
     keys: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    claim: Proposition | None = None
 
     @property
     def universe(self) -> frozenset[str] | None:
@@ -236,11 +241,16 @@ def _with(base: dict[str, Any], **fields: Any) -> Facts:
     return Facts(**{**base, **fields})
 
 
+_CLAIM = Outcomes(frozenset({"yes"}))  # a proposition's YES (one object for every market)
+_NOT_CLAIM = _CLAIM.negate()
+
+
 def _yes_no_payouts(m: Market, yes: Payout) -> tuple[Payout | None, ...]:
+    no = _NOT_CLAIM if yes is _CLAIM else yes.negate()
     out: list[Payout | None] = []
     for c in m.contracts:
         side = c.side.strip().lower()
-        out.append(yes if side == "yes" else yes.negate() if side == "no" else None)
+        out.append(yes if side == "yes" else no if side == "no" else None)
     return tuple(out)
 
 
@@ -270,7 +280,7 @@ def normalize(m: Market, aliases: Aliases | None = None) -> Facts:
         facts = _sports(r, base)
         if facts is not None:
             return facts
-    facts = _threshold(r, base) or _election(r, base)
+    facts = _threshold(r, base) or _election(r, base) or _proposition(r, base)
     return facts or Facts(**{**base, "category": r.category, "problems": unparsed})
 
 
@@ -410,7 +420,7 @@ def _kalshi_strike(m: Market) -> Range | None:
 
 def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
-    if not _ELECTION.search(r.words):
+    if not _ELECTION.search(r.words) or not _RACE_WORDS.search(r.words):
         return None
     race = election_race(f"{r.words} {fold(m.extra.get('event_title', ''))}")
     if not race:
@@ -421,12 +431,23 @@ def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
         found = re.match(r"will (.+?) (?:win|be|become)\b", r.words)
         who = found.group(1) if found else r.sub
     words = [w for w in who.split(" ") if len(w) > 1 and w not in {"jr", "sr", "ii", "iii"}]
-    if len(words) < 2 or "other" in words or "another" in words:
-        return None  # a surname alone, or an "Other" bucket, is not a candidate
+    if len(words) < 2 or {"other", "another", "party"} & set(words):
+        return None  # a surname alone, an "Other" bucket or a party is not a candidate
     subject = f"person:{words[0]} {words[-1]}"
     problems = [p for p in r.problems if p not in {"date_unverified", "no_date"}]
     return _with(
         base, kind=Kind.ELECTION, category="politics", subject=subject, race=race,
         payouts=_yes_no_payouts(m, Outcomes(frozenset({subject}))),
         keys=(f"election:{words[-1]}",), problems=tuple(problems), day=None,
+    )  # fmt: skip
+
+
+def _proposition(r: _Reader, base: dict[str, Any]) -> Facts | None:
+    claim = read_proposition(r.m, r.league.table if r.league else None)
+    if claim is None or not claim.words:
+        return None
+    problems = [p for p in r.problems if p not in {"date_unverified", "no_date"}]
+    return _with(
+        base, kind=Kind.PROPOSITION, category=r.category, payouts=_yes_no_payouts(r.m, _CLAIM),
+        claim=claim, problems=tuple(problems), text="",
     )  # fmt: skip

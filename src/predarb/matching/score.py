@@ -17,6 +17,7 @@ from predarb.domain import Venue
 from predarb.matching.dates import days_apart
 from predarb.matching.normalize import GAME_KINDS, Facts, Kind
 from predarb.matching.payout import Payout, describe, same_claim
+from predarb.matching.proposition import compare_propositions
 
 START_TOLERANCE = timedelta(minutes=90)
 TIME_TOLERANCE = timedelta(minutes=5)
@@ -159,6 +160,8 @@ def compare(k: Facts, p: Facts) -> Match | None:
         return None
     if k.market.venue is not Venue.KALSHI or p.market.venue is not Venue.POLYMARKET:
         return None
+    if k.kind is Kind.PROPOSITION:
+        return _compare_claims(k, p)
     flags: list[str] = []
     if not _same_event(k, p, flags) or not _same_time(k, p, flags):
         return None
@@ -172,3 +175,24 @@ def compare(k: Facts, p: Facts) -> Match | None:
         flags.append("low_confidence")
     evidence = _evidence(k, p, mapping, title)
     return Match(k, p, mapping, tuple(flags), confidence, evidence, _basis(k))
+
+
+def _side_index(f: Facts, side: str) -> int:
+    return next(i for i, c in enumerate(f.market.contracts) if c.side.strip().lower() == side)
+
+
+def _compare_claims(k: Facts, p: Facts) -> Match | None:
+    if k.claim is None or p.claim is None:
+        return None
+    verdict = compare_propositions(k.claim, p.claim)
+    if verdict is None:
+        return None
+    mapping = tuple((_side_index(k, s), _side_index(p, s)) for s in ("yes", "no"))
+    flags = list(verdict.flags)
+    flags.extend(x for x in (*k.problems, *p.problems) if x not in flags)
+    confidence = verdict.confidence
+    if confidence < MIN_TRADABLE_CONFIDENCE and "low_confidence" not in flags:
+        flags.append("low_confidence")
+    basis = f"kind proposition, {verdict.evidence}"
+    evidence = f"{basis}, yes={p.market.contracts[mapping[0][1]].side}"
+    return Match(k, p, mapping, tuple(flags), confidence, evidence, basis)

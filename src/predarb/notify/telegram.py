@@ -23,6 +23,7 @@ from predarb.control import Control, utcnow
 from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.notify.delivery import OutboxSender
+from predarb.notify.pair_review import PairReview
 from predarb.notify.telegram_commands import Commands
 from predarb.store import Store
 
@@ -69,8 +70,10 @@ class TelegramNotifier(Notifier):
         poll_timeout_s: float = 10.0,
         stop_timeout_s: float = 5.0,
         allowed_users: frozenset[int] = frozenset(),
+        review: PairReview | None = None,
     ) -> None:
         self._token = token
+        self.review = review  # pairs reviewed from the chat (notify.pair_review)
         self.chat_id = chat_id
         self.base_url = base_url
         self.store = store
@@ -103,6 +106,8 @@ class TelegramNotifier(Notifier):
         )
         app.add_handler(TypeHandler(Update, self.commands.gate), group=-1)
         for handler in self.commands.handlers():
+            app.add_handler(handler)
+        for handler in self.review.handlers() if self.review else ():
             app.add_handler(handler)
         app.add_error_handler(self._on_handler_error)
         self.app = app
@@ -158,6 +163,8 @@ class TelegramNotifier(Notifier):
         log.info("telegram: connected as @%s", app.bot.username)
         self.commands.bot_username = app.bot.username or ""
         self.ready.set()
+        if self.review is not None:
+            self.review.bot = app.bot
         await self._warn_if_group(app)
         await app.start()
         if app.updater is None:

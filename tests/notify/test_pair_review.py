@@ -1,0 +1,198 @@
+"""Pairs reviewed from the phone, end to end: the real python-telegram-bot polling the
+fake Bot API, a real SQLite store, the real engine and matcher (venues listing markets
+and books in memory). A flagged pair is asked about with buttons; an approval from the
+chat makes it trade on the next opportunity, a rejection removes it, a stranger's press
+changes nothing, and the answers outlive a restart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+
+from predarb.arbitrage.fees import kalshi_schedule, polymarket_schedule
+from predarb.config import Settings
+from predarb.domain import Contract, Level, Market, OrderBook, Venue
+from predarb.engine import Engine
+from predarb.matching.matcher import Matcher
+from predarb.notify.base import FanOut
+from predarb.notify.console import ConsoleNotifier
+from predarb.notify.pair_review import PairReview
+from predarb.notify.telegram import TelegramNotifier
+from predarb.store import Store
+from tests.fakes.scripted_venue import ScriptedVenue
+from tests.fakes.telegram_server import TOKEN, FakeBotApi
+from tests.notify.conftest import CHAT, STRANGER
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+K = Venue.KALSHI
+P = Venue.POLYMARKET
+
+
+@dataclass
+class ListingVenue(ScriptedVenue):
+    """A scripted venue that also lists markets and shows books."""
+
+    markets: list[Market] = field(default_factory=list)
+    asks: dict[Contract, Decimal] = field(default_factory=dict)
+
+    async def list_markets(self) -> list[Market]:
+        return list(self.markets)
+
+    async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
+        return {
+            c: OrderBook(c, (), (Level(self.asks[c], Decimal(50)),), datetime.now(UTC))
+            for c in contracts
+            if c in self.asks
+        }
+
+
+def _kalshi(ticker: str, title: str) -> Market:
+    contracts = (Contract(K, ticker, "yes"), Contract(K, ticker, "no"))
+    return Market(K, ticker, ticker.rsplit("-", 1)[0], title, contracts,
+                  rules=f"If {title[5:-1]}, then the market resolves to Yes.",
+                  fee=kalshi_schedule())  # fmt: skip
+
+
+def _poly(mid: str, question: str) -> Market:
+    contracts = (Contract(P, mid, "Yes", f"{mid}1"), Contract(P, mid, "No", f"{mid}2"))
+    return Market(P, mid, f"ev{mid}", question, contracts, rules=f'Resolves "Yes" if {question}',
+                  fee=polymarket_schedule(Decimal("0.02")))  # fmt: skip
+
+
+# The window edges differ (10:00 ET on Jul 1 against the end of Jun 30): likely the same
+# claim, not certain, so each pair is asked about.
+JAPAN = (
+    _kalshi("KXTRUMPJAPAN-26JUL01-T", "Will Donald Trump visit Japan before 2026-07-01T14:00:00Z?"),
+    _poly("7001", "Will Trump visit Japan by June 30, 2026?"),
+)
+PERU = (
+    _kalshi("KXTRUMPPERU-26JUL01-T", "Will Donald Trump visit Peru before 2026-07-01T14:00:00Z?"),
+    _poly("7002", "Will Trump visit Peru by June 30, 2026?"),
+)
+
+
+def _venues() -> dict[Venue, ListingVenue]:
+    kalshi = ListingVenue(K, markets=[JAPAN[0], PERU[0]])
+    poly = ListingVenue(P, markets=[JAPAN[1], PERU[1]])
+    for km, pm in (JAPAN, PERU):  # Kalshi YES 0.40 + Polymarket NO 0.45: an arbitrage
+        kalshi.asks[km.contract("yes")] = Decimal("0.40")
+        poly.asks[pm.contract("No")] = Decimal("0.45")
+    return {K: kalshi, P: poly}
+
+
+class Bot:
+    def __init__(self, fake: FakeBotApi, store: Store) -> None:
+        settings = Settings(_env_file=None, executor_max_bet=Decimal(10))
+        self.review = PairReview(store, CHAT, lambda: NOW)
+        self.venues = _venues()
+        clock = iter(NOW + timedelta(milliseconds=n) for n in range(10**6))
+        self.engine = Engine(
+            settings, store, self.venues, FanOut([]), mode="paper",
+            matcher=self.review.wrap(Matcher()), clock=lambda: next(clock),
+        )  # fmt: skip
+        self.review.attach(self.engine)
+        self.telegram = TelegramNotifier(
+            TOKEN, CHAT, fake.base_url, self.engine.control, store, batch_window_s=0.2,
+            clock=self.engine.clock, min_interval_s=0.01, poll_timeout_s=1.0,
+            stop_timeout_s=2.0, review=self.review,
+        )  # fmt: skip
+        self.engine.notifier = FanOut([ConsoleNotifier(StringIO()), self.telegram])
+
+    async def start(self) -> None:
+        await self.review.load()
+        await self.telegram.start()
+        await self.telegram.ready.wait()
+        await self.engine.start()
+
+    def pair(self, km: Market) -> list[bool]:
+        """Whether each current pair on ``km`` is tradable."""
+        return [p.tradable for p in self.engine.pairs if km.market_id in p.markets(K)]
+
+
+@pytest.fixture
+async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Bot]:
+    built = Bot(fake, store)
+    await built.start()
+    yield built
+    await built.engine.shutdown()
+
+
+def _pair_id(fake: FakeBotApi, question: str) -> str:
+    for call in fake.calls_of("sendMessage"):
+        text = call.params.get("text", "")
+        if "PAIR TO REVIEW" in text and question in text:
+            markup = json.loads(call.params["reply_markup"])
+            return str(markup["inline_keyboard"][0][0]["callback_data"]).split(":")[2]
+    raise AssertionError(f"no review asked for {question}")
+
+
+async def _questions(fake: FakeBotApi) -> None:
+    await fake.wait_for(lambda: sum("PAIR TO REVIEW" in s.text for s in fake.sent) >= 2, timeout=10)
+
+
+async def test_an_approved_pair_trades_on_the_next_opportunity(
+    fake: FakeBotApi, store: Store, bot: Bot
+) -> None:
+    await _questions(fake)
+    pair_id = _pair_id(fake, "KXTRUMPJAPAN")
+    asked = next(s for s in fake.sent if pair_id in s.text)
+    assert "window_edge_differs" in asked.text
+    assert bot.pair(JAPAN[0]) == [False]
+    await bot.engine.tick()
+    assert await store.executions() == []  # flagged: seen, priced, never traded
+
+    fake.button(f"pair:approve:{pair_id}", CHAT)
+    await fake.wait_for_calls("answerCallbackQuery", 1)
+    await fake.wait_for_calls("editMessageText", 1)
+    assert bot.pair(JAPAN[0]) == [True] and bot.pair(PERU[0]) == [False]
+
+    await bot.engine.tick()
+    (execution,) = await store.executions()
+    assert execution.pair_id == pair_id
+    assert {o.market_id for o in execution.orders} == {"KXTRUMPJAPAN-26JUL01-T", "7001"}
+
+    # The answer is in the database: a restart's first match trades the pair at once.
+    again = PairReview(store, CHAT, lambda: NOW)
+    await again.load()
+    assert again.answers == {pair_id: True}
+    assert await again.reviews.pending() != []  # Peru still waits
+
+
+async def test_a_rejection_removes_the_pair_and_a_strangers_press_changes_nothing(
+    fake: FakeBotApi, store: Store, bot: Bot
+) -> None:
+    await _questions(fake)
+    japan, peru = _pair_id(fake, "KXTRUMPJAPAN"), _pair_id(fake, "KXTRUMPPERU")
+
+    fake.button(f"pair:approve:{japan}", STRANGER)
+    fake.button(f"pair:reject:{peru}", STRANGER)
+    fake.command("/pairs", CHAT)  # processed after the presses: its reply orders the wait
+    await fake.wait_for(lambda: any("waiting for review" in s.text for s in fake.sent))
+    assert fake.calls_of("answerCallbackQuery") == []
+    assert fake.sent_to(STRANGER) == []
+    assert bot.pair(JAPAN[0]) == [False] and bot.pair(PERU[0]) == [False]
+    assert len(await bot.review.reviews.pending()) == 2
+
+    fake.button(f"pair:reject:{peru}", CHAT)
+    await fake.wait_for_calls("answerCallbackQuery", 1)
+    assert bot.pair(PERU[0]) == []
+    await bot.engine.rematch()  # later matches keep it out
+    assert bot.pair(PERU[0]) == [] and bot.pair(JAPAN[0]) == [False]
+    assert [r.pair_id for r in await bot.review.reviews.pending()] == [japan]
+
+
+async def test_show_rules_sends_both_markets_rules(fake: FakeBotApi, bot: Bot) -> None:
+    await _questions(fake)
+    pair_id = _pair_id(fake, "KXTRUMPJAPAN")
+    fake.button(f"pair:rules:{pair_id}", CHAT)
+    await fake.wait_for(lambda: any(s.text.startswith("<b>Rules</b>") for s in fake.sent))
+    rules = next(s.text for s in fake.sent if s.text.startswith("<b>Rules</b>"))
+    assert "kalshi:KXTRUMPJAPAN-26JUL01-T" in rules and "polymarket:7001" in rules
+    assert "then the market resolves to Yes" in rules
+    assert bot.pair(JAPAN[0]) == [False]  # looking is not answering
