@@ -17,8 +17,6 @@ import logging
 import socket
 import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import httpx
 from tests.fakes.scripted_venue import ScriptedVenue
 from tests.settlement.month import build_month
 
+from bench.bench_pnl import timed
 from bench.measure import pct
 from predarb.config import Settings
 from predarb.domain import ExecutionStatus, Venue
@@ -43,16 +42,6 @@ async def naive_status(store: Store) -> tuple[int, Decimal]:
     open_ = [e for e in executions if e.settled_at is None and e.status != ExecutionStatus.FAILED]
     exposure = sum((o.avg_price * o.filled + o.fee for e in open_ for o in e.orders), Decimal(0))
     return len(open_), exposure
-
-
-async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> list[float]:
-    await fn()
-    out = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        await fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
 
 
 def line(name: str, ms: list[float]) -> str:

@@ -98,7 +98,20 @@ async def _dashboard(settings: Settings) -> tuple[str, str]:
     return await check(settings)
 
 
-CHECKS: tuple[Check, ...] = (_database, _kalshi, _polymarket, _telegram, _dashboard)
+async def _polygon(settings: Settings) -> tuple[str, str]:
+    from predarb.capital.check import check_polygon
+
+    return await check_polygon(settings)
+
+
+CHECKS: tuple[Check, ...] = (
+    _database,
+    _kalshi,
+    _polymarket,
+    _polygon,
+    _telegram,
+    _dashboard,
+)
 
 
 async def run_checks(settings: Settings) -> tuple[list[str], bool]:

@@ -100,6 +100,7 @@ def status() -> None:
             now(),
             max_daily_trades=settings.executor_max_daily_trades,
             max_daily_loss=settings.executor_max_daily_loss,
+            needed=settings.executor_max_bet + settings.executor_min_platform_balance,
         )
         return messages.status_text(report, now())
 

@@ -13,13 +13,21 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KALSHI_PROD_URL = "https://external-api.kalshi.com/trade-api/v2"
 KALSHI_DEMO_URL = "https://external-api.demo.kalshi.co/trade-api/v2"
 POLY_CLOB_PROD_URL = "https://clob.polymarket.com"
 POLY_GAMMA_PROD_URL = "https://gamma-api.polymarket.com"
+POLY_RELAYER_PROD_URL = "https://relayer-v2.polymarket.com"
 TELEGRAM_PROD_URL = "https://api.telegram.org/bot"
 
 
@@ -53,6 +61,21 @@ class Settings(BaseSettings):
     poly_signature_type: int = Field(0, ge=0, le=2)
     poly_clob_url: str = POLY_CLOB_PROD_URL
     poly_gamma_url: str = POLY_GAMMA_PROD_URL
+    # Redemption and merges on Polygon (predarb.capital)
+    poly_rpc_url: str | None = None
+    poly_chain_id: int = Field(137, ge=1)
+    poly_gas_priority_gwei: Decimal = Field(Decimal(30), ge=0, le=100_000)
+    poly_gas_max_fee_gwei: Decimal = Field(Decimal(500), gt=0, le=100_000)
+    poly_confirmations: int = Field(5, ge=1, le=1000)
+    poly_redeem_enabled: bool = True
+    poly_merge_enabled: bool = True
+    poly_relayer_url: str = POLY_RELAYER_PROD_URL
+    poly_relayer_api_key: SecretStr | None = None
+    poly_relayer_api_key_address: str | None = None
+    poly_collateral_address: str = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
+    poly_ctf_address: str = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"
+    poly_adapter_address: str = "0xAdA100Db00Ca00073811820692005400218FcE1f"
+    poly_neg_risk_adapter_address: str = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
 
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: int | None = None
@@ -82,6 +105,7 @@ class Settings(BaseSettings):
     predarb_match_overrides: Path | None = None
     predarb_settlement_interval_s: float = Field(300, gt=0, le=86_400)
     predarb_poll_interval_s: float = Field(2, gt=0, le=3600)
+    predarb_redeem_interval_s: float = Field(600, gt=0, le=86_400)
 
     # The dashboard (``predarb.web``): port 0 turns it off.
     predarb_web_host: str = "127.0.0.1"
@@ -107,12 +131,39 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not a Telegram user id (comma-separated numbers)")
         return v
 
-    @field_validator("kalshi_base_url", "poly_clob_url", "poly_gamma_url", "telegram_base_url")
+    @field_validator(
+        "kalshi_base_url",
+        "poly_clob_url",
+        "poly_gamma_url",
+        "telegram_base_url",
+        "poly_rpc_url",
+        "poly_relayer_url",
+    )
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/") if not v.endswith("/bot") else v
+
+    @field_validator(
+        "poly_collateral_address",
+        "poly_ctf_address",
+        "poly_adapter_address",
+        "poly_neg_risk_adapter_address",
+        "poly_relayer_api_key_address",
+    )
+    @classmethod
+    def _address(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if not v and info.field_name == "poly_relayer_api_key_address":
+            return None
+        if not v or not v.startswith("0x"):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        body = v.removeprefix("0x")
+        if len(body) != 40 or any(ch not in "0123456789abcdefABCDEF" for ch in body):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return v
 
     @field_validator("predarb_web_token")
     @classmethod
@@ -177,6 +228,7 @@ class Settings(BaseSettings):
             self.poly_api_key,
             self.poly_api_secret,
             self.poly_api_passphrase,
+            self.poly_relayer_api_key,
             self.telegram_bot_token,
             self.predarb_web_token,
         ):

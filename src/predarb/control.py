@@ -98,6 +98,7 @@ class Control:
             self.clock(),
             max_daily_trades=self.limits.max_daily_trades,
             max_daily_loss=self.limits.max_daily_loss,
+            needed=self.limits.max_bet + self.limits.min_platform_balance,
         )
 
     async def balances(self) -> dict[Venue, Decimal]:

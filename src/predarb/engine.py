@@ -23,6 +23,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from predarb import reports
 from predarb.arbitrage.calculator import CalcParams, find_opportunities
 from predarb.arbitrage.live import LiveConfirmation
+from predarb.capital.jobs import build_returner
+from predarb.capital.view import advise_once
 from predarb.config import Settings
 from predarb.control import Control, utcnow
 from predarb.domain import (
@@ -61,6 +63,7 @@ RECONCILE_INTERVAL_S = 300
 MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
 REJECTION_STORE_S = 60.0  # a repeated refusal (same pair, same reason) is stored this often
 CHECKPOINT_INTERVAL_S = 5.0  # the WAL is copied back this often, off the commits
+CAPITAL_ADVICE_INTERVAL_S = 900.0  # how often a venue that cannot fund a trade is looked for
 
 
 class PricingWatcher(Protocol):
@@ -120,6 +123,8 @@ class Engine:
         self.control = Control(store, self.limits, mode, clock=clock)
         self.placer = Placer(store, self.venues, mode=mode, clock=clock)
         self.settler = Settler(store, self.venues, self.alert, clock)
+        self.returner = build_returner(settings, store, venues, self.alert, clock, mode)
+        self.settler.redeeming = self.returner is not None
         policy = HedgePolicy.from_settings(settings)
         self.unknown = UnknownOrders(self.placer, policy, self._fee_of, self.alert)
         self.live = LiveConfirmation()
@@ -189,6 +194,9 @@ class Engine:
         await self.store.checkpoint_in_background()
         every(CHECKPOINT_INTERVAL_S, "checkpoint", self.store.checkpoint)
         every(self.settings.predarb_settlement_interval_s, "settlement", self.settle)
+        if self.returner is not None:
+            every(self.settings.predarb_redeem_interval_s, "redeem", self.redeem)
+        every(CAPITAL_ADVICE_INTERVAL_S, "capital", self.advise_capital)
         every(60, "balances", self.refresh_balances)
         scheduler.add_job(
             self.safety.job("daily summary", self.daily_summary),
@@ -557,6 +565,21 @@ class Engine:
         result = await self.settler.settle_once()
         if result.settled:
             await self._check_daily_loss()
+            await self.redeem()  # right after settlement: the money comes back now
+            await self.refresh_balances()
+
+    async def advise_capital(self) -> None:
+        """Once a UTC day at most: which venue cannot fund the next trade, and from where
+        to move the money."""
+        needed = self.limits.max_bet + self.limits.min_platform_balance
+        await advise_once(self.store, needed=needed, notify=self.alert, now=self.clock())
+
+    async def redeem(self) -> None:
+        """Redeem resolved Polymarket positions and merge YES+NO pairs (on chain)."""
+        if self.returner is None:
+            return
+        result = await self.returner.run_once()
+        if result.confirmed:
             await self.refresh_balances()
 
     async def refresh_balances(self) -> None:

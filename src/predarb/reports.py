@@ -11,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from predarb.domain import ExecutionStatus, Venue
 from predarb.store import Store
 from predarb.store.records import ExecutionRecord, from_micros, iso, parse_iso
 from predarb.store.state import MODE_KEY, this_mode
+
+if TYPE_CHECKING:
+    from predarb.capital.view import CapitalView
 
 # bot_state keys written by the engine
 MODE = MODE_KEY
@@ -109,6 +113,7 @@ class StatusReport:
     max_daily_loss: Decimal = Decimal(0)
     last_scan: datetime | None = None
     exposed: tuple[str, ...] = ()
+    capital: CapitalView | None = None  # per venue and shard, when the need is known
 
 
 _TRADED_VALUES = tuple(s.value for s in _TRADED)
@@ -278,8 +283,16 @@ async def open_exposure(store: Store) -> tuple[int, Decimal]:
 
 
 async def status(
-    store: Store, now: datetime, *, max_daily_trades: int = 0, max_daily_loss: Decimal = Decimal(0)
+    store: Store,
+    now: datetime,
+    *,
+    max_daily_trades: int = 0,
+    max_daily_loss: Decimal = Decimal(0),
+    needed: Decimal | None = None,
 ) -> StatusReport:
+    """``needed``: what one venue needs to fund the next trades (adds the capital view)."""
+    from predarb.capital.view import capital_view
+
     state = {str(r[0]): str(r[1]) for r in await store.query("SELECT key, value FROM bot_state")}
     balances = {
         Venue(k.removeprefix(BALANCE_PREFIX)): Decimal(v)
@@ -308,6 +321,7 @@ async def status(
         max_daily_loss=max_daily_loss,
         last_scan=parse_iso(state[LAST_SCAN]) if state.get(LAST_SCAN) else None,
         exposed=tuple(e.event for e in exposed),
+        capital=None if needed is None else await capital_view(store, needed=needed),
     )
 
 

@@ -74,6 +74,8 @@ class Settler:
         self.notify = notify
         self.clock = clock
         self._lock = asyncio.Lock()  # one run at a time: the job and a manual call
+        # Set by the engine when resolved Polymarket positions are redeemed by the bot.
+        self.redeeming = False
 
     async def settle_once(self) -> SettleResult:
         async with self._lock:
@@ -155,7 +157,7 @@ class Settler:
         elif all_void:
             await self.notify(messages.voided(record))
         else:
-            await self.notify(messages.settled(record))
+            await self.notify(messages.settled(record, _money_back(lines, self.redeeming)))
         return _Outcome(True, voided=all_void and not mismatch, mismatched=bool(mismatch))
 
     async def _settle_flat(self, ex: ExecutionRecord, holdings: list[Holding]) -> _Outcome:
@@ -241,6 +243,22 @@ def _mismatch(ex: ExecutionRecord, lines: list[Line]) -> str:
         return ""
     what = "every leg lost" if per_contract == 0 else f"the legs paid {per_contract} per contract"
     return f"{what} (one leg should pay 1): the venues resolved this pair differently"
+
+
+def _money_back(lines: list[Line], redeeming: bool) -> str:
+    """When the payout is spendable: Kalshi pays by itself, Polymarket once redeemed."""
+    poly = sum(
+        (h.contracts * per for h, per, _ in lines if h.venue is Venue.POLYMARKET and per > 0),
+        ZERO,
+    )
+    if poly <= 0:
+        return ""
+    if redeeming:
+        return (
+            f"polymarket ${poly:.2f} comes back when redeemed on chain (automatic);"
+            " MONEY BACK says when"
+        )
+    return f"polymarket ${poly:.2f} stays locked until redeemed (polymarket.com: Redeem)"
 
 
 def _describe(lines: list[Line], mismatch: str) -> str:

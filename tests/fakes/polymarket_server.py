@@ -107,6 +107,7 @@ class FakePolymarket(PolymarketExchange):
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.auth_failures = 0
+        self.balance_updates: list[dict[str, str]] = []  # queries of /balance-allowance/update
         self.signer_failures = 0
         self._runners: list[web.AppRunner] = []
         self.gamma_url = self.clob_url = ""
@@ -566,6 +567,8 @@ class FakePolymarket(PolymarketExchange):
         if isinstance(wallet, web.Response):
             return wallet
         q = request.query
+        if request.path.endswith("/update"):
+            self.balance_updates.append(dict(q))
         if q.get("asset_type", "COLLATERAL") == "COLLATERAL":
             amount = wallet.balance
         else:

@@ -17,6 +17,7 @@ from predarb.domain import ExecutionStatus, Venue
 from predarb.notify.base import Alert, AlertKind
 from predarb.reports import PnlReport, PnlWindow, StatusReport
 from predarb.store.records import ExecutionRecord, Holding, OrderRecord
+from predarb.store.redemptions import Redemption
 
 TELEGRAM_LIMIT = 4096
 # Room left under the limit for a continuation marker and Telegram's own counting quirks.
@@ -190,12 +191,34 @@ def kill_switch(reason: str, trades_today: int, pnl_today: Decimal) -> Alert:
     )
 
 
-def settled(ex: ExecutionRecord) -> Alert:
+def settled(ex: ExecutionRecord, money_back: str = "") -> Alert:
+    """``money_back`` says when a payout that does not arrive by itself is spendable."""
     return Alert(
         AlertKind.SETTLED,
         f"<b>SETTLED</b> {escape(ex.event)}: {escape(ex.resolution or 'resolved')}\n"
         f"payout {money(ex.payout)}, P&amp;L {money(ex.realized_pnl)}"
-        f" (expected {money(ex.expected_profit)})",
+        f" (expected {money(ex.expected_profit)})"
+        + (f"\n{escape(money_back)}" if money_back else ""),
+    )
+
+
+def money_back(r: Redemption) -> Alert:
+    """A redemption or merge confirmed on chain: the pUSD is spendable again."""
+    what = "REDEEMED" if r.kind == "redeem" else "MERGED"
+    return Alert(
+        AlertKind.SETTLED,
+        f"<b>MONEY BACK</b> polymarket {what.lower()} {money(r.received)}"
+        f" (condition {escape(r.condition_id[:10])}…, tx {escape(r.tx_hash[:12])}…,"
+        f" {r.gas_used or 0} gas): free to trade again",
+    )
+
+
+def redemption_failed(r: Redemption, reason: str) -> Alert:
+    return Alert(
+        AlertKind.BALANCE_LOW,
+        f"<b>REDEMPTION FAILED</b> polymarket {escape(r.kind)} of condition"
+        f" {escape(r.condition_id[:10])}… ({money(r.expected)}): {escape(reason)}."
+        " Tried again next run; after 3 failures it waits for you (polymarket.com: Redeem).",
     )
 
 
@@ -289,6 +312,10 @@ def balance_text(s: StatusReport) -> str:
     else:
         lines.append("not known yet (no balance sync so far)")
     lines.append(f"in open positions {money(s.exposure)}")
+    if s.capital is not None and s.capital.accounts:
+        lines.append("<b>Per venue</b>")
+        lines.extend(escape(line) for line in s.capital.lines())
+        lines.extend(escape(line) for line in s.capital.advice())
     return "\n".join(lines)
 
 
@@ -332,6 +359,9 @@ def status_text(r: StatusReport, now: datetime) -> str:
             "venues: " + ", ".join(f"{escape(v.value)} {escape(h)}" for v, h in r.health.items())
         )
     lines.append(f"open positions {r.open_positions}, exposure {money(r.exposure)}")
+    if r.capital is not None:
+        lines.extend("capital " + escape(line) for line in r.capital.lines())
+        lines.extend("<b>MOVE</b> " + escape(line) for line in r.capital.advice())
     lines.append(
         f"today: {r.trades_today}/{r.max_daily_trades} executions,"
         f" P&amp;L {money(r.pnl_today)} (loss limit {money(r.max_daily_loss)})"

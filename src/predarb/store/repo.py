@@ -19,12 +19,13 @@ from predarb.store.db import backup, open_database
 from predarb.store.execution_reads import ExecutionReads
 from predarb.store.executions import AlreadySettled, ExecutionWrites
 from predarb.store.lock import DatabaseLock
+from predarb.store.redemptions import RedemptionTables
 from predarb.store.state import SERIES_BLOCKS_KEY
 
 __all__ = ["SERIES_BLOCKS_KEY", "AlreadySettled", "Store"]
 
 
-class Store(ExecutionWrites, ExecutionReads):
+class Store(ExecutionWrites, ExecutionReads, RedemptionTables):
     """The whole repository: ``StateTables`` (bot state, event log, pairs, outbox),
     ``ExecutionWrites`` and ``ExecutionReads``, on one ``StoreConnection``."""
 

@@ -148,6 +148,38 @@ MIGRATIONS: list[str] = [
         reason TEXT NOT NULL
     );
     """,
+    # 2: on-chain redemptions and merges of Polymarket positions, written ahead like orders
+    """
+    CREATE TABLE redemptions (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        condition_id TEXT NOT NULL,
+        neg_risk INTEGER NOT NULL,
+        route TEXT NOT NULL,
+        wallet TEXT NOT NULL,
+        tokens TEXT NOT NULL,
+        amount_units INTEGER NOT NULL,
+        expected_micros INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        nonce INTEGER,
+        tx_hash TEXT NOT NULL DEFAULT '',
+        signed TEXT NOT NULL DEFAULT '',
+        relayer_id TEXT NOT NULL DEFAULT '',
+        block_number INTEGER,
+        gas_used INTEGER,
+        gas_cost_wei TEXT NOT NULL DEFAULT '0',
+        received_micros INTEGER,
+        error TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        confirmed_at TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX redemptions_condition ON redemptions(condition_id, kind);
+    -- One transaction in flight per condition and kind, whatever crashes in between.
+    CREATE UNIQUE INDEX redemptions_in_flight ON redemptions(condition_id, kind)
+        WHERE status IN ('signed', 'sent', 'mined');
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

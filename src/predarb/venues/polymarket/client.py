@@ -146,6 +146,7 @@ class PolymarketVenue(VenueClient):
         )
         self._ws_url = ws_url or ws.ws_url(clob_url)
         self._tokens: dict[str, TokenInfo] = {}
+        self._outcomes: dict[str, tuple[str, ...]] = {}  # condition id -> tokens in order
         self._contracts: dict[str, Contract] = {}
         self._hash_by_client: dict[str, str] = {}
         self._client_by_hash: dict[str, str] = {}
@@ -632,6 +633,34 @@ class PolymarketVenue(VenueClient):
             return wire.balance(raw)
         except WireError as exc:
             raise BadResponse(VENUE, f"GET /balance-allowance: {exc}") from None
+
+    async def condition_tokens(self, token_id: str) -> tuple[str, bool, tuple[str, ...]]:
+        """A token's condition id, whether it is neg-risk, and the condition's tokens in
+        outcome order (index sets 1, 2, ...): what redeeming and merging it takes."""
+        info = await self._token_info(token_id)
+        cid = info.condition_id
+        if cid not in self._outcomes:
+            try:
+                infos = wire.clob_market_info(await self._clob.get(f"/clob-markets/{cid}"), cid)
+            except WireError as exc:
+                raise BadResponse(VENUE, f"GET /clob-markets/{cid}: {exc}") from None
+            self._outcomes[cid] = tuple(i.token_id for i in infos)
+        return cid, info.neg_risk, self._outcomes[cid]
+
+    async def refresh_balances(self, token_ids: Sequence[str] = ()) -> None:
+        """``GET /balance-allowance/update``: the CLOB re-reads the wallet on chain (pUSD,
+        and each token given), so a redemption's money can be traded at once."""
+        self._require_trading()
+        base = {"signature_type": self._signature_type}
+        await self._clob.get(
+            "/balance-allowance/update", {**base, "asset_type": "COLLATERAL"}, auth=True
+        )
+        for token in token_ids:
+            await self._clob.get(
+                "/balance-allowance/update",
+                {**base, "asset_type": "CONDITIONAL", "token_id": token},
+                auth=True,
+            )
 
     async def get_positions(self) -> list[VenuePosition]:
         """Every token we ever traded whose conditional balance is not zero; cost is the
