@@ -24,11 +24,13 @@ from predarb.domain import ZERO, Contract, Venue
 from predarb.notify import messages
 from predarb.notify.base import Alert
 from predarb.store import Store
+from predarb.store.redemptions import RedemptionStatus
 from predarb.venues.base import VenueClient, VenueError
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (venue, ticker or token id)
+MICRO = Decimal("0.000001")  # pUSD base units per dollar
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,7 @@ class Reconciler:
     async def reconcile_once(self) -> list[PositionDiff]:
         """Compare every venue; returns the confirmed differences (alerting new ones)."""
         local, names = await self._local()
+        await self._minus_redeemed(local)
         redeemable = {
             position_key(Venue(v), m, s, t)[0]
             for v, m, s, t in await self.store.settled_contracts()
@@ -111,6 +114,19 @@ class Reconciler:
         if fresh:
             await self._report(fresh)
         return confirmed
+
+    async def _minus_redeemed(self, local: dict[Key, Decimal]) -> None:
+        """Redeemed tokens are gone from the wallet, merged pairs too, even while their
+        executions are not settled yet: not a difference."""
+        for r in await self.store.redemptions(in_flight=False):
+            if r.status is not RedemptionStatus.CONFIRMED or r.kind == "approve":
+                continue
+            for token in r.tokens:
+                key = (Venue.POLYMARKET.value, token)
+                if key not in local:
+                    continue
+                merged = Decimal(r.amount_units) * MICRO
+                local[key] = ZERO if r.kind == "redeem" else max(ZERO, local[key] - merged)
 
     def _confirm(self, key: Key, mine: Decimal, theirs: Decimal) -> bool:
         last = self._seen.get(key)

@@ -144,7 +144,9 @@ async def waiting_to_redeem(store: Store) -> Decimal:
         " WHERE s.venue = 'polymarket' AND s.payout_micros > 0 AND NOT EXISTS ("
         "  SELECT 1 FROM fills f, redemptions r, json_each(r.tokens) t"
         "  WHERE f.execution_id = s.execution_id AND f.market_id = s.market_id"
-        "  AND f.side = s.side AND f.token_id = t.value"
+        "  AND f.side = s.side"
+        # the key reconciliation uses: the token id, or market:side without one (sim)
+        "  AND COALESCE(NULLIF(f.token_id, ''), f.market_id || ':' || lower(f.side)) = t.value"
         "  AND r.kind = 'redeem' AND r.status = 'confirmed')"
     )
     return from_micros(int(rows[0][0]))

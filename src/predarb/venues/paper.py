@@ -106,6 +106,29 @@ class PaperLedger:
     def positions(self) -> list[VenuePosition]:
         return list(self._positions.values())
 
+    def pay_out(self, contract: Contract, per_contract: Decimal) -> Decimal:
+        """A resolved position paid out (redeemed): gone from the positions, its payout
+        in the balance."""
+        held = self._positions.pop(contract, None)
+        if held is None:
+            return ZERO
+        amount = held.contracts * per_contract
+        self.balance += amount
+        return amount
+
+    def merge(self, a: Contract, b: Contract, pairs: Decimal) -> Decimal:
+        """``pairs`` of two complementary contracts turned back into $1 each."""
+        for contract in (a, b):
+            held = self._positions[contract]
+            left = held.contracts - pairs
+            if left == 0:
+                self._positions.pop(contract)
+            else:
+                after = replace(held, contracts=left, cost=held.cost * left / held.contracts)
+                self._positions[contract] = after
+        self.balance += pairs
+        return pairs
+
     def fills(self, client_order_id: str = "") -> list[Fill]:
         return [
             f for f in self._fills if not client_order_id or f.client_order_id == client_order_id
