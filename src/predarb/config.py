@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: int | None = None
     telegram_base_url: str = TELEGRAM_PROD_URL
+    telegram_allowed_user_ids: str = ""
 
     executor_enabled: bool = True
     executor_min_bet: Decimal = Field(Decimal("1.0"), gt=0, le=1_000_000)
@@ -141,6 +142,14 @@ class Settings(BaseSettings):
             return None
         if not (v.startswith(("0x", "0X")) and len(v) == 42 and _is_hex(v[2:])):
             raise ValueError("must be an address: 0x and 40 hex digits")
+        return v
+
+    @field_validator("telegram_allowed_user_ids")
+    @classmethod
+    def _user_ids(cls, v: str) -> str:
+        for item in v.replace(" ", "").split(","):
+            if item and not item.lstrip("-").isdigit():
+                raise ValueError(f"{item!r} is not a Telegram user id (comma-separated numbers)")
         return v
 
     @field_validator(
@@ -223,6 +232,10 @@ class Settings(BaseSettings):
         return frozenset(
             item.strip().lower() for item in self.executor_blacklist.split(",") if item.strip()
         )
+
+    @property
+    def allowed_user_ids(self) -> frozenset[int]:
+        return frozenset(int(i) for i in self.telegram_allowed_user_ids.split(",") if i.strip())
 
     @property
     def telegram_enabled(self) -> bool:

@@ -88,6 +88,7 @@ def notifiers(
                 settings.telegram_base_url,
                 engine_control,  # type: ignore[arg-type]
                 store,
+                allowed_users=settings.allowed_user_ids,
                 review=review,
             )
         )
@@ -323,11 +324,30 @@ async def _listed(venues: dict[Venue, VenueClient]) -> dict[Venue, list[Market]]
     return dict(zip(venues, results, strict=True))
 
 
+async def _answers(settings: Settings) -> dict[str, bool]:
+    """The pair reviews answered from the chat, read beside a running bot (none when
+    there is no database yet)."""
+    from predarb.store import StoreError
+    from predarb.store.pair_reviews import PairReviews
+
+    try:
+        store = await Store.open(settings.predarb_db_path, readonly=True)
+    except StoreError:
+        return {}
+    try:
+        return await PairReviews(store).answers()
+    finally:
+        await store.close()
+
+
 async def match_once(settings: Settings) -> list[Pair]:
+    from predarb.matching.review import apply_answers
+
     venues = build_market_venues(settings, Mode.PAPER)
     try:
         listed = await _listed(venues)
-        return make_matcher(settings)(listed[Venue.KALSHI], listed[Venue.POLYMARKET])
+        pairs = make_matcher(settings)(listed[Venue.KALSHI], listed[Venue.POLYMARKET])
+        return apply_answers(pairs, await _answers(settings))
     finally:
         for v in venues.values():
             await v.close()
@@ -337,11 +357,13 @@ async def scan_once(settings: Settings) -> list[Opportunity]:
     """Fetch, match and price once; nothing is placed and nothing is written."""
     from predarb.arbitrage.calculator import CalcParams
     from predarb.engine import fetch_books, price_pairs
+    from predarb.matching.review import apply_answers
 
     venues = build_market_venues(settings, Mode.PAPER)
     try:
         listed = await _listed(venues)
         pairs = make_matcher(settings)(listed[Venue.KALSHI], listed[Venue.POLYMARKET])
+        pairs = apply_answers(pairs, await _answers(settings))
         markets = {c: m for ms in listed.values() for m in ms for c in m.contracts}
         books = await fetch_books(venues, [p for p in pairs if p.exhaustive])
         params = CalcParams(

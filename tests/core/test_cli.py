@@ -85,6 +85,7 @@ def test_demo_runs_trades_settles_and_pnl_agrees(tmp_path: Path) -> None:
         ({"EXECUTOR_MAX_DEPTH_FRACTION": "1.5"}, "EXECUTOR_MAX_DEPTH_FRACTION"),
         ({"PREDARB_POLL_INTERVAL_S": "1e-30"}, "PREDARB_POLL_INTERVAL_S"),
         ({"POLY_PRIVATE_KEY": "0x1234"}, "POLY_PRIVATE_KEY"),
+        ({"TELEGRAM_ALLOWED_USER_IDS": "123,@bob"}, "TELEGRAM_ALLOWED_USER_IDS"),
     ],
 )
 def test_bad_configuration_is_one_line_naming_the_variable(

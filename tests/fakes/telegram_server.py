@@ -69,6 +69,7 @@ class FakeBotApi:
     sent: list[Sent] = field(default_factory=list)
     port: int = 0
     known_chats: set[int] = field(default_factory=set)  # the chats getChat finds
+    chat_types: dict[int, str] = field(default_factory=dict)  # getChat's type; else private
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update_id: int = 1000
     _next_message_id: int = 1
@@ -123,20 +124,29 @@ class FakeBotApi:
         self._notify()
         return self._next_update_id
 
-    def command(self, text: str, chat_id: int, user_id: int | None = None) -> int:
+    def command(
+        self,
+        text: str,
+        chat_id: int,
+        user_id: int | None = None,
+        *,
+        date: float | None = None,
+        edited: bool = False,
+    ) -> int:
+        """A command message; ``date`` (epoch seconds) when it was sent, ``edited`` for
+        an ``edited_message`` update."""
         name = text.split()[0]
-        return self.push_update(
-            {
-                "message": {
-                    "message_id": self._message_id(),
-                    "date": int(time.time()),
-                    "chat": {"id": chat_id, "type": "private"},
-                    "from": _user(user_id or chat_id),
-                    "text": text,
-                    "entities": [{"type": "bot_command", "offset": 0, "length": len(name)}],
-                }
-            }
-        )
+        message: dict[str, Any] = {
+            "message_id": self._message_id(),
+            "date": int(time.time() if date is None else date),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": _user(user_id or chat_id),
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(name)}],
+        }
+        if edited:
+            message["edit_date"] = int(time.time())
+        return self.push_update({"edited_message" if edited else "message": message})
 
     def button(self, data: str, chat_id: int, user_id: int | None = None) -> int:
         message = {
@@ -249,7 +259,13 @@ class FakeBotApi:
                 ),
                 content_type="application/json",
             )
-        return {"id": chat_id, "type": "private", "first_name": "Op"}
+        return {  # a ChatFullInfo: the Bot API always includes the last two
+            "id": chat_id,
+            "type": self.chat_types.get(chat_id, "private"),
+            "first_name": "Op",
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+        }
 
     async def _m_deleteWebhook(self, params: dict[str, str]) -> Any:
         return True

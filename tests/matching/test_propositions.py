@@ -329,3 +329,20 @@ def test_team_nicknames_and_cities_are_one_team() -> None:
     assert not _traded(
         k, poly("9", "Will the Celtics win the 2026 NBA Finals?", extra={"tags": "NBA"})
     )
+
+
+@pytest.mark.parametrize(
+    ("k_title", "p_title"),
+    [
+        (
+            "Will Trump not visit Iran before Jul 1, 2026?",
+            "Will Trump visit Iran by June 30, 2026?",
+        ),
+        (
+            "Will the Fed cut rates by 50bps at the June 2026 meeting?",
+            "Will the Fed cut rates by 25bps at the June 2026 meeting?",
+        ),
+    ],
+)
+def test_a_negation_or_another_number_is_not_even_a_question(k_title: str, p_title: str) -> None:
+    assert _pairs(kalshi("KXA-26JUL01-X", k_title), poly("1", p_title)) == []

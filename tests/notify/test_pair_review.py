@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
+from pathlib import Path
 
 import pytest
 
@@ -196,3 +197,20 @@ async def test_show_rules_sends_both_markets_rules(fake: FakeBotApi, bot: Bot) -
     assert "kalshi:KXTRUMPJAPAN-26JUL01-T" in rules and "polymarket:7001" in rules
     assert "then the market resolves to Yes" in rules
     assert bot.pair(JAPAN[0]) == [False]  # looking is not answering
+
+
+async def test_the_cli_reads_the_answers_beside_the_bot(store: Store, tmp_path: Path) -> None:
+    from predarb.runner import _answers
+    from predarb.store.pair_reviews import PairReviews, Review
+
+    reviews = PairReviews(store)
+    await reviews.ask([Review("pr_a", {}), Review("pr_b", {}), Review("pr_c", {})], NOW, 5)
+    await reviews.answer("pr_a", True, CHAT, NOW)
+    await reviews.answer("pr_b", False, CHAT, NOW)
+    assert await reviews.answer("pr_b", True, CHAT, NOW) is None  # answered once only
+    path = tmp_path / "predarb.sqlite3"
+    assert await _answers(Settings(_env_file=None, predarb_db_path=path)) == {
+        "pr_a": True,
+        "pr_b": False,
+    }
+    assert await _answers(Settings(_env_file=None, predarb_db_path=tmp_path / "none")) == {}

@@ -10,7 +10,7 @@ import pytest
 from predarb import reports
 from predarb.control import Control
 from predarb.domain import Venue
-from predarb.notify import messages, telegram_commands
+from predarb.notify import messages, telegram_replies
 from predarb.notify.telegram import TelegramNotifier
 from predarb.store import Store
 from tests.fakes.telegram_server import FakeBotApi, Sent
@@ -154,7 +154,7 @@ async def test_conflict_on_get_updates_does_not_kill_the_bot(
 async def test_reply_lost_to_5xx_or_429_is_sent_again(
     fake: FakeBotApi, bot: TelegramNotifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(telegram_commands, "REPLY_BACKOFF_S", 0.01)
+    monkeypatch.setattr(telegram_replies, "REPLY_BACKOFF_S", 0.01)
     await asyncio.wait_for(bot.polling.wait(), 5)
     fake.fail("sendMessage", 500, times=2)
     fake.fail("sendMessage", 429, times=1, retry_after=0)

@@ -57,6 +57,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"\b(presidential )(pardon)", re.I), r"\2", "pardon"),
 )
 _DIGIT = re.compile(r"\d")
+# A word that turns the claim around: never a wording difference to review.
+_NEGATIONS = frozenset({"not", "no", "never", "without", "fail", "los"})  # "lose" stems to "los"
 _WORD = re.compile(r"n_[a-z0-9._]+|[A-Za-z0-9]+")
 _INITIALS = re.compile(r"\b([A-Z])\.\s?([A-Z])\.(?:\s?([A-Z])\.)?")
 _US = re.compile(r"\b(?:U\.S\.A?\.?|United States(?: of America)?|USA)(?![A-Za-z])")
@@ -338,8 +340,8 @@ def _wording(
     """Words left unverified on either side, or None when they make it another claim."""
     shared = ks & ps
     k_only, p_only = ks - shared, ps - shared
-    if any(w.startswith("n_") for w in (*k_only, *p_only)):
-        return None  # another count, bucket or threshold
+    if any(_DIGIT.search(w) or w in _NEGATIONS for w in (*k_only, *p_only)):
+        return None  # another count, bucket, threshold or year; or the claim negated
     kn, pn = k.names, p.names
     loose_k = _unverified(k, kn, ps, p, k_only, context=False)
     loose_p = _unverified(p, pn, ks, k, p_only, context=False)

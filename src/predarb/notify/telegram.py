@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import BotCommand, Update
-from telegram.constants import ParseMode
+from telegram import BotCommand, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType, ParseMode
 from telegram.error import Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from predarb.control import Control, utcnow
 from predarb.notify import messages
-from predarb.notify.base import Alert, Notifier
+from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.notify.delivery import OutboxSender
 from predarb.notify.pair_review import PairReview
 from predarb.notify.telegram_commands import Commands
@@ -30,6 +30,23 @@ from predarb.store import Store
 log = logging.getLogger(__name__)
 
 AnyApp = Application[Any, Any, Any, Any, Any, Any]
+GROUP_CHATS = frozenset({ChatType.GROUP, ChatType.SUPERGROUP, ChatType.CHANNEL})
+
+
+class _FetchedQueue(asyncio.Queue[object]):
+    """The application's update queue: each update is shown to ``fast`` as it is
+    fetched, before it waits behind the updates already queued."""
+
+    def __init__(self, fast: Callable[[object], Awaitable[None]]) -> None:
+        super().__init__()
+        self._fast = fast
+
+    async def put(self, item: object) -> None:
+        try:
+            await self._fast(item)
+        except Exception:
+            log.exception("telegram: the fast path failed; the update is handled in turn")
+        await super().put(item)
 
 
 class TelegramNotifier(Notifier):
@@ -52,6 +69,7 @@ class TelegramNotifier(Notifier):
         min_interval_s: float = 1.0,
         poll_timeout_s: float = 10.0,
         stop_timeout_s: float = 5.0,
+        allowed_users: frozenset[int] = frozenset(),
         review: PairReview | None = None,
     ) -> None:
         self._token = token
@@ -62,7 +80,9 @@ class TelegramNotifier(Notifier):
         self.clock = clock
         self.poll_timeout_s = poll_timeout_s
         self.stop_timeout_s = stop_timeout_s
-        self.commands = Commands(chat_id, control, store, clock)
+        self.commands = Commands(
+            chat_id, control, store, clock, self._send_reply, allowed_users=allowed_users
+        )
         self.ready = asyncio.Event()  # set once getMe succeeded: sending may begin
         self.polling = asyncio.Event()  # set once commands are being received
         self.sender = OutboxSender(
@@ -77,7 +97,13 @@ class TelegramNotifier(Notifier):
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        app = ApplicationBuilder().token(self._token).base_url(self.base_url).build()
+        app = (
+            ApplicationBuilder()
+            .token(self._token)
+            .base_url(self.base_url)
+            .update_queue(_FetchedQueue(self.commands.fast_path))
+            .build()
+        )
         app.add_handler(TypeHandler(Update, self.commands.gate), group=-1)
         for handler in self.commands.handlers():
             app.add_handler(handler)
@@ -85,6 +111,7 @@ class TelegramNotifier(Notifier):
             app.add_handler(handler)
         app.add_error_handler(self._on_handler_error)
         self.app = app
+        self.commands.begin()
         self._tasks = [
             asyncio.create_task(self._connect(app), name="telegram-connect"),
             asyncio.create_task(self.sender.run(), name="telegram-sender"),
@@ -99,6 +126,7 @@ class TelegramNotifier(Notifier):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self.commands.replies.stop()
         app, self.app = self.app, None
         if app is None:
             return
@@ -133,9 +161,11 @@ class TelegramNotifier(Notifier):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
         log.info("telegram: connected as @%s", app.bot.username)
+        self.commands.bot_username = app.bot.username or ""
         self.ready.set()
         if self.review is not None:
             self.review.bot = app.bot
+        await self._warn_if_group(app)
         await app.start()
         if app.updater is None:
             return
@@ -149,6 +179,32 @@ class TelegramNotifier(Notifier):
             await app.bot.set_my_commands([BotCommand(n, d) for n, d in messages.COMMANDS])
         except TelegramError as exc:
             log.warning("telegram: setMyCommands failed (%s)", type(exc).__name__)
+
+    async def _warn_if_group(self, app: AnyApp) -> None:
+        """In a group every member can command the bot unless the users are listed."""
+        if self.commands.allowed_users:
+            return
+        try:
+            kind = (await app.bot.get_chat(self.chat_id)).type
+        except Exception as exc:  # never worth failing the connection for
+            log.warning("telegram: getChat failed (%s)", type(exc).__name__)
+            kind = ChatType.GROUP if self.chat_id < 0 else ChatType.PRIVATE
+        if kind not in GROUP_CHATS:
+            return
+        text = (
+            f"TELEGRAM_CHAT_ID {self.chat_id} is a {kind} and TELEGRAM_ALLOWED_USER_IDS is"
+            " not set: every member of it can stop and start trading. Set it to the user ids"
+            " allowed to command the bot."
+        )
+        log.warning("telegram: %s", text)
+        await self.send(messages.info(f"WARNING: {text}", AlertKind.INFO))
+
+    async def _send_reply(self, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        if self.app is None:
+            raise RuntimeError("telegram is stopped")
+        await self.app.bot.send_message(
+            self.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
 
     async def _send_text(self, text: str, silent: bool, as_html: bool) -> None:
         if self.app is None:
@@ -166,6 +222,11 @@ class TelegramNotifier(Notifier):
 
 def _on_poll_error(exc: TelegramError) -> None:
     if isinstance(exc, Conflict):
-        log.warning("telegram: 409 Conflict, another process polls this bot token; retrying")
+        log.error(
+            "telegram: 409 Conflict: another process is polling TELEGRAM_BOT_TOKEN (a second"
+            " predarb, on this machine with another PREDARB_DB_PATH or on another machine, or"
+            " another program using the same bot). Commands reach only one of them: stop the"
+            " other, or give each bot its own token. Retrying."
+        )
     else:
         log.warning("telegram: polling failed (%s); retrying", type(exc).__name__)

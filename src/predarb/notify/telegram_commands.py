@@ -1,20 +1,26 @@
 """The chat commands: one gate for every update, then each command's reply.
 
+The gate lets through only what may command the bot: from the configured chat, from an
+allowed user when ``TELEGRAM_ALLOWED_USER_IDS`` is set (messages and button presses
+alike), not an edit, and not stale: a message sent before this start, or more than
+``MAX_AGE_S`` ago, does nothing (a ``/start`` queued for hours must not turn trading on),
+and a button acts only on a message this run sent. ``/stop`` acts the moment its update
+is fetched (``fast_path``), ahead of any queue of commands; replies are sent by a task
+of their own (``Replies``), so they never hold the handling of the next command.
+
 Only parsing and replying live here; the figures come from ``reports`` (through
 ``Control``) and the texts from ``messages``, as the CLI uses them too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -26,43 +32,148 @@ from telegram.ext import (
 from predarb import reports
 from predarb.control import Control
 from predarb.notify import messages
-from predarb.notify.delivery import retry_after_s
+from predarb.notify.telegram_replies import Replies, SendReply
 from predarb.store import Store
 
 log = logging.getLogger(__name__)
 
 STOP_REASON = "stopped from Telegram (/stop)"
-# A reply lost to a network error or a 5xx is sent again, this many times at most, a
-# little later each time: the user asked and is looking at the chat.
-REPLY_ATTEMPTS = 4
-REPLY_BACKOFF_S = 0.5
+MAX_AGE_S = 60.0  # an older command is not acted on
+# Telegram dates messages to the second, and the box's clock is only so exact (the
+# Kalshi signatures already need it within 5 s).
+CLOCK_SLACK_S = 2.0
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+ACTIONS = ("stop", "start")
+NOT_ALLOWED = "user not in TELEGRAM_ALLOWED_USER_IDS"  # as a stranger: never answered
+
+
+def command_of(message: Message | None, bot_username: str = "") -> str:
+    """The command a message carries (``/stop@ourbot now`` is ``stop``), or "" (also
+    for a command addressed to another bot)."""
+    text = (message.text or "") if message is not None else ""
+    if not text.startswith("/") or len(text) < 2:
+        return ""
+    name, _, to = text[1:].split(maxsplit=1)[0].partition("@")
+    if to and bot_username and to.lower() != bot_username.lower():
+        return ""
+    return name.lower()
 
 
 class Commands:
     def __init__(
-        self, chat_id: int, control: Control, store: Store, clock: Callable[[], datetime]
+        self,
+        chat_id: int,
+        control: Control,
+        store: Store,
+        clock: Callable[[], datetime],
+        send: SendReply,
+        *,
+        allowed_users: Iterable[int] = (),
     ) -> None:
         self.chat_id = chat_id
         self.control = control
         self.store = store
         self.clock = clock
+        self.allowed_users = frozenset(allowed_users)
+        self.replies = Replies(send)
+        self.started_at = time.time()  # wall-clock, as Telegram dates its messages
+        self._done: set[int] = set()  # update ids the fast path already acted on
+        self.bot_username = ""
+
+    def begin(self) -> None:
+        """From now on, commands sent earlier are stale."""
+        self.started_at = time.time()
+        self.replies.start()
+
+    # -- the gate ------------------------------------------------------------------
+
+    def refusal(self, update: object) -> str:
+        """Why ``update`` may not command the bot ("" when it may)."""
+        if not isinstance(update, Update):
+            return "not an update"
+        chat = update.effective_chat
+        if chat is None or chat.id != self.chat_id:
+            return "stranger"
+        user = update.effective_user
+        if self.allowed_users and (user is None or user.id not in self.allowed_users):
+            return NOT_ALLOWED
+        if update.edited_message is not None or update.edited_channel_post is not None:
+            return "edited message"
+        if update.callback_query is not None:
+            if update.callback_query.data not in ACTIONS:
+                return ""  # other buttons (pair review) stay good across restarts
+            shown = update.callback_query.message
+            if shown is None or shown.date.timestamp() < self.started_at - CLOCK_SLACK_S:
+                return "button on a message from before this start"
+            return ""
+        message = update.message
+        if message is None:
+            return "not a command"
+        sent = message.date.timestamp()
+        if sent < self.started_at - CLOCK_SLACK_S:
+            return "sent before this start"
+        if time.time() - sent > MAX_AGE_S:
+            return f"more than {MAX_AGE_S:g} s old"
+        return ""
 
     async def gate(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Runs first for every update: anything not from our chat stops here, unanswered."""
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is not None and chat.id == self.chat_id:
+        """Runs first for every update: anything that may not command the bot stops
+        here (strangers unanswered); so does what the fast path already did."""
+        if isinstance(update, Update) and update.update_id in self._done:
+            self._done.discard(update.update_id)
+            raise ApplicationHandlerStop
+        reason = self.refusal(update)
+        if not reason:
             return
         user = update.effective_user if isinstance(update, Update) else None
+        chat = update.effective_chat if isinstance(update, Update) else None
         log.warning(
-            "telegram: ignored an update from a stranger",
+            "telegram: ignored an update (%s)",
+            reason,
             extra={
                 "chat_id": chat.id if chat else None,
                 "user_id": user.id if user else None,
                 "username": user.username if user else None,
             },
         )
+        if isinstance(update, Update) and reason not in ("stranger", NOT_ALLOWED):
+            await self._tell_ignored(update, reason)
         raise ApplicationHandlerStop
+
+    async def _tell_ignored(self, update: Update, reason: str) -> None:
+        """Our own chat is told when a stop or start did nothing: it may matter."""
+        query = update.callback_query
+        if query is not None and reason.startswith("button"):
+            await query.answer("This button is from before a restart: send /status again.")
+            return
+        command = command_of(update.message, self.bot_username)
+        if command in ACTIONS and update.message is not None:
+            when = f"{update.message.date:%H:%M:%S} UTC"
+            self.replies.put(
+                f"Ignored /{command} sent at {when}: {reason}. Send it again if you still mean it.",
+                key=f"ignored-{command}",
+                replaces=True,
+            )
+
+    # -- /stop ahead of everything ---------------------------------------------------
+
+    async def fast_path(self, update: object) -> None:
+        """Called for each update as it is fetched, before it waits in the queue:
+        ``/stop`` (or its button) acts at once."""
+        if not isinstance(update, Update) or self.refusal(update):
+            return
+        query = update.callback_query
+        if command_of(update.message, self.bot_username) == "stop":
+            self._done.add(update.update_id)
+            await self._act("stop")
+        elif query is not None and query.data == "stop":
+            self._done.add(update.update_id)
+            await query.answer()
+            await self._act("stop")
+
+    async def _act(self, action: str) -> None:
+        text = await (self._stop() if action == "stop" else self._start())
+        self.replies.put(text, key=action, first=True)
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         table: dict[str, Handler] = {
@@ -81,46 +192,15 @@ class Commands:
         out.append(CallbackQueryHandler(self.button, pattern=r"^(stop|start)$"))
         return out
 
-    async def _reply(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        text: str,
-        markup: InlineKeyboardMarkup | None = None,
-    ) -> None:
-        chunks = messages.split(text)
-        for n, chunk in enumerate(chunks):
-            await self._send(context, chunk, markup if n == len(chunks) - 1 else None)
-
-    async def _send(
-        self,
-        context: ContextTypes.DEFAULT_TYPE,
-        chunk: str,
-        markup: InlineKeyboardMarkup | None,
-    ) -> None:
-        for attempt in range(1, REPLY_ATTEMPTS + 1):
-            try:
-                await context.bot.send_message(
-                    self.chat_id, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
-                )
-                return
-            except BadRequest:
-                raise  # sending it again would not change Telegram's mind
-            except (RetryAfter, NetworkError) as exc:  # a 429, a timeout, a reset, a 5xx
-                if attempt == REPLY_ATTEMPTS:
-                    raise
-                if isinstance(exc, RetryAfter):
-                    wait = retry_after_s(exc)
-                else:
-                    wait = REPLY_BACKOFF_S * 2 ** (attempt - 1)
-                log.warning("telegram reply not delivered (%s); retrying", exc.message)
-            await asyncio.sleep(wait)
+    def _reply(self, key: str, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        self.replies.put(text, markup, key=key, replaces=True)
 
     async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         report = await self.control.status()
         action = "stop" if self.control.enabled else "start"
         button = InlineKeyboardButton(f"{action.capitalize()} trading", callback_data=action)
         markup = InlineKeyboardMarkup([[button]])
-        await self._reply(context, messages.status_text(report, self.clock()), markup)
+        self._reply("status", messages.status_text(report, self.clock()), markup)
 
     async def _stop(self) -> str:
         was_on = await self.control.stop(STOP_REASON)
@@ -132,31 +212,31 @@ class Commands:
         return messages.start_reply(await self.control.start(), was_on=False)
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(context, await self._stop())
+        await self._act("stop")  # when the fast path could not see it first
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(context, await self._start())
+        await self._act("start")
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if query is None:
+        if query is None or query.data not in ACTIONS:
             return
         await query.answer()
-        await self._reply(context, await (self._stop() if query.data == "stop" else self._start()))
+        await self._act(str(query.data))
 
     async def trades(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(context, messages.trades_text(await self.store.executions(limit=10)))
+        self._reply("trades", messages.trades_text(await self.store.executions(limit=10)))
 
     async def pnl(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(context, messages.pnl_text(await reports.pnl(self.store, self.clock())))
+        self._reply("pnl", messages.pnl_text(await reports.pnl(self.store, self.clock())))
 
     async def positions(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         executions = await self.store.executions(unsettled=True)
         text = messages.positions_text(executions, await self.store.holdings())
-        await self._reply(context, text)
+        self._reply("positions", text)
 
     async def balance(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(context, messages.balance_text(await self.control.status()))
+        self._reply("balance", messages.balance_text(await self.control.status()))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(context, messages.help_text())
+        self._reply("help", messages.help_text())
