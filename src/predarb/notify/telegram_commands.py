@@ -100,6 +100,8 @@ class Commands:
         if update.edited_message is not None or update.edited_channel_post is not None:
             return "edited message"
         if update.callback_query is not None:
+            if update.callback_query.data not in ACTIONS:
+                return ""  # other buttons (pair review) stay good across restarts
             shown = update.callback_query.message
             if shown is None or shown.date.timestamp() < self.started_at - CLOCK_SLACK_S:
                 return "button on a message from before this start"
