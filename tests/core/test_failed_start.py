@@ -138,6 +138,9 @@ async def test_an_unexpected_failure_at_start_closes_the_database(tmp_path: Path
     assert str(failed.value) == "could not start: RuntimeError: the venue library blew up"
     assert failed.value.exit_code == 1
     # Every connection's thread has ended (one left would keep the process alive).
+    # A closed connection's thread may still be on its way out: give it a moment.
+    for t in set(threading.enumerate()) - before:
+        t.join(timeout=5)
     left = [t for t in set(threading.enumerate()) - before if t.is_alive()]
     assert left == []
 
