@@ -4,40 +4,15 @@ collateral adapters. Balances are checked to the base unit."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from predarb.capital.redeemer import Redeemer
 from predarb.store import Store
 from predarb.store.redemptions import RedemptionStatus
-from tests.capital.evm import USD, Node, World, serve
-from tests.capital.helpers import Alerts, Lookup, open_store, record_buys, redeemer
-
-
-@pytest.fixture
-def node() -> Node:
-    return Node()
-
-
-@pytest.fixture
-def world(node: Node) -> World:
-    return World(node)
-
-
-@pytest.fixture
-def url(node: Node) -> Iterator[str]:
-    with serve(node) as u:
-        yield u
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(tmp_path)
-    yield s
-    await s.close()
+from tests.capital.evm import USD, Node, World
+from tests.capital.helpers import Alerts, Lookup, record_buys, redeemer
 
 
 async def settle_chain(r: Redeemer, node: Node, runs: int = 6) -> None:

@@ -5,8 +5,7 @@ the signer spends no POL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,34 +14,11 @@ from predarb.capital.redeemer import Redeemer
 from predarb.capital.relayer import RelayerRoute
 from predarb.store import Store
 from predarb.store.redemptions import RedemptionStatus
-from tests.capital.evm import BOT_KEY, USD, Node, World, serve
-from tests.capital.helpers import GAS, NOW, Alerts, Lookup, open_store, record_buys
+from tests.capital.evm import BOT_KEY, USD, Node, World
+from tests.capital.helpers import GAS, NOW, Alerts, Lookup, record_buys
 from tests.fakes.relayer_server import FakeRelayer
 
 API_KEY, KEY_ADDRESS = "relayer-key-1", "0x" + "ab" * 20
-
-
-@pytest.fixture
-def node() -> Node:
-    return Node()
-
-
-@pytest.fixture
-def world(node: Node) -> World:
-    return World(node)
-
-
-@pytest.fixture
-def url(node: Node) -> Iterator[str]:
-    with serve(node) as u:
-        yield u
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await open_store(tmp_path)
-    yield s
-    await s.close()
 
 
 @pytest.fixture
