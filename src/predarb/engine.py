@@ -45,14 +45,12 @@ from predarb.events import (
     EventBus,
     ExecutionFinished,
     KillSwitchChanged,
-    PairBlocked,
     PairUnblocked,
     PositionsSettled,
     TradingResumed,
     VenueBack,
 )
 from predarb.execution.hedging import HedgePolicy
-from predarb.execution.limits import after_one_legged
 from predarb.execution.partial import resolve_partial
 from predarb.execution.placer import Placement, Placer
 from predarb.execution.recovery import announce_recovered, recover
@@ -62,6 +60,7 @@ from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
 from predarb.notify.alerts import AlertRouter
 from predarb.notify.base import Alert, AlertKind, Notifier
+from predarb.post_trade import ONE_LEGGED, Balances, DailyLossLimit, OneLeggedLimits
 from predarb.reconcile import Reconciler
 from predarb.risk import (
     SHARD_UNFUNDED,
@@ -71,7 +70,6 @@ from predarb.risk import (
     RiskSnapshot,
     shard_needs,
     shard_shortfalls,
-    trip_reason_after_loss,
 )
 from predarb.safety import EngineSafety
 from predarb.settlement import Settler
@@ -173,6 +171,11 @@ class Engine:
             else None
         )
         self.notifier = notifier
+        # What follows an execution subscribes to its end (``post_trade``), in this
+        # order: balances (the alert shows them), alerts, the limits, re-arming last.
+        self.balance_reader = Balances(self.venues, self.state, store, clock)
+        self.bus.subscribe(self.balance_reader.after_execution, ExecutionFinished)
+        self.bus.subscribe(self.balance_reader.after_settlement, PositionsSettled)
         AlertRouter(
             self.alert,
             store,
@@ -180,6 +183,10 @@ class Engine:
             balances=lambda: self.state.balances,
             balance_floor=self.limits.min_platform_balance,
         ).subscribe(self.bus)
+        one_legged = OneLeggedLimits(store, settings, self.state, self.control, self.bus, clock)
+        self.bus.subscribe(one_legged.after_execution, ExecutionFinished)
+        self.daily_loss = DailyLossLimit(store, self.limits, self.control, clock)
+        self.bus.subscribe(self.daily_loss.after, ExecutionFinished, PositionsSettled)
         self.mode = mode
         self.matcher = matcher
         self.pairs: list[Pair] = list(pairs)
@@ -638,21 +645,8 @@ class Engine:
         await self._finished(opp, reservation, placement, None)
         status = placement.status
         self.stats.executions[status.value] = self.stats.executions.get(status.value, 0) + 1
-        if status in (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED):
-            now = self.clock()
-            verdict = await after_one_legged(
-                self.store, opp.pair_id, now, reports.day_start(now), self.settings
-            )
-            if verdict.block_until is not None:
-                self.state.stale()
-                await self.bus.publish(
-                    PairBlocked(opp.pair_id, opp.event, verdict.block_until, verdict.block_reason)
-                )
-            if verdict.trip_reason and self.control.enabled:
-                await self.trip(verdict.trip_reason)
-        elif status is not ExecutionStatus.SUCCESS:
+        if status is not ExecutionStatus.SUCCESS and status not in ONE_LEGGED:
             self.say(f"FAILED {opp.event}: no leg filled (killed), nothing at risk")
-        await self._check_daily_loss()
         return placement
 
     async def _finished(
@@ -663,8 +657,8 @@ class Engine:
         error: BaseException | None,
     ) -> None:
         """Settle the reservation (what was spent comes off the balances), start the
-        event's cooldown, refresh the balances, follow an order of unknown fate, and
-        announce the end."""
+        event's cooldown, follow an order of unknown fate, and announce the end: the
+        subscribers (``post_trade``, alerts) do the rest."""
         record = None
         if placement is not None:
             try:
@@ -677,8 +671,6 @@ class Engine:
             spent_by_venue(record.orders) if record is not None else {},
             cooldown_until=cooldown,
         )
-        if placement is not None:
-            await self.refresh_balances()
         # An order of unknown fate: followed, and the chat told there.
         unknown = record is not None and await self.unknown.follow(record)
         await self.bus.publish(
@@ -717,13 +709,6 @@ class Engine:
         market = self.markets.get(contract)
         return market.fee_at(self.clock()) if market is not None else None
 
-    async def _check_daily_loss(self) -> None:
-        now = self.clock()
-        loss = -min(await reports.realized_since(self.store, reports.day_start(now)), Decimal(0))
-        reason = trip_reason_after_loss(loss, self.limits)
-        if reason and self.control.enabled:
-            await self.trip(reason)
-
     async def trip(self, reason: str) -> None:
         await self.control.trip(reason)
 
@@ -736,9 +721,8 @@ class Engine:
         result = await self.settler.settle_once()
         if result.settled:
             self.state.stale()
-            await self._check_daily_loss()
             await self.redeem()  # right after settlement: the money comes back now
-            await self.refresh_balances()
+            # Subscribers: balances read, the daily loss limit, re-arming.
             await self.bus.publish(PositionsSettled(result.settled))
 
     async def advise_capital(self) -> None:
@@ -757,27 +741,7 @@ class Engine:
 
     async def refresh_balances(self) -> None:
         """Fresh balances for the risk manager; a fall below the floor is alerted once."""
-        now = self.clock()
-        for venue, client in self.venues.items():
-            epoch = self.state.balance_epoch(venue)
-            try:
-                shards = await client.get_shard_balances()
-                balance = sum(shards.values(), Decimal(0)) if shards else await client.get_balance()
-            except VenueError as exc:
-                log.warning("balance of %s unavailable: %s", venue.value, exc)
-                continue
-            except Exception:
-                log.exception("balance of %s failed", venue.value)
-                continue
-            if not await self.state.set_balance(venue, balance, epoch):
-                continue  # read while an execution spent on it: the next read counts
-            if shards:
-                self.state.set_shard_balances(venue, shards)
-            await self.store.set_state(reports.BALANCE_PREFIX + venue.value, str(balance), now)
-            if shards:
-                text = reports.shard_balances_text(shards)
-                await self.store.set_state(reports.SHARD_BALANCE_PREFIX + venue.value, text, now)
-            await self.store.set_state(reports.HEALTH_PREFIX + venue.value, "up", now)
+        await self.balance_reader.refresh()
 
     async def daily_summary(self) -> bool:
         """The summary of the UTC day that just ended, sent once: the day sent last is
