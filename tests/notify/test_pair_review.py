@@ -199,9 +199,7 @@ async def test_a_rejection_removes_the_pair_and_a_strangers_press_changes_nothin
     assert [r.pair_id for r in await bot.review.reviews.pending()] == [japan]
 
 
-async def test_in_a_group_a_strangers_press_changes_nothing(
-    fake: FakeBotApi, store: Store
-) -> None:
+async def test_in_a_group_a_strangers_press_changes_nothing(fake: FakeBotApi, store: Store) -> None:
     # Built as ``predarb run`` builds it: the answerers are TELEGRAM_ALLOWED_USER_IDS.
     settings = Settings(
         _env_file=None,
