@@ -166,7 +166,6 @@ async def test_an_approved_pair_trades_on_the_next_opportunity(
     assert bot.pair(JAPAN[0]) == [True] and bot.pair(PERU[0]) == [False]
 
     await bot.engine.tick()
-
     await bot.engine.drain()
     (execution,) = await store.executions()
     assert execution.pair_id == pair_id
