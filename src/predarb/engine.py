@@ -22,8 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from predarb import reports
 from predarb.arbitrage.calculator import CalcParams, find_opportunities
 from predarb.arbitrage.live import LiveConfirmation
+from predarb.capital.advice import advise_once
 from predarb.capital.jobs import build_returner
-from predarb.capital.view import advise_once
 from predarb.config import Settings
 from predarb.control import Control, utcnow
 from predarb.domain import (

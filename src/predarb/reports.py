@@ -17,17 +17,17 @@ from typing import TYPE_CHECKING
 from predarb.domain import ExecutionStatus, Venue
 from predarb.store import Store
 from predarb.store.records import ExecutionRecord, from_micros, iso, parse_iso
+from predarb.store.state import BALANCE_PREFIX as BALANCE_PREFIX
 from predarb.store.state import MODE_KEY, this_mode
 
 if TYPE_CHECKING:
     from predarb.capital.view import CapitalView
 
-# bot_state keys written by the engine
+# bot_state keys written by the engine (and BALANCE_PREFIX, from the store's own)
 MODE = MODE_KEY
 TRADING_ENABLED = "trading_enabled"
 KILL_REASON = "kill_reason"
 LAST_SCAN = "last_scan"
-BALANCE_PREFIX = "balance:"
 SHARD_BALANCE_PREFIX = "shard_balances:"  # + venue: "0=98.0186,3=0" (Kalshi shards)
 HEALTH_PREFIX = "health:"
 LAST_DAILY_SUMMARY = "last_daily_summary"  # the UTC day (ISO date) last summarized

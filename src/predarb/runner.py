@@ -1,23 +1,21 @@
-"""What each CLI command runs: assembling store, venues, matcher, notifiers and engine
-for a mode, and taking them down cleanly."""
+"""What each CLI command runs: the application (built by ``app``) started on a mode's
+store and venues, run, and taken down cleanly; and the one-shot commands."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from predarb import reports
+from predarb.app import build, make_matcher
 from predarb.config import Settings
-from predarb.control import utcnow
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
 from predarb.errors import ConfigError, PredarbError, StartupFailure
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
-from predarb.notify.base import FanOut, Notifier
-from predarb.notify.console import ConsoleNotifier
 from predarb.notify.messages import money
 from predarb.risk import RiskLimits, max_bet_warning
 from predarb.store import Store
@@ -26,7 +24,6 @@ from predarb.venues.base import AuthError, VenueClient, VenueError
 if TYPE_CHECKING:
     import socket
 
-    from predarb.notify.pair_review import PairReview
     from predarb.web import Access
 
 log = logging.getLogger(__name__)
@@ -51,60 +48,6 @@ class StopRequest:
         self._listeners.append(listener)
         if self.is_set:
             listener()
-
-
-def make_matcher(
-    settings: Settings, review: PairReview | None = None
-) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
-    from predarb.matching.matcher import Matcher
-    from predarb.matching.overrides import Overrides, OverridesError
-
-    path = settings.predarb_match_overrides
-    try:
-        overrides = Overrides.load(path) if path is not None else None
-    except (OverridesError, OSError) as exc:
-        raise ConfigError("PREDARB_MATCH_OVERRIDES", str(exc)) from None
-    matcher = Matcher(overrides)
-    return review.wrap(matcher) if review is not None else matcher.match
-
-
-def pair_review(settings: Settings, store: Store) -> PairReview | None:
-    """Uncertain pairs are asked about in the chat (earlier answers apply from the
-    start); only the users allowed to command the bot may answer."""
-    if not settings.telegram_enabled or settings.telegram_chat_id is None:
-        return None
-    from predarb.notify.pair_review import PairReview
-
-    return PairReview(
-        store, settings.telegram_chat_id, utcnow, allowed_users=settings.allowed_user_ids
-    )
-
-
-def notifiers(
-    settings: Settings,
-    store: Store,
-    engine_control: object,
-    echo: bool,
-    review: PairReview | None = None,
-    extra: Sequence[Notifier] = (),
-) -> Notifier:
-    channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
-    if settings.telegram_enabled:
-        from predarb.notify.telegram import TelegramNotifier
-
-        assert settings.telegram_bot_token is not None and settings.telegram_chat_id is not None
-        channels.append(
-            TelegramNotifier(
-                settings.telegram_bot_token.get_secret_value(),
-                settings.telegram_chat_id,
-                settings.telegram_base_url,
-                engine_control,  # type: ignore[arg-type]
-                store,
-                review=review,
-                allowed_users=settings.allowed_user_ids,
-            )
-        )
-    return FanOut(channels)
 
 
 def _say(text: str) -> None:
@@ -169,30 +112,19 @@ async def _run_on(
     stop: StopRequest,
     rematch_interval_s: float,
 ) -> Engine:
-    from predarb import web
-
     # The database is this mode's alone (a paper run never counts toward live limits).
     await store.claim_mode(mode.value, datetime.now(UTC))
-    review = pair_review(settings, store)
-    if review is not None:
-        await review.load()
-    engine = Engine(
-        settings,
+    app = await build(
         store,
+        settings,
+        mode,
         venues,
-        FanOut([]),
-        mode=mode.value,
-        matcher=make_matcher(settings, review),
+        served,
         say=say,
-        circuit_breakers=True,
+        echo_alerts=echo_alerts,
         rematch_interval_s=rematch_interval_s,
     )
-    if review is not None:
-        review.attach(engine)
-    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
-    engine.notifier = notifiers(
-        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
-    )
+    engine, dashboard = app.engine, app.dashboard
     await _remember_limits(store, settings)
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from predarb import reports
-from predarb.capital.view import advise_once, capital_view
+from predarb.capital.advice import advise_once
+from predarb.capital.view import capital_view
 from predarb.domain import Venue
 from predarb.notify import messages
 from predarb.store import Store

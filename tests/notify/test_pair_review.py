@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from predarb import runner
+from predarb import app
 from predarb.arbitrage.fees import kalshi_schedule, polymarket_schedule
 from predarb.config import Settings
 from predarb.domain import Contract, Level, Market, OrderBook, Venue
@@ -209,7 +209,7 @@ async def test_in_a_group_a_strangers_press_changes_nothing(fake: FakeBotApi, st
         telegram_chat_id=GROUP,
         telegram_allowed_user_ids=str(OWNER),
     )
-    review = runner.pair_review(settings, store)
+    review = app.pair_review(settings, store)
     assert review is not None and review.allowed_users == {OWNER}
     bot = Bot(fake, store, review, chat=GROUP, allowed=settings.allowed_user_ids)
     await bot.start()

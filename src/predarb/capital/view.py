@@ -13,19 +13,14 @@ confirmed redemption has brought back yet.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from predarb.domain import Venue
-from predarb.notify import messages
-from predarb.notify.base import Alert, AlertKind
-from predarb.reports import BALANCE_PREFIX
 from predarb.store import Store
 from predarb.store.records import from_micros
+from predarb.store.state import BALANCE_PREFIX
 
-ADVICE_DAY = "capital_advice_day"  # the UTC day the last move advice was sent
 ZERO = Decimal(0)
 
 
@@ -150,20 +145,3 @@ async def waiting_to_redeem(store: Store) -> Decimal:
         "  AND r.kind = 'redeem' AND r.status = 'confirmed')"
     )
     return from_micros(int(rows[0][0]))
-
-
-async def advise_once(
-    store: Store,
-    *,
-    needed: Decimal,
-    notify: Callable[[Alert], Awaitable[None]],
-    now: datetime,
-) -> list[str]:
-    """Tell the chat, at most once a UTC day, what to move where."""
-    advice = (await capital_view(store, needed=needed)).advice()
-    day = now.date().isoformat()
-    if not advice or await store.get_state(ADVICE_DAY) == day:
-        return []
-    await store.set_state(ADVICE_DAY, day, now)
-    await notify(messages.info("CAPITAL: " + "; ".join(advice), AlertKind.BALANCE_LOW))
-    return advice

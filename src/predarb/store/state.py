@@ -16,6 +16,7 @@ from predarb.store.records import iso, parse_iso
 
 SERIES_BLOCKS_KEY = "blocked_series"
 MODE_KEY = "mode"  # the mode (demo, paper, live) a database belongs to
+BALANCE_PREFIX = "balance:"  # + venue: its balance as last read (the balance job)
 
 
 def this_mode(table: str = "") -> str:

@@ -1,0 +1,129 @@
+"""The composition root: the running application built from its parts for one mode,
+on an open store and the mode's venues. The engine (with its trading state, safety,
+placer and the post-trade subscribers of its event bus), the pair review in the chat,
+the notification channels (console, Telegram, the dashboard's feed) and the dashboard
+are made and connected here, and nowhere else; ``runner`` starts and stops what this
+builds. Nothing below imports this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from predarb.config import Settings
+from predarb.control import utcnow
+from predarb.domain import Market, Pair, Venue
+from predarb.engine import Engine
+from predarb.errors import ConfigError
+from predarb.modes import Mode
+from predarb.notify.base import FanOut, Notifier
+from predarb.notify.console import ConsoleNotifier
+from predarb.store import Store
+from predarb.venues.base import VenueClient
+
+if TYPE_CHECKING:
+    import socket
+
+    from predarb.notify.pair_review import PairReview
+    from predarb.web import Access, Dashboard
+
+
+@dataclass
+class App:
+    engine: Engine
+    dashboard: Dashboard | None
+    review: PairReview | None
+
+
+async def build(
+    store: Store,
+    settings: Settings,
+    mode: Mode,
+    venues: dict[Venue, VenueClient],
+    served: tuple[Access, socket.socket] | None,
+    *,
+    say: Callable[[str], None] | None,
+    echo_alerts: bool,
+    rematch_interval_s: float,
+) -> App:
+    """Everything of one run, connected, nothing started. ``served``: the dashboard's
+    bound socket and access rules (``web.prepare``), None without a dashboard."""
+    from predarb import web
+
+    review = pair_review(settings, store)
+    if review is not None:
+        await review.load()
+    engine = Engine(
+        settings,
+        store,
+        venues,
+        FanOut([]),
+        mode=mode.value,
+        matcher=make_matcher(settings, review),
+        say=say,
+        circuit_breakers=True,
+        rematch_interval_s=rematch_interval_s,
+    )
+    if review is not None:
+        review.attach(engine)
+    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
+    engine.notifier = notifiers(
+        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
+    )
+    return App(engine, dashboard, review)
+
+
+def make_matcher(
+    settings: Settings, review: PairReview | None = None
+) -> Callable[[Sequence[Market], Sequence[Market]], list[Pair]]:
+    from predarb.matching.matcher import Matcher
+    from predarb.matching.overrides import Overrides, OverridesError
+
+    path = settings.predarb_match_overrides
+    try:
+        overrides = Overrides.load(path) if path is not None else None
+    except (OverridesError, OSError) as exc:
+        raise ConfigError("PREDARB_MATCH_OVERRIDES", str(exc)) from None
+    matcher = Matcher(overrides)
+    return review.wrap(matcher) if review is not None else matcher.match
+
+
+def pair_review(settings: Settings, store: Store) -> PairReview | None:
+    """Uncertain pairs are asked about in the chat (earlier answers apply from the
+    start); only the users allowed to command the bot may answer."""
+    if not settings.telegram_enabled or settings.telegram_chat_id is None:
+        return None
+    from predarb.notify.pair_review import PairReview
+
+    return PairReview(
+        store, settings.telegram_chat_id, utcnow, allowed_users=settings.allowed_user_ids
+    )
+
+
+def notifiers(
+    settings: Settings,
+    store: Store,
+    engine_control: object,
+    echo: bool,
+    review: PairReview | None = None,
+    extra: Sequence[Notifier] = (),
+) -> Notifier:
+    channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
+    if settings.telegram_enabled:
+        from predarb.notify.telegram import TelegramNotifier
+
+        assert settings.telegram_bot_token is not None and settings.telegram_chat_id is not None
+        channels.append(
+            TelegramNotifier(
+                settings.telegram_bot_token.get_secret_value(),
+                settings.telegram_chat_id,
+                settings.telegram_base_url,
+                engine_control,  # type: ignore[arg-type]
+                store,
+                review=review,
+                allowed_users=settings.allowed_user_ids,
+            )
+        )
+    return FanOut(channels)
