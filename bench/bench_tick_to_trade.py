@@ -51,10 +51,12 @@ class SendClock:
     """Monotonic times at which order requests were fully written to a socket."""
 
     writes: list[int] = field(default_factory=list)
+    requests: list[bytes] = field(default_factory=list)  # each order request's bytes
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def record(self, ns: int) -> None:
+    def record(self, ns: int, request: bytes = b"") -> None:
         self.writes.append(ns)
+        self.requests.append(request)
         self.changed.set()
 
     async def wait_for(self, count: int) -> None:
@@ -67,16 +69,19 @@ class _TimedStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream, clock: SendClock) -> None:
         self._inner, self._clock = inner, clock
         self._order_written: int | None = None
+        self._request = bytearray()
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         await self._inner.write(buffer, timeout)
         if buffer.startswith(ORDER_LINES) or (self._order_written is not None and buffer):
             self._order_written = time.monotonic_ns()
+            self._request += buffer
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         if self._order_written is not None:
-            self._clock.record(self._order_written)
+            self._clock.record(self._order_written, bytes(self._request))
             self._order_written = None
+            self._request.clear()
         return await self._inner.read(max_bytes, timeout)
 
     async def aclose(self) -> None:

@@ -121,6 +121,7 @@ class FakeKalshi:
         self._drop_order_reply = 0
         self._order_delay_s = 0.0
         self._arrival_delay_s = 0.0
+        self.order_reply_delay_s = 0.0  # every matched order answered this late (benchmarks)
         self.books_refused = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -587,6 +588,8 @@ class FakeKalshi:
         if self._order_delay_s:
             delay, self._order_delay_s = self._order_delay_s, 0.0
             await asyncio.sleep(delay)
+        if self.order_reply_delay_s:
+            await asyncio.sleep(self.order_reply_delay_s)
         return web.json_response(ack, status=201)
 
     async def _cancel(self, request: web.Request) -> web.Response:

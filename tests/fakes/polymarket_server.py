@@ -132,6 +132,7 @@ class FakePolymarket(PolymarketExchange):
         self.balance_updates: list[dict[str, str]] = []  # queries of /balance-allowance/update
         self.signer_failures = 0
         self._arrival_delay_s = 0.0
+        self.order_reply_delay_s = 0.0  # every matched order answered this late (benchmarks)
         self._runners: list[web.AppRunner] = []
         self.gamma_url = self.clob_url = ""
 
@@ -551,6 +552,8 @@ class FakePolymarket(PolymarketExchange):
             "created_at": int(time.time()),
         }
         making, taking = (paid, filled) if side == "BUY" else (filled, paid)
+        if self.order_reply_delay_s:
+            await asyncio.sleep(self.order_reply_delay_s)
         return web.json_response(
             {
                 "success": True,

@@ -56,17 +56,29 @@ class FakePolymarketWs(FakeWsServer):
     async def set_level(self, token: str, side: str, price: str, size: str) -> None:
         """Set the ``side`` ("BUY" bids / "SELL" asks) level at ``price`` to ``size``
         ("0" removes it) in the REST fake, and send the ``price_change``."""
+        await self.set_levels([(token, side, price, size)])
+
+    async def set_levels(self, levels: list[tuple[str, str, str, str]]) -> None:
+        """``set_level`` for each of ``levels`` at once: their ``price_change`` events
+        reach each subscriber in one frame (an array, as the venue may send)."""
+        events = [(level[0], self._change(*level)) for level in levels]
+        if self.silent:
+            return
+        for ws, tokens in list(self._subs.items()):
+            mine = [event for token, event in events if token in tokens]
+            if mine:
+                await self._send(ws, mine[0] if len(mine) == 1 else mine)
+
+    def _change(self, token: str, side: str, price: str, size: str) -> dict[str, Any]:
         book = self.rest.books[token]
         levels = book.bids if side == "BUY" else book.asks
         p, s = Decimal(price), Decimal(size)
         kept = [lv for lv in levels if lv[0] != p] + ([[p, s]] if s else [])
         kept.sort(key=lambda lv: lv[0], reverse=side == "BUY")
         levels[:] = kept
-        if self.silent:
-            return
         best_bid = book.bids[0][0] if book.bids else Decimal(0)
         best_ask = book.asks[0][0] if book.asks else Decimal(1)
-        if self._wrong_best:
+        if self._wrong_best and not self.silent:
             self._wrong_best = False
             best_bid += book.tick
         change = {
@@ -78,15 +90,12 @@ class FakePolymarketWs(FakeWsServer):
             "best_bid": _s(best_bid),
             "best_ask": _s(best_ask),
         }
-        event = {
+        return {
             "event_type": "price_change",
             "market": book.market,
             "timestamp": str(int(time.time() * 1000)),
             "price_changes": [change],
         }
-        for ws, tokens in list(self._subs.items()):
-            if token in tokens:
-                await self._send(ws, event)
 
     async def change_tick(self, token: str, tick: str) -> None:
         """The venue's ``tick_size_change``: the REST fake's book takes the new tick
