@@ -537,6 +537,9 @@ class Engine:
             )
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
+            # Its write-ahead goes to the store now, ahead of this scan's later writes
+            # (refusals, the last-scan time): they would otherwise delay its orders.
+            await asyncio.sleep(0)
 
     async def _execution_task(self, opp: Opportunity, reservation: Reservation) -> None:
         try:
