@@ -20,6 +20,7 @@ Use::
 
 Test hooks: ``fail_next`` (status + body), ``drop_next`` (handle, then cut the
 connection: the reply is lost), ``malformed_next`` (200 with a raw body),
+``delay_next_order`` (the order reaches the book late: lookups meanwhile find nothing),
 ``settle_trades`` (MATCHED -> MINED/CONFIRMED/FAILED), ``resolve_market``,
 ``add_gamma_market``/``add_gamma_event`` (serve recorded fixtures verbatim).
 Everything the fake saw is in ``requests``.
@@ -136,6 +137,7 @@ class FakePolymarket(PolymarketExchange):
         self.delayed_tokens: set[str] = set()
         self.held: list[tuple[Wallet, dict[str, Any], str, str]] = []
         self._handled = asyncio.Condition()
+        self._arrival_delay_s = 0.0
         self._runners: list[web.AppRunner] = []
         self.gamma_url = self.clob_url = ""
 
@@ -199,6 +201,11 @@ class FakePolymarket(PolymarketExchange):
         """Until ``predicate`` holds, checked after each request the fake handled."""
         async with asyncio.timeout(timeout), self._handled:
             await self._handled.wait_for(predicate)
+
+    def delay_next_order(self, seconds: float) -> None:
+        """The next order reaches the matching engine ``seconds`` late (unseen by any
+        lookup until then), then is matched and answered."""
+        self._arrival_delay_s = seconds
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -458,6 +465,9 @@ class FakePolymarket(PolymarketExchange):
         wallet = await self._l2(request)
         if isinstance(wallet, web.Response):
             return wallet
+        if self._arrival_delay_s:
+            delay, self._arrival_delay_s = self._arrival_delay_s, 0.0
+            await asyncio.sleep(delay)
         try:
             body = json.loads(await request.read())
         except ValueError:
