@@ -121,7 +121,7 @@ class FakeKalshi:
         self._drop_order_reply = 0
         self._order_delay_s = 0.0
         self._arrival_delay_s = 0.0
-        self.order_reply_delay_s = 0.0  # every matched order answered this late (benchmarks)
+        self.order_reply_delay_s = 0.0  # every order answered this late (benchmarks)
         self.books_refused = False
         self._runner: web.AppRunner | None = None
         self.base_url = ""

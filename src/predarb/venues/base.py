@@ -8,6 +8,7 @@ own code and message.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -87,6 +88,20 @@ class VenueClient(abc.ABC):
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """Send one order. Raises ``OrderStateUnknown`` when the reply was lost; the
         caller then uses ``get_order`` with the same client order id."""
+
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | VenueError]:
+        """Send several orders of one execution at the same moment. Each answer is the
+        order's result, or the ``VenueError`` its ``place_order`` would have raised (a
+        lost reply: ``OrderStateUnknown``). By default one request each, side by side; a
+        venue with a batch endpoint sends them in one request."""
+
+        async def one(order: OrderRequest) -> OrderResult | VenueError:
+            try:
+                return await self.place_order(order)
+            except VenueError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(order) for order in orders)))
 
     async def prepare(self, order: OrderRequest) -> str:
         """The id the venue will know ``order`` by, when it can be known before sending
