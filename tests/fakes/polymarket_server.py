@@ -492,8 +492,6 @@ class FakePolymarket(PolymarketExchange):
         if len(bodies) > 15:
             return _err(400, "Too many orders in payload, max allowed: 15")
         self.batches.append(len(bodies))
-        if self.order_reply_delay_s:
-            await asyncio.sleep(self.order_reply_delay_s)
         answers = []
         for body in bodies:
             resp = self._accept(wallet, body)
@@ -508,6 +506,8 @@ class FakePolymarket(PolymarketExchange):
                     "errorMsg": item["error"],
                 }
             answers.append(item)
+        if self.order_reply_delay_s:
+            await asyncio.sleep(self.order_reply_delay_s)
         return web.json_response(answers)
 
     def release_delayed(self) -> None:
