@@ -22,19 +22,16 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
 
-from bench.bench_tick_to_trade import BenchEngine, SendClock, build_pairs, settings, timed_client
+from bench.bench_tick_to_trade import BenchEngine, SendClock, bench_venues, settings
 from bench.fake_venues import FakeVenuesProcess
 from bench.measure import pct
 from predarb.domain import Contract, OrderBook, Pair, Venue
 from predarb.marketdata import BookCache
 from predarb.notify.console import ConsoleNotifier
 from predarb.store import Store
-from predarb.venues.kalshi.client import KalshiVenue
-from predarb.venues.polymarket.client import PolymarketVenue
 
 
 class BurstClock(BookCache):
@@ -79,31 +76,8 @@ async def run_engine(
     *,
     in_flight: int,
 ) -> Figures:
-    urls = fakes.urls
     clock = SendClock()
-    kalshi = KalshiVenue(
-        urls.kalshi_rest,
-        urls.key_id,
-        key_path,
-        ws_url=urls.kalshi_ws,
-        http_client=timed_client(clock),
-        read_rate=10_000,
-        write_rate=10_000,
-    )
-    poly = PolymarketVenue(
-        urls.clob,
-        urls.gamma,
-        private_key=poly_key,
-        api_creds=urls.poly_creds,
-        ws_url=urls.poly_ws,
-        http_client=timed_client(clock),
-        clob_reads_per_10s=100_000,
-        clob_writes_per_10s=100_000,
-        gamma_reads_per_10s=100_000,
-        page_size=500,
-    )
-    pairs = build_pairs(await kalshi.list_markets(), await poly.list_markets())
-    venues: dict[Venue, Any] = {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly}
+    venues, pairs = await bench_venues(fakes, key_path, poly_key, clock)
     store = await Store.open(workdir / f"burst-{in_flight}.sqlite3")
     config = settings(workdir / "x.sqlite3").model_copy(
         update={"executor_max_in_flight": in_flight}

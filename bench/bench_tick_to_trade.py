@@ -199,18 +199,12 @@ def settings(db: Path) -> Settings:
     ).model_copy(update={"executor_cooldown_s": 0})
 
 
-async def run_engine(
-    fakes: FakeVenuesProcess,
-    workdir: Path,
-    key_path: Path,
-    poly_key: str,
-    first: int,
-    samples: int,
-    *,
-    naive: bool,
-) -> Figures:
+async def bench_venues(
+    fakes: FakeVenuesProcess, key_path: Path, poly_key: str, clock: SendClock
+) -> tuple[dict[Venue, Any], list[Pair]]:
+    """Both real adapters on the fakes, their order writes timed by ``clock``, with
+    rate limits out of the way; and the pairs of the markets they list."""
     urls = fakes.urls
-    clock = SendClock()
     kalshi = KalshiVenue(
         urls.kalshi_rest,
         urls.key_id,
@@ -233,7 +227,21 @@ async def run_engine(
         page_size=500,
     )
     pairs = build_pairs(await kalshi.list_markets(), await poly.list_markets())
-    venues: dict[Venue, Any] = {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly}
+    return {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly}, pairs
+
+
+async def run_engine(
+    fakes: FakeVenuesProcess,
+    workdir: Path,
+    key_path: Path,
+    poly_key: str,
+    first: int,
+    samples: int,
+    *,
+    naive: bool,
+) -> Figures:
+    clock = SendClock()
+    venues, pairs = await bench_venues(fakes, key_path, poly_key, clock)
     if naive:
         lock = asyncio.Lock()
         venues = {v: SequentialLegs(c, lock) for v, c in venues.items()}
