@@ -54,6 +54,9 @@ class OrderStatus(StrEnum):
     CANCELED = "canceled"  # nothing filled: killed, cancelled or expired
     REJECTED = "rejected"  # the venue refused it
     UNKNOWN = "unknown"  # the reply was lost; resolve by lookup, never by resending
+    # Accepted, its matching held back by the venue (Polymarket's sports taker delay):
+    # it becomes filled or killed within seconds, so it is neither hedged nor resent.
+    DELAYED = "delayed"
 
     @property
     def final(self) -> bool:
