@@ -132,6 +132,13 @@ class VenueClient(abc.ABC):
     async def get_balance(self) -> Decimal:
         """Cash available for new orders, in dollars."""
 
+    def order_rate(self) -> tuple[int, float] | None:
+        """How many new orders the venue takes per how many seconds (the limit this
+        client keeps to, within the venue's documented one), or None when no order
+        reaches a venue (paper) or the limit is unknown. The trading state reserves
+        each execution's orders against it before approving one."""
+        return None
+
     async def get_shard_balances(self) -> dict[int, Decimal]:
         """Cash on each exchange shard, for a venue that holds collateral per shard
         (Kalshi): an order is paid from its market's shard only. Empty for the others."""

@@ -157,6 +157,9 @@ class GuardedVenue(VenueClient):
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    def order_rate(self) -> tuple[int, float] | None:
+        return self.inner.order_rate()
+
     async def _watched(self, call: Awaitable[T]) -> T:
         try:
             result = await call

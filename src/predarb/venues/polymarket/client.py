@@ -121,6 +121,7 @@ class PolymarketVenue(VenueClient):
         self._creds = ApiCredentials(*api_creds) if api_creds else None
         self._signature_type = signature_type
         self._page_size, self._max_pages, self._tag_id = page_size, max_pages, tag_id
+        self._writes_per_10s = clob_writes_per_10s
         common: dict[str, Any] = {
             "timeout_s": timeout_s,
             "read_attempts": read_attempts,
@@ -774,6 +775,11 @@ class PolymarketVenue(VenueClient):
         return [self._fill("", t) for t in trades if not t.failed]
 
     # ------------------------------------------------------------ account
+
+    def order_rate(self) -> tuple[int, float]:
+        # POST /order allows 5,000 per 10 s in bursts and 120,000 per 10 min; the
+        # client's write limiter keeps well inside that, and so does the budget.
+        return self._writes_per_10s, 10.0
 
     async def get_balance(self) -> Decimal:
         """Spendable pUSD (``/balance-allowance``, 6-dp base units) in dollars."""
