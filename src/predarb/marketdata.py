@@ -109,21 +109,34 @@ class ReconnectingStream:
         sink: BookSink,
         expected: int,
         key: Callable[[OrderBook], str],
+        *,
+        alive_at: Callable[[], float | None] | None = None,
     ) -> str:
         """Frames into ``sink`` until the stream breaks; returns why. The venue counts
-        as live once every one of the ``expected`` keys has had a book."""
+        as live once every one of the ``expected`` keys has had a book. The stream is
+        stale after ``stale_after_s`` without a frame, or, with ``alive_at`` (the
+        ``time.monotonic()`` of the venue's last protocol ping), without either."""
         name = self.venue.value
         synced: set[str] = set()
+        heard = time.monotonic()  # the last frame (or ping)
         try:
             while True:
-                try:
-                    frame = await asyncio.wait_for(ws.recv(), self.stale_after_s)
-                except TimeoutError:
+                pinged = alive_at() if alive_at is not None else None
+                if pinged is not None and pinged > heard:
+                    heard = pinged
+                wait = self.stale_after_s - (time.monotonic() - heard)
+                if wait <= 0:
                     log.warning("%s ws: stream stale", name, extra={"after_s": self.stale_after_s})
                     return "stale stream"
+                try:
+                    # Cancelling recv loses no message; the next call returns it.
+                    frame = await asyncio.wait_for(ws.recv(), wait)
+                except TimeoutError:
+                    continue  # a ping may have come meanwhile: look again
                 except websockets.ConnectionClosed as exc:
                     log.warning("%s ws: disconnected", name, extra={"error": str(exc)[:200]})
                     return "disconnected"
+                heard = time.monotonic()
                 received = self._clock_ns()
                 try:
                     books = feed(frame)
