@@ -18,6 +18,10 @@ every ``ping_interval_s`` (10 s at Kalshi) on every connection; a client that do
 answer one with a pong within ``pong_timeout_s`` is disconnected. ``pings_sent`` and
 ``pongs`` count them.
 
+The account and lifecycle channels (``fill``, ``user_orders``, ``market_lifecycle_v2``)
+are ``self.account`` (``ws_kalshi_account``). A channel the venue does not have is
+refused with error 8, ``orderbook_delta`` without markets with error 14.
+
 Faults: ``skip_seq`` (the next frame jumps a sequence number), ``disconnect`` (close
 every connection), ``silent`` (a dead stream: neither data nor pings; books still
 change behind it), ``pinging = False`` (pings stop; data still flows).
@@ -42,6 +46,7 @@ from websockets.http11 import Request, Response
 from tests.fakes.kalshi_exchange import d4, fp
 from tests.fakes.kalshi_server import FakeKalshi
 from tests.fakes.ws_base import FakeWsServer
+from tests.fakes.ws_kalshi_account import CHANNELS, AccountChannels
 
 WS_PATH = "/trade-api/ws/v2"
 
@@ -85,6 +90,8 @@ class FakeKalshiWs(FakeWsServer):
         self._subs: list[_Sub] = []
         self._sids = itertools.count(1)
         self._pinged = asyncio.Condition()
+        self.account = AccountChannels(rest, self._sids)
+        self._open: set[ServerConnection] = set()
 
     def _serve_options(self) -> dict[str, Any]:
         return {"process_request": self._auth}
@@ -95,8 +102,8 @@ class FakeKalshiWs(FakeWsServer):
         self._skip += 1
 
     async def disconnect(self) -> None:
-        for sub in list(self._subs):
-            await sub.ws.close()
+        for ws in list(self._open):
+            await ws.close()
 
     async def wait_pings(self, n: int) -> None:
         """Until ``n`` pings in all have been sent and answered."""
@@ -168,6 +175,7 @@ class FakeKalshiWs(FakeWsServer):
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.connections += 1
+        self._open.add(ws)
         pinger = asyncio.create_task(self._keep_alive(ws))
         try:
             async for raw in ws:
@@ -177,7 +185,11 @@ class FakeKalshiWs(FakeWsServer):
                 else:
                     await ws.send(
                         json.dumps(
-                            {"id": cmd.get("id"), "type": "error", "msg": {"code": 8, "msg": "?"}}
+                            {
+                                "id": cmd.get("id"),
+                                "type": "error",
+                                "msg": {"code": 5, "msg": "Unknown command"},
+                            }
                         )
                     )
         finally:
@@ -185,12 +197,35 @@ class FakeKalshiWs(FakeWsServer):
             with contextlib.suppress(asyncio.CancelledError):
                 await pinger
             self._subs = [s for s in self._subs if s.ws is not ws]
+            self.account.drop(ws)
+            self._open.discard(ws)
 
     async def _subscribe(self, ws: ServerConnection, cmd: dict[str, Any]) -> None:
         params = cmd.get("params") or {}
         self.subscribe_params.append(params)
-        if "orderbook_delta" not in params.get("channels", []):
-            return
+        channels = params.get("channels") or []
+        if not channels:
+            return await self._error(ws, cmd, 3, "Channels required")
+        unknown = [c for c in channels if c != "orderbook_delta" and c not in CHANNELS]
+        if unknown:
+            return await self._error(ws, cmd, 8, "Unknown channel name")
+        for channel in channels:
+            if channel == "orderbook_delta":
+                await self._subscribe_books(ws, cmd, params)
+                continue
+            sid = await self.account.subscribe(ws, channel, params)
+            msg = {"channel": channel, "sid": sid}
+            await ws.send(json.dumps({"type": "subscribed", "id": cmd.get("id"), "msg": msg}))
+
+    async def _error(self, ws: ServerConnection, cmd: dict[str, Any], code: int, text: str) -> None:
+        body = {"id": cmd.get("id"), "type": "error", "msg": {"code": code, "msg": text}}
+        await ws.send(json.dumps(body))
+
+    async def _subscribe_books(
+        self, ws: ServerConnection, cmd: dict[str, Any], params: dict[str, Any]
+    ) -> None:
+        if not params.get("market_tickers") and not params.get("market_ticker"):
+            return await self._error(ws, cmd, 14, "Market Ticker required")
         sid = next(self._sids)
         tickers = [t for t in params.get("market_tickers", []) if t in self.rest.exchange.books]
         flag = params.get("use_yes_price")
@@ -227,3 +262,7 @@ class FakeKalshiWs(FakeWsServer):
         frame = {"type": kind, "sid": sub.sid, "seq": sub.seq, "msg": body}
         self.sent += 1
         await sub.ws.send(json.dumps(frame))
+
+    async def stop(self) -> None:
+        await self.account.stop()
+        await super().stop()

@@ -331,6 +331,16 @@ def parse_market(
     )
 
 
+# A market whose fees are waived (``fee_waiver_expiration_time`` still ahead).
+NO_FEE = FeeSchedule(venue=Venue.KALSHI, rate=ZERO)
+
+
+def fee_waived_until(value: Any) -> datetime | None:
+    """The market's ``fee_waiver_expiration_time`` ("Time when this market's fee
+    waiver expires"), or None; an unreadable one counts as no waiver."""
+    return timestamp(value, "fee_waiver_expiration_time") if isinstance(value, dict) else None
+
+
 def parse_resolution(value: Any) -> Resolution | None:
     """The final result of a finalized market; ``None`` while unresolved."""
     o = obj(value, "market")
