@@ -201,6 +201,9 @@ class Engine:
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
         self.state.shard_of = ShardIndex(self.markets)
+        for client in venues.values():  # venues that push market changes (Kalshi)
+            if callable(watch := getattr(client, "watch_markets", None)):
+                watch(self._markets_changed)
         self.scheduler: AsyncIOScheduler | None = None
         self._stopping = asyncio.Event()
         self.book_cache = BookCache()
@@ -713,6 +716,18 @@ class Engine:
             )
             return replace(placement, status=ExecutionStatus.EXPOSED)
         return replace(placement, status=outcome.status, unhedged_ms=outcome.unhedged_ms)
+
+    def _markets_changed(self, kind: str, markets: Sequence[Market]) -> None:
+        """A venue's lifecycle channel changed these listed markets (a fee override, a
+        pause, a new grid, a result): priced as they are now from the next scan on; a
+        settled market runs the settlement job now."""
+        touched = [c for m in markets for c in m.contracts if c in self.markets]
+        for m in markets:
+            self.markets.update({c: m for c in m.contracts if c in self.markets})
+        self.book_cache.mark({pid for c in touched for pid in self.book_cache.pairs_of(c)})
+        job = self.scheduler.get_job("settlement") if self.scheduler is not None else None
+        if kind == "settled" and job is not None:
+            job.modify(next_run_time=utcnow())
 
     def _fee_of(self, contract: Contract) -> FeeSchedule | None:
         market = self.markets.get(contract)
