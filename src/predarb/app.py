@@ -8,7 +8,7 @@ builds. Nothing below imports this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import socket
 
     from predarb.notify.pair_review import PairReview
+    from predarb.trading_state import TradingState
     from predarb.web import Access, Dashboard
 
 
@@ -68,6 +69,7 @@ async def build(
     )
     if review is not None:
         review.attach(engine)
+    halt_on_fee_mismatch(venues, engine.state)
     dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
     engine.notifier = notifiers(
         settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
@@ -88,6 +90,18 @@ def make_matcher(
         raise ConfigError("PREDARB_MATCH_OVERRIDES", str(exc)) from None
     matcher = Matcher(overrides)
     return review.wrap(matcher) if review is not None else matcher.match
+
+
+def halt_on_fee_mismatch(venues: Mapping[Venue, VenueClient], state: TradingState) -> None:
+    """A Polymarket US fill charged other than its market's fee coefficient says stops
+    trading (a halt, announced like every halt) until a person looks."""
+    from predarb.venues.polymarket_us import PolymarketUSVenue
+
+    for client in venues.values():
+        if isinstance(client, PolymarketUSVenue):
+            client.on_fee_mismatch = lambda m: state.halt_at_once(
+                f"fees_{m.venue.value}", m.describe()
+            )
 
 
 def pair_review(settings: Settings, store: Store) -> PairReview | None:

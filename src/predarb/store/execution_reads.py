@@ -169,6 +169,7 @@ def _order(r: aiosqlite.Row) -> OrderRecord:
         error=r["error"],
         created_at=parse_iso(r["created_at"]),
         sent_at=parse_iso(r["sent_at"]) if r["sent_at"] else None,
+        answered_at=parse_iso(r["answered_at"]) if r["answered_at"] else None,
     )
 
 
