@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from predarb.domain import Venue
 from predarb.errors import ConfigError as ConfigError  # raised here, importable from here
 
 KALSHI_PROD_URL = "https://external-api.kalshi.com/trade-api/v2"
@@ -111,6 +112,10 @@ class Settings(BaseSettings):
     predarb_settlement_interval_s: float = Field(300, ge=10, le=86_400)
     predarb_poll_interval_s: float = Field(2, ge=0.2, le=3600)
     predarb_redeem_interval_s: float = Field(600, ge=60, le=86_400)
+    # Paper and replay: how long a simulated order takes to reach each venue's book
+    # (order round trips from a US-East box: signing, TLS on a warm connection, matching).
+    predarb_paper_latency_ms_kalshi: int = Field(120, ge=0, le=10_000)
+    predarb_paper_latency_ms_polymarket: int = Field(150, ge=0, le=10_000)
 
     # The dashboard (``predarb.web``): port 0 turns it off.
     predarb_web_host: str = "127.0.0.1"
@@ -231,6 +236,12 @@ class Settings(BaseSettings):
             missing = "kalshi_private_key_path" if self.kalshi_api_key_id else "kalshi_api_key_id"
             raise _field_error(missing, "required when the other KALSHI_ key variable is set")
         return self
+
+    def paper_latencies_ms(self) -> dict[Venue, int]:
+        return {
+            Venue.KALSHI: self.predarb_paper_latency_ms_kalshi,
+            Venue.POLYMARKET: self.predarb_paper_latency_ms_polymarket,
+        }
 
     @property
     def blacklist(self) -> frozenset[str]:

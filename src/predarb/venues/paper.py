@@ -276,7 +276,25 @@ class PaperVenue(VenueClient):
         return {c: self._net(b) for c, b in books.items()}
 
     async def get_resolution(self, market_id: str) -> Resolution | None:
-        return await self.source.get_resolution(market_id)
+        """The venue's result; the paper positions in that market are paid out by it
+        (once: a paid position is gone)."""
+        resolution = await self.source.get_resolution(market_id)
+        if resolution is not None:
+            self._pay_out(resolution)
+        return resolution
+
+    def _pay_out(self, resolution: Resolution) -> None:
+        for pos in self.ledger.positions():
+            if pos.contract.market_id != resolution.market_id:
+                continue
+            try:
+                per = resolution.payout(pos.contract)
+            except KeyError:
+                if not resolution.void:
+                    log.warning("paper: no payout for %s", pos.contract.key)
+                    continue
+                per = pos.cost / pos.contracts  # a void without payouts refunds the cost
+            self.ledger.pay_out(pos.contract, per)
 
     async def get_balance(self) -> Decimal:
         return self.ledger.balance
