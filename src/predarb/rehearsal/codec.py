@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from predarb.domain import (
@@ -126,7 +127,7 @@ def levels_to_json(levels: Sequence[Level]) -> list[list[str]]:
 
 
 def levels_from_json(raw: Sequence[Sequence[str]]) -> tuple[Level, ...]:
-    return tuple(Level(Decimal(p), Decimal(s)) for p, s in raw)
+    return tuple(_level(p, s) for p, s in raw)
 
 
 def level_changes(old: Sequence[Level], new: Sequence[Level]) -> list[list[str]]:
@@ -139,18 +140,32 @@ def level_changes(old: Sequence[Level], new: Sequence[Level]) -> list[list[str]]
     return out
 
 
+@lru_cache(maxsize=65_536)
+def _decimal(text: str) -> Decimal:
+    """Prices and sizes repeat all day: each text is parsed once (Decimals are immutable)."""
+    return Decimal(text)
+
+
+@lru_cache(maxsize=65_536)
+def _level(price: str, size: str) -> Level:
+    return Level(_decimal(price), _decimal(size))
+
+
 def apply_changes(
     levels: Sequence[Level], changes: Sequence[Sequence[str]], *, descending: bool
 ) -> tuple[Level, ...]:
-    """``levels`` with ``changes`` (from ``level_changes``) applied, best first."""
-    sizes = {lv.price: lv.size for lv in levels}
+    """``levels`` with ``changes`` (from ``level_changes``) applied, best first. Levels
+    are shared, not rebuilt: a replay applies millions of changes."""
+    if not changes:
+        return tuple(levels)
+    by_price = {lv.price: lv for lv in levels}
     for p, s in changes:
-        price, size = Decimal(p), Decimal(s)
-        if size > 0:
-            sizes[price] = size
+        level = _level(p, s)
+        if level.size > 0:
+            by_price[level.price] = level
         else:
-            sizes.pop(price, None)
-    return tuple(Level(p, sizes[p]) for p in sorted(sizes, reverse=descending))
+            by_price.pop(level.price, None)
+    return tuple(map(by_price.__getitem__, sorted(by_price, reverse=descending)))
 
 
 def book_to_json(book: OrderBook) -> Json:

@@ -9,6 +9,7 @@ nanoseconds since the epoch, UTC), and ``k``, its kind:
 - ``book``: a contract's whole book (``c`` the contract, ``bids``/``asks`` best first);
 - ``delta``: the levels of a contract's book that changed since its last line (``c`` its
   key; a size of ``"0"`` removes a level);
+- ``fresh``: books read again unchanged (``c`` their keys, ``ts`` their new time);
 - ``drop``: books that can no longer be trusted (a stream gap REST could not repair);
 - ``live``: a venue's stream connected and in sequence (``on``), or not;
 - ``res``: a market's final result.
@@ -22,6 +23,7 @@ killed mid-recording loses at most that much, and the reader stops cleanly at a 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import logging
@@ -89,11 +91,12 @@ class RecordingWriter:
     # -- what the recorder writes ------------------------------------------------
 
     def markets(self, venue: Venue, listed: Sequence[Market], t: int | None = None) -> None:
+        first = venue not in self._markets
         known = self._markets.setdefault(venue, {})
         now = {m.market_id: m for m in listed}
         changed = [m for m in listed if known.get(m.market_id) != m]
         gone = [mid for mid in known if mid not in now]
-        if changed or gone or not known:
+        if changed or gone or first:
             self._markets[venue] = now
             self._write(
                 {
@@ -107,6 +110,7 @@ class RecordingWriter:
 
     def books(self, books: Sequence[OrderBook], t: int | None = None) -> None:
         stamp = self._t(t)
+        fresh: dict[int, list[str]] = {}  # book time -> contracts only seen again
         for book in books:
             old = self._books.get(book.contract)
             self._books[book.contract] = book
@@ -120,17 +124,22 @@ class RecordingWriter:
                 continue
             bids = codec.level_changes(old.bids, book.bids)
             asks = codec.level_changes(old.asks, book.asks)
-            if bids or asks or old.ts != book.ts:
-                self._write(
-                    {
-                        "t": stamp,
-                        "k": "delta",
-                        "c": book.contract.key,
-                        "bids": bids,
-                        "asks": asks,
-                        "ts": codec.ns_of(book.ts),
-                    }
-                )
+            if not bids and not asks:
+                if old.ts != book.ts:
+                    fresh.setdefault(codec.ns_of(book.ts), []).append(book.contract.key)
+                continue
+            self._write(
+                {
+                    "t": stamp,
+                    "k": "delta",
+                    "c": book.contract.key,
+                    "bids": bids,
+                    "asks": asks,
+                    "ts": codec.ns_of(book.ts),
+                }
+            )
+        for ts, keys in fresh.items():
+            self._write({"t": stamp, "k": "fresh", "c": keys, "ts": ts})
 
     def drop(self, contracts: Sequence[Contract], reason: str, t: int | None = None) -> None:
         gone = [c for c in contracts if self._books.pop(c, None) is not None]
@@ -168,7 +177,10 @@ class RecordingWriter:
     def _open_part(self) -> None:
         path = self._part_path()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._raw = path.open("ab")
+        try:
+            self._raw = path.open("xb")  # a recording is never appended to nor overwritten
+        except FileExistsError:
+            raise RecordingError(f"{path} exists: record into a new file") from None
         # mtime 0 and no file name: the same lines make the same bytes.
         self._gz = gzip.GzipFile(filename="", mode="wb", fileobj=self._raw, mtime=0)
         self._emit({"t": self.wall_ns(), "k": "start", "version": VERSION, "part": self.part})
@@ -233,6 +245,14 @@ class BookUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class BooksSeen:
+    """Books read again unchanged (a REST poll): only their time moved."""
+
+    t: int
+    books: tuple[OrderBook, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BooksDropped:
     t: int
     contracts: tuple[Contract, ...]
@@ -253,7 +273,7 @@ class Resolved:
     resolution: Resolution
 
 
-Item = Listing | BookUpdate | BooksDropped | StreamLive | Resolved
+Item = Listing | BookUpdate | BooksSeen | BooksDropped | StreamLive | Resolved
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -333,6 +353,14 @@ def _decode(
         )
         books[c] = book
         return BookUpdate(t, book)
+    if kind == "fresh":
+        ts = codec.time_of(line["ts"])
+        again = []
+        for key in line["c"]:
+            c = contracts[key]
+            books[c] = dataclasses.replace(books[c], ts=ts)
+            again.append(books[c])
+        return BooksSeen(t, tuple(again))
     if kind == "drop":
         gone = tuple(contracts[k] for k in line["c"])
         for c in gone:

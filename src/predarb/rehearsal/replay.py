@@ -39,6 +39,7 @@ from predarb.marketdata import BookCache, MarketFeeds
 from predarb.rehearsal import codec
 from predarb.rehearsal.recording import (
     BooksDropped,
+    BooksSeen,
     BookUpdate,
     Item,
     Listing,
@@ -121,6 +122,8 @@ class Timeline:
                 break
             if isinstance(item, BookUpdate) and item.book.contract == contract:
                 book = item.book
+            elif isinstance(item, BooksSeen):
+                book = next((b for b in item.books if b.contract == contract), book)
             elif isinstance(item, BooksDropped) and contract in item.contracts:
                 book = None
         return book
@@ -308,6 +311,10 @@ class Replay:
             elif isinstance(item, BookUpdate):
                 self.sources[item.book.contract.venue].books[item.book.contract] = item.book
                 books.append(item.book)
+            elif isinstance(item, BooksSeen):
+                for b in item.books:
+                    self.sources[b.contract.venue].books[b.contract] = b
+                books.extend(item.books)
             elif isinstance(item, BooksDropped):
                 for c in item.contracts:
                     self.sources[c.venue].books.pop(c, None)
@@ -339,6 +346,4 @@ async def replay(
     speed: float = 0.0,
     balance: Decimal = REPLAY_BALANCE,
 ) -> ReplayReport:
-    return await Replay(
-        settings, path, latency_ms=latency_ms, speed=speed, balance=balance
-    ).run()
+    return await Replay(settings, path, latency_ms=latency_ms, speed=speed, balance=balance).run()
