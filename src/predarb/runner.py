@@ -68,6 +68,18 @@ def make_matcher(
     return review.wrap(matcher) if review is not None else matcher.match
 
 
+def pair_review(settings: Settings, store: Store) -> PairReview | None:
+    """Uncertain pairs are asked about in the chat (earlier answers apply from the
+    start); only the users allowed to command the bot may answer."""
+    if not settings.telegram_enabled or settings.telegram_chat_id is None:
+        return None
+    from predarb.notify.pair_review import PairReview
+
+    return PairReview(
+        store, settings.telegram_chat_id, utcnow, allowed_users=settings.allowed_user_ids
+    )
+
+
 def notifiers(
     settings: Settings,
     store: Store,
@@ -161,12 +173,8 @@ async def _run_on(
 
     # The database is this mode's alone (a paper run never counts toward live limits).
     await store.claim_mode(mode.value, datetime.now(UTC))
-    review = None
-    if settings.telegram_enabled and settings.telegram_chat_id is not None:
-        # Uncertain pairs are asked about in the chat; earlier answers apply from the start.
-        from predarb.notify.pair_review import PairReview
-
-        review = PairReview(store, settings.telegram_chat_id, utcnow)
+    review = pair_review(settings, store)
+    if review is not None:
         await review.load()
     engine = Engine(
         settings,
