@@ -115,7 +115,8 @@ def polymarket_with_key(settings: Settings) -> VenueClient:
 
 
 def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClient]:
-    """The real adapters; in paper mode wrapped so that orders are only simulated."""
+    """The real adapters; in paper mode wrapped so that orders are only simulated (the
+    runner gives them their ledger on disk once the database is open)."""
     from predarb.venues.kalshi import KalshiVenue
     from predarb.venues.paper import PaperVenue
     from predarb.venues.polymarket import PolymarketVenue
@@ -131,7 +132,12 @@ def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClie
     # Paper: public market data only, so no key is ever loaded.
     kalshi = KalshiVenue(settings.kalshi_base_url)
     poly = PolymarketVenue(settings.poly_clob_url, settings.poly_gamma_url)
+    latency = settings.paper_latencies_ms()
     return {
-        Venue.KALSHI: PaperVenue(kalshi, balance=PAPER_BALANCE),
-        Venue.POLYMARKET: PaperVenue(poly, balance=PAPER_BALANCE),
+        venue: PaperVenue(
+            source,
+            balance=PAPER_BALANCE,
+            latency_s=latency[venue] / 1000,
+        )
+        for venue, source in ((Venue.KALSHI, kalshi), (Venue.POLYMARKET, poly))
     }
