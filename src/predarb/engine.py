@@ -426,14 +426,15 @@ class Engine:
 
     async def rematch(self) -> list[Pair]:
         from predarb.matching.codec import pair_to_json
+        from predarb.matching.matcher import match_venues
 
         assert self.matcher is not None
         listed = await self._remember_markets()
-        if self.pairs and not all(listed.get(v) for v in (Venue.KALSHI, Venue.POLYMARKET)):
+        if self.pairs and not all(listed.get(v) for v in self.venues):
             # An empty listing is an outage more often than a real state: keep the pairs.
             log.warning("a venue listed no markets; keeping the %d known pairs", len(self.pairs))
             return self.pairs
-        pairs = self.matcher(listed.get(Venue.KALSHI, []), listed.get(Venue.POLYMARKET, []))
+        pairs = match_venues(self.matcher, listed)
         self._matched_at = time.monotonic()
         self.pairs = pairs
         await self.store.save_pairs([pair_to_json(p) for p in pairs], self.clock())
