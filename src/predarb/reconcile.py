@@ -49,12 +49,16 @@ def position_key(venue: Venue, market_id: str, side: str, token_id: str) -> tupl
     """The key a contract is compared under, and the sign of its quantity there."""
     if venue is Venue.KALSHI:
         return (venue.value, market_id), Decimal(-1 if side.lower() == "no" else 1)
+    if venue is Venue.POLYMARKET_US:  # one net position per market: long minus short
+        return (venue.value, market_id), Decimal(-1 if token_id == "short" else 1)
     return (venue.value, token_id or f"{market_id}:{side.lower()}"), Decimal(1)
 
 
 def _name(venue: Venue, market_id: str, side: str) -> str:
     if venue is Venue.KALSHI:
         return f"kalshi {market_id} (YES minus NO)"
+    if venue is Venue.POLYMARKET_US:
+        return f"polymarket_us {market_id} (long minus short)"
     return f"{venue.value} {market_id} {side}"
 
 

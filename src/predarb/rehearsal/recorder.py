@@ -25,6 +25,7 @@ from predarb.venues.base import VenueClient, VenueError
 log = logging.getLogger(__name__)
 
 LIST_INTERVAL_S = 300.0
+RECORDED = (Venue.KALSHI, Venue.POLYMARKET)  # the venues a recording holds
 RESOLUTION_INTERVAL_S = 60.0
 
 Matcher = Callable[[Sequence[Market], Sequence[Market]], list[Pair]]
@@ -150,7 +151,7 @@ class Recorder:
                 left = mid not in now or now[mid].status is not MarketStatus.OPEN
                 if left and self._watched(Contract(venue, mid, "")):
                     self._awaiting.setdefault((venue, mid), None)
-        listed = [list(self._listed.get(v, {}).values()) for v in (Venue.KALSHI, Venue.POLYMARKET)]
+        listed = [list(self._listed.get(v, {}).values()) for v in RECORDED]
         if not all(listed):
             return
         pairs = self.matcher(listed[0], listed[1])

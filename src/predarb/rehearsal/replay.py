@@ -37,6 +37,7 @@ from predarb.domain import (
 from predarb.engine import Engine
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.rehearsal import codec
+from predarb.rehearsal.recorder import RECORDED
 from predarb.rehearsal.recording import (
     BooksDropped,
     BooksSeen,
@@ -188,7 +189,7 @@ def parse_latencies(text: str, defaults: Mapping[Venue, int]) -> dict[Venue, int
         return out
     for part in text.split(","):
         name, _, value = part.strip().rpartition("=")
-        venues = [Venue(name.strip().lower())] if name else list(Venue)
+        venues = [Venue(name.strip().lower())] if name else list(defaults)
         ms = int(value)
         if ms < 0:
             raise ValueError("latencies are >= 0 ms")
@@ -212,7 +213,7 @@ class Replay:
         self.settings = settings
         self.path = path
         self.speed = speed
-        self.latency_ms = dict(latency_ms)
+        self.latency_ms = {v: latency_ms.get(v, 0) for v in RECORDED}
         self.balance = balance
         self.timeline = Timeline(read_recording(path))
         start = self.timeline.first_time()
@@ -220,7 +221,7 @@ class Replay:
         self.start_ns = self.clock.ns
         self.sources = {
             v: ReplaySource(v, self.timeline, self.clock, self.latency_ms.get(v, 0) / 1000)
-            for v in Venue
+            for v in RECORDED
         }
         self.venues: dict[Venue, PaperVenue] = {
             v: PaperVenue(
@@ -298,6 +299,8 @@ class Replay:
             await engine.state.expire(self.clock.now())
             if engine.book_cache.changed.is_set():
                 await engine.tick()
+                # Executions take no recorded time: each ends before the next line.
+                await engine.drain()
 
     def _apply(self, engine: Engine, batch: list[Item]) -> bool:
         """The batch into the replayed venues and the book cache; True when a listing
@@ -328,7 +331,7 @@ class Replay:
         return relist
 
     async def _rematch(self, engine: Engine) -> None:
-        if not all(self.sources[v].markets for v in (Venue.KALSHI, Venue.POLYMARKET)):
+        if not all(self.sources[v].markets for v in RECORDED):
             return
         await engine.rematch()
         cache = engine.book_cache
