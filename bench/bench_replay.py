@@ -23,6 +23,7 @@ from predarb.config import Settings
 from predarb.domain import Venue
 from predarb.modes import demo_settings
 from predarb.rehearsal import codec
+from predarb.rehearsal.recorder import RECORDED
 from predarb.rehearsal.recording import RecordingWriter
 from predarb.rehearsal.replay import replay
 from predarb.venues.sim import SimWorld
@@ -42,7 +43,7 @@ def write_recording(path: Path, *, minutes: int = MINUTES, seed: int = 11) -> in
     awaiting: dict[tuple[Venue, str], None] = {}
     while world.now() < end:
         if world.now() >= next_listing:
-            for venue in Venue:
+            for venue in RECORDED:
                 listed = world.markets(venue)
                 writer.markets(venue, listed)
                 awaiting.update(((venue, m.market_id), None) for m in listed)

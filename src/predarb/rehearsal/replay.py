@@ -307,25 +307,27 @@ class Replay:
         changed (the pairs are matched again)."""
         relist = False
         books: list[OrderBook] = []
+        src = self.sources
         for item in batch:
             if isinstance(item, Listing):
-                self.sources[item.venue].markets = {m.market_id: m for m in item.markets}
-                relist = relist or item.changed
-            elif isinstance(item, BookUpdate):
-                self.sources[item.book.contract.venue].books[item.book.contract] = item.book
-                books.append(item.book)
-            elif isinstance(item, BooksSeen):
-                for b in item.books:
-                    self.sources[b.contract.venue].books[b.contract] = b
-                books.extend(item.books)
+                if item.venue in src:
+                    src[item.venue].markets = {m.market_id: m for m in item.markets}
+                    relist = relist or item.changed
+            elif isinstance(item, BookUpdate | BooksSeen):
+                seen = (item.book,) if isinstance(item, BookUpdate) else item.books
+                for b in seen:
+                    if b.contract.venue in src:
+                        src[b.contract.venue].books[b.contract] = b
+                        books.append(b)
             elif isinstance(item, BooksDropped):
                 for c in item.contracts:
-                    self.sources[c.venue].books.pop(c, None)
+                    if c.venue in src:
+                        src[c.venue].books.pop(c, None)
                 engine.book_cache.invalidate(item.contracts, item.reason)
             elif isinstance(item, StreamLive):
                 engine.book_cache.set_live(item.venue, item.on)
-            elif isinstance(item, Resolved):
-                self.sources[item.venue].resolutions[item.resolution.market_id] = item.resolution
+            elif isinstance(item, Resolved) and item.venue in src:
+                src[item.venue].resolutions[item.resolution.market_id] = item.resolution
         if books:
             engine.book_cache.apply(books, self.clock.ns)
         return relist
