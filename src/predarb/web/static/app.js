@@ -149,7 +149,9 @@ function renderOverview(s, data) {
   return [
     h("div", { class: "cards" },
       card("Balances",
-        h("dl", {}, balances.map(([v, b]) => [h("dt", {}, v), h("dd", { "data-balance": v }, money(b))]),
+        h("dl", {}, balances.map(([v, b]) => [h("dt", {}, v), h("dd", { "data-balance": v }, money(b)),
+          Object.entries((s.shard_balances || {})[v] || {}).map(([i, sb]) => [
+            h("dt", { class: "sub" }, `shard ${i}`), h("dd", { "data-shard": `${v}/${i}` }, money(sb))])]),
           h("dt", {}, "total"), h("dd", {}, money(total)))),
       card("Today (UTC)",
         h("dl", {},
