@@ -162,11 +162,13 @@ async def _run_on(
     # The database is this mode's alone (a paper run never counts toward live limits).
     await store.claim_mode(mode.value, datetime.now(UTC))
     review = None
-    if settings.telegram_enabled and settings.telegram_chat_id is not None:
-        # Uncertain pairs are asked about in the chat; earlier answers apply from the start.
+    chat = settings.telegram_chat_id if settings.telegram_enabled else None
+    if chat is not None or served is not None:
+        # Uncertain pairs are asked about in the chat and on the dashboard; earlier
+        # answers apply from the start. (No chat: chat id 0 matches no update.)
         from predarb.notify.pair_review import PairReview
 
-        review = PairReview(store, settings.telegram_chat_id, utcnow)
+        review = PairReview(store, chat or 0, utcnow)
         await review.load()
     engine = Engine(
         settings,
@@ -181,7 +183,7 @@ async def _run_on(
     )
     if review is not None:
         review.attach(engine)
-    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
+    dashboard = web.Dashboard(engine, *served, say=say, review=review) if served else None
     engine.notifier = notifiers(
         settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
     )

@@ -33,6 +33,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("pnl", "P&L today, this week, all time"),
     ("positions", "open positions"),
     ("balance", "balance per venue"),
+    ("pairs", "pairs waiting for review (Approve / Reject / Show rules)"),
     ("help", "this list"),
 )
 

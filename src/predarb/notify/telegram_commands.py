@@ -186,8 +186,9 @@ class Commands:
             "balance": self.balance,
             "help": self.help,
         }
+        # /pairs is answered by notify.pair_review, beside these.
         out: list[BaseHandler[Any, Any, Any]] = [
-            CommandHandler(name, table[name]) for name, _ in messages.COMMANDS
+            CommandHandler(name, table[name]) for name, _ in messages.COMMANDS if name in table
         ]
         out.append(CallbackQueryHandler(self.button, pattern=r"^(stop|start)$"))
         return out
