@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # The safety halts (``TradingHalted.halt``).
 HALT_STOPPING = "stopping"  # the bot is shutting down
 HALT_STORAGE = "storage"  # the database cannot be written
+HALT_DATABASE = "database"  # the database file was deleted or replaced under the bot
 
 
 class Event:

@@ -68,6 +68,18 @@ def make_matcher(
     return review.wrap(matcher) if review is not None else matcher.match
 
 
+def pair_review(settings: Settings, store: Store, *, dashboard: bool = False) -> PairReview | None:
+    """Uncertain pairs are asked about in the chat and on the dashboard (earlier answers
+    apply from the start); only the users allowed to command the bot may answer in the
+    chat. Without a chat, chat id 0 matches no update: the dashboard alone asks."""
+    chat = settings.telegram_chat_id if settings.telegram_enabled else None
+    if chat is None and not dashboard:
+        return None
+    from predarb.notify.pair_review import PairReview
+
+    return PairReview(store, chat or 0, utcnow, allowed_users=settings.allowed_user_ids)
+
+
 def notifiers(
     settings: Settings,
     store: Store,
@@ -161,14 +173,8 @@ async def _run_on(
 
     # The database is this mode's alone (a paper run never counts toward live limits).
     await store.claim_mode(mode.value, datetime.now(UTC))
-    review = None
-    chat = settings.telegram_chat_id if settings.telegram_enabled else None
-    if chat is not None or served is not None:
-        # Uncertain pairs are asked about in the chat and on the dashboard; earlier
-        # answers apply from the start. (No chat: chat id 0 matches no update.)
-        from predarb.notify.pair_review import PairReview
-
-        review = PairReview(store, chat or 0, utcnow)
+    review = pair_review(settings, store, dashboard=served is not None)
+    if review is not None:
         await review.load()
     engine = Engine(
         settings,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections import deque
@@ -20,7 +21,7 @@ from typing import Any, ParamSpec
 from predarb import reports
 from predarb.control import Control
 from predarb.domain import Opportunity, Venue
-from predarb.events import HALT_STOPPING, HALT_STORAGE
+from predarb.events import HALT_DATABASE, HALT_STOPPING, HALT_STORAGE
 from predarb.store import Store
 from predarb.trading_state import TradingState
 from predarb.venues.base import VenueClient
@@ -227,7 +228,9 @@ class EngineSafety:
         await self.supervisor.crashed(name, exc)
 
     async def watch(self) -> None:
-        """One round of probes: venues that are down, and a database that was full."""
+        """One round of probes: venues that are down, a database that was full, and
+        the database file still being the one opened."""
+        await self._check_database_file()
         for venue in self.guarded.values():
             await venue.probe()
         if self.storage_error:
@@ -269,6 +272,29 @@ class EngineSafety:
             log.warning("a write failed in %s: disk full", name, extra={"code": "storage_down"})
             await self.state.halt(HALT_STORAGE, "database not writable (disk full)")
         return True
+
+    async def _check_database_file(self) -> None:
+        """A database file deleted (or replaced) under the bot goes unnoticed by SQLite,
+        which keeps writing to the file it opened: every position would be forgotten at
+        the next start. New executions stop (for good: the file opened cannot come
+        back) and the chat is told once."""
+        if HALT_DATABASE in self.state.halts or self.store.file_intact():
+            return
+        path = self.store.path
+        log.error(
+            "the database file %s was deleted or replaced", path, extra={"code": "database_gone"}
+        )
+        reason = f"database file {path} deleted or replaced while running"
+        # The connection still reads the file it opened: a copy keeps every position.
+        rescue = None if path is None else path.with_name(f"{path.name}.rescued-{os.getpid()}")
+        try:
+            if rescue is not None:
+                await self.store.backup(rescue)
+        except Exception as exc:
+            log.error("the database could not be saved: %s", exc, extra={"code": "database_gone"})
+        else:
+            reason += f"; what it held is saved in {rescue}"
+        await self.state.halt(HALT_DATABASE, reason)
 
     async def _probe_storage(self) -> None:
         if time.monotonic() - self._storage_checked < self.storage_probe_s:

@@ -1,5 +1,5 @@
 """An order answered long after its reply timed out is never bought twice (issue 16,
-finding 2): a Kalshi order that reaches the book 14 s late stays UNKNOWN (not
+finding 2): a Kalshi (or Polymarket) order that reaches the book 14 s late stays UNKNOWN (not
 "cancelled"), no hedge buys that leg again meanwhile, the event is refused by risk, the
 chat is told, and once the late order shows the execution is finished as what it is."""
 
@@ -96,6 +96,48 @@ async def test_a_kalshi_order_answered_14s_late_is_not_bought_twice(
     assert "now known" in notifier.alerts[-1].plain
     assert (await engine.check(opportunity(fakes.cfg))).code != "event_exposed"
     await engine.shutdown()
+
+
+async def test_a_polymarket_order_answered_14s_late_is_not_bought_twice(
+    store: Store, fakes: Fakes
+) -> None:
+    venues = make_venues(fakes.cfg, poly_timeout_s=1.0)
+    settings = Settings(_env_file=None, executor_hedge_budget_cents=Decimal(50))
+    notifier = Collect()
+    engine = Engine(settings, store, venues, notifier, mode="live")
+    try:
+        await engine.control.load(True)
+        fakes.poly.delay_next_order(14.0)
+
+        placement = await engine.execute(opportunity(fakes.cfg))  # times out after 1 s
+
+        assert placement.status is ExecutionStatus.EXPOSED
+        record = await store.execution(placement.execution_id)
+        assert record is not None
+        poly = next(o for o in record.orders if o.venue is Venue.POLYMARKET)
+        assert poly.status is not OrderStatus.CANCELED and not poly.status.final
+        assert poly.venue_order_id  # the order hash, known before sending: looked up by it
+        assert [o.role for o in record.orders] == ["leg", "leg"]  # no hedge, no unwind
+        assert [a.kind for a in notifier.alerts] == [AlertKind.EXPOSED]
+        told = notifier.alerts[0].plain
+        assert "ORDER STATE UNKNOWN" in told and "PARTIAL FILL" not in told
+        refused = await engine.check(opportunity(fakes.cfg))
+        assert not refused.approved and refused.code == "event_exposed"
+
+        await asyncio.wait_for(engine.unknown.tasks[placement.execution_id], timeout=40)
+
+        assert fakes.poly_posts() == 1  # the leg was bought once
+        assert len(fakes.kalshi_orders()) == 1  # and nothing hedged on the other side
+        done = await store.execution(placement.execution_id)
+        assert done is not None
+        assert done.status is ExecutionStatus.SUCCESS, done.note
+        assert [o.role for o in done.orders] == ["leg", "leg"]
+        held = await _holdings(store, done.id)
+        assert held == {"kalshi": Decimal(5), "polymarket": Decimal(5)}
+        assert notifier.alerts[-1].kind is AlertKind.EXECUTED
+        assert "now known" in notifier.alerts[-1].plain
+    finally:
+        await engine.shutdown()
 
 
 async def test_an_order_the_venue_never_saw_is_taken_as_lost_only_after_the_window(

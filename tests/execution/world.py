@@ -117,7 +117,9 @@ async def running_fakes(tmp_path: Path, *, poly_min_size: str = "1") -> AsyncIte
         yield fakes
 
 
-def make_venues(cfg: VenueConfig, *, kalshi_timeout_s: float = 10) -> dict[Venue, VenueClient]:
+def make_venues(
+    cfg: VenueConfig, *, kalshi_timeout_s: float = 10, poly_timeout_s: float = 10
+) -> dict[Venue, VenueClient]:
     return {
         Venue.KALSHI: KalshiVenue(
             cfg.kalshi_url,
@@ -132,6 +134,7 @@ def make_venues(cfg: VenueConfig, *, kalshi_timeout_s: float = 10) -> dict[Venue
             private_key=POLY_KEY,
             api_creds=cfg.poly_creds,
             max_backoff_s=0.01,
+            timeout_s=poly_timeout_s,
         ),
     }
 

@@ -20,6 +20,7 @@ Use::
 
 Test hooks: ``fail_next`` (status + body), ``drop_next`` (handle, then cut the
 connection: the reply is lost), ``malformed_next`` (200 with a raw body),
+``delay_next_order`` (the order reaches the book late: lookups meanwhile find nothing),
 ``settle_trades`` (MATCHED -> MINED/CONFIRMED/FAILED), ``resolve_market``,
 ``add_gamma_market``/``add_gamma_event`` (serve recorded fixtures verbatim).
 Everything the fake saw is in ``requests``.
@@ -27,6 +28,7 @@ Everything the fake saw is in ``requests``.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -129,6 +131,7 @@ class FakePolymarket(PolymarketExchange):
         self.auth_failures = 0
         self.balance_updates: list[dict[str, str]] = []  # queries of /balance-allowance/update
         self.signer_failures = 0
+        self._arrival_delay_s = 0.0
         self._runners: list[web.AppRunner] = []
         self.gamma_url = self.clob_url = ""
 
@@ -187,6 +190,11 @@ class FakePolymarket(PolymarketExchange):
 
     def malformed_next(self, method: str, path: str, raw: str) -> None:
         self.faults.append(Fault(method, path, status=200, raw=raw))
+
+    def delay_next_order(self, seconds: float) -> None:
+        """The next order reaches the matching engine ``seconds`` late (unseen by any
+        lookup until then), then is matched and answered."""
+        self._arrival_delay_s = seconds
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -438,6 +446,9 @@ class FakePolymarket(PolymarketExchange):
         wallet = await self._l2(request)
         if isinstance(wallet, web.Response):
             return wallet
+        if self._arrival_delay_s:
+            delay, self._arrival_delay_s = self._arrival_delay_s, 0.0
+            await asyncio.sleep(delay)
         try:
             body = json.loads(await request.read())
             order = body["order"]

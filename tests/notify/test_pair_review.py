@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from predarb import runner
 from predarb.config import Settings
 from predarb.domain import Market, Venue
 from predarb.engine import Engine
@@ -28,14 +29,24 @@ from tests.fakes.telegram_server import TOKEN, FakeBotApi
 from tests.notify.conftest import CHAT, STRANGER
 from tests.notify.review_world import JAPAN, PERU, listing_venues
 
+GROUP, OWNER = -1001234, 111
+
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 K = Venue.KALSHI
 
 
 class Bot:
-    def __init__(self, fake: FakeBotApi, store: Store) -> None:
+    def __init__(
+        self,
+        fake: FakeBotApi,
+        store: Store,
+        review: PairReview | None = None,
+        *,
+        chat: int = CHAT,
+        allowed: frozenset[int] = frozenset(),
+    ) -> None:
         settings = Settings(_env_file=None, executor_max_bet=Decimal(10))
-        self.review = PairReview(store, CHAT, lambda: NOW)
+        self.review = review or PairReview(store, CHAT, lambda: NOW)
         self.venues = listing_venues()
         clock = iter(NOW + timedelta(milliseconds=n) for n in range(10**6))
         self.engine = Engine(
@@ -44,9 +55,9 @@ class Bot:
         )  # fmt: skip
         self.review.attach(self.engine)
         self.telegram = TelegramNotifier(
-            TOKEN, CHAT, fake.base_url, self.engine.control, store, batch_window_s=0.2,
+            TOKEN, chat, fake.base_url, self.engine.control, store, batch_window_s=0.2,
             clock=self.engine.clock, min_interval_s=0.01, poll_timeout_s=1.0,
-            stop_timeout_s=2.0, review=self.review,
+            stop_timeout_s=2.0, review=self.review, allowed_users=allowed,
         )  # fmt: skip
         self.engine.notifier = FanOut([ConsoleNotifier(StringIO()), self.telegram])
 
@@ -131,6 +142,38 @@ async def test_a_rejection_removes_the_pair_and_a_strangers_press_changes_nothin
     await bot.engine.rematch()  # later matches keep it out
     assert bot.pair(PERU[0]) == [] and bot.pair(JAPAN[0]) == [False]
     assert [r.pair_id for r in await bot.review.reviews.pending()] == [japan]
+
+
+async def test_in_a_group_a_strangers_press_changes_nothing(fake: FakeBotApi, store: Store) -> None:
+    # Built as ``predarb run`` builds it: the answerers are TELEGRAM_ALLOWED_USER_IDS.
+    settings = Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        telegram_chat_id=GROUP,
+        telegram_allowed_user_ids=str(OWNER),
+    )
+    review = runner.pair_review(settings, store)
+    assert review is not None and review.allowed_users == {OWNER}
+    bot = Bot(fake, store, review, chat=GROUP, allowed=settings.allowed_user_ids)
+    await bot.start()
+    try:
+        await _questions(fake)
+        japan, peru = _pair_id(fake, "KXTRUMPJAPAN"), _pair_id(fake, "KXTRUMPPERU")
+
+        # A member of the group who is not listed presses both buttons.
+        fake.button(f"pair:approve:{japan}", GROUP, STRANGER)
+        fake.button(f"pair:reject:{peru}", GROUP, STRANGER)
+        fake.command("/pairs", GROUP, OWNER)  # after the presses: its reply orders the wait
+        await fake.wait_for(lambda: any("waiting for review" in s.text for s in fake.sent))
+        assert fake.calls_of("answerCallbackQuery") == []
+        assert bot.pair(JAPAN[0]) == [False] and bot.pair(PERU[0]) == [False]
+        assert len(await bot.review.reviews.pending()) == 2
+
+        fake.button(f"pair:approve:{japan}", GROUP, OWNER)
+        await fake.wait_for_calls("answerCallbackQuery", 1)
+        assert bot.pair(JAPAN[0]) == [True] and bot.pair(PERU[0]) == [False]
+    finally:
+        await bot.engine.shutdown()
 
 
 async def test_show_rules_sends_both_markets_rules(fake: FakeBotApi, bot: Bot) -> None:

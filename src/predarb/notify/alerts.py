@@ -16,6 +16,7 @@ from decimal import Decimal
 from predarb import reports
 from predarb.domain import ExecutionStatus, Venue
 from predarb.events import (
+    HALT_DATABASE,
     HALT_STORAGE,
     BalanceChanged,
     EventBus,
@@ -102,6 +103,15 @@ class AlertRouter:
                 messages.info(
                     f"DATABASE FULL: {event.reason}. No new executions until the database"
                     " can be written again; free disk space on the bot's machine.",
+                    AlertKind.KILL_SWITCH,
+                )
+            )
+        elif event.halt == HALT_DATABASE:
+            await self.send(
+                messages.info(
+                    f"DATABASE MISSING: {event.reason}. No new executions until a restart:"
+                    " stop the bot, put the database back at PREDARB_DB_PATH (the saved"
+                    " copy, or a backup), then start it again.",
                     AlertKind.KILL_SWITCH,
                 )
             )

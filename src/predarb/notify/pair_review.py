@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any, Protocol
@@ -64,12 +64,13 @@ class PairReview:
         chat_id: int,
         clock: Callable[[], datetime],
         *,
-        allowed_users: Container[int] | None = None,
+        allowed_users: Iterable[int] = (),
     ) -> None:
         self.reviews = PairReviews(store)
         self.chat_id = chat_id
         self.clock = clock
-        self.allowed_users = allowed_users  # None: anyone in the chat (a private chat)
+        # TELEGRAM_ALLOWED_USER_IDS, as for the commands; empty: anyone in the chat.
+        self.allowed_users = frozenset(allowed_users)
         self.answers: dict[str, bool] = {}
         self.target: HasPairs | None = None  # the engine, whose pairs answers change
         self.bot: Any = None  # telegram.Bot, once the notifier has one
@@ -143,7 +144,7 @@ class PairReview:
         user = update.effective_user
         if chat is None or chat.id != self.chat_id:
             return False
-        return self.allowed_users is None or (user is not None and user.id in self.allowed_users)
+        return not self.allowed_users or (user is not None and user.id in self.allowed_users)
 
     async def on_pairs(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not self._trusted(update):
