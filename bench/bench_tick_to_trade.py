@@ -35,6 +35,7 @@ from bench.measure import pct
 from predarb.config import Settings
 from predarb.domain import Contract, Market, Opportunity, OrderBook, Pair, PairKind, Venue, World
 from predarb.engine import Engine
+from predarb.events import ExecutionFinished
 from predarb.marketdata import BookCache
 from predarb.notify.console import ConsoleNotifier
 from predarb.store import Store
@@ -119,14 +120,16 @@ class UpdateClock(BookCache):
 
 
 class BenchEngine(Engine):
-    """The engine, telling when it has finished with a batch of opportunities (the
-    trade, the balance refresh and the alert after it), so samples do not overlap."""
+    """The engine, counting the executions that have ended (the trade, the balance
+    refresh and the alert after it), so that samples do not overlap."""
 
-    traded = 0
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.traded = 0
+        self.bus.subscribe(self._count, ExecutionFinished)
 
-    async def _trade(self, found: list[Opportunity]) -> None:
-        await super()._trade(found)
-        self.traded += len(found)
+    def _count(self, _event: ExecutionFinished) -> None:
+        self.traded += 1
 
 
 class FullRescanEngine(BenchEngine):

@@ -17,6 +17,7 @@ from bench import (
     bench_matching,
     bench_memory,
     bench_pnl,
+    bench_quality,
     bench_tick_to_trade,
     bench_unhedged,
     bench_web,
@@ -37,6 +38,7 @@ GOALS = {
     "matching 10k x 30k (s)": Goal("< 5 s", lambda v: v < 5),
     "resident memory (MB)": Goal("< 250 MB", lambda v: v < 250),
     "/pnl p50 (ms)": Goal("< 50 ms", lambda v: v < 50),
+    "/quality p50 (ms)": Goal("< 100 ms", lambda v: v < 100),
     "/api/status p50 (ms)": Goal("< 50 ms", lambda v: v < 50),
 }
 
@@ -77,6 +79,11 @@ def main() -> None:
     _section(
         "/pnl over a month",
         lambda: asyncio.run(bench_pnl.main(1000, 20 if quick else 200)),
+        figures,
+    )
+    _section(
+        "/quality over a month",
+        lambda: asyncio.run(bench_quality.main(1000, 20 if quick else 100)),
         figures,
     )
     _section(

@@ -175,15 +175,56 @@ def trades(limit: Annotated[int, typer.Option(min=1, max=1000)] = 10) -> None:
 
 
 @app.command()
-def pnl() -> None:
-    """Realized and expected P&L: today, this week, all time."""
-    from predarb import reports
-    from predarb.notify import messages
+def pnl(
+    by: Annotated[
+        str | None,
+        typer.Option(help="break down by day, week, month, kind, category or pair"),
+    ] = None,
+) -> None:
+    """Realized and expected P&L: today, this week, all time (or --by a breakdown)."""
+    from predarb import reports, reports_periods
+    from predarb.notify import messages, report_texts
+
+    if by is not None and by not in reports_periods.GROUPS:
+        fail(f"--by: one of {', '.join(reports_periods.GROUPS)}")
+    settings = settings_or_exit()
+
+    async def show(store: Store) -> str:
+        if by is not None:
+            return report_texts.breakdown_text(await reports_periods.breakdown(store, by))
+        return messages.pnl_text(await reports.pnl(store, now()))
+
+    print(plain(run_async(lambda: with_store(settings, show, readonly=True))))
+
+
+DaysOption = Annotated[int, typer.Option("--days", help="days back", min=1, max=90)]
+
+
+@app.command()
+def quality(days: DaysOption = 7) -> None:
+    """Execution quality: slippage, fill rate, leg latency and skew, unhedged windows,
+    hedge and unwind costs, expected against realized profit."""
+    from predarb import reports_quality
+    from predarb.notify import report_texts
 
     settings = settings_or_exit()
 
     async def show(store: Store) -> str:
-        return messages.pnl_text(await reports.pnl(store, now()))
+        return report_texts.quality_text(await reports_quality.quality(store, now(), days))
+
+    print(plain(run_async(lambda: with_store(settings, show, readonly=True))))
+
+
+@app.command()
+def daily(days: DaysOption = 7) -> None:
+    """The P&L of each of the last UTC days."""
+    from predarb import reports_periods
+    from predarb.notify import report_texts
+
+    settings = settings_or_exit()
+
+    async def show(store: Store) -> str:
+        return report_texts.daily_text(await reports_periods.daily(store, now(), days))
 
     print(plain(run_async(lambda: with_store(settings, show, readonly=True))))
 

@@ -19,7 +19,13 @@ CENT = Decimal("0.01")
 
 class Venue(StrEnum):
     KALSHI = "kalshi"
-    POLYMARKET = "polymarket"
+    POLYMARKET = "polymarket"  # international: Polygon CLOB, blocks US persons
+    POLYMARKET_US = "polymarket_us"  # the CFTC-regulated exchange for US residents
+
+    @property
+    def is_polymarket(self) -> bool:
+        """Either Polymarket: the venue the matcher pairs against Kalshi."""
+        return self is not Venue.KALSHI
 
 
 class MarketStatus(StrEnum):
@@ -48,6 +54,9 @@ class OrderStatus(StrEnum):
     CANCELED = "canceled"  # nothing filled: killed, cancelled or expired
     REJECTED = "rejected"  # the venue refused it
     UNKNOWN = "unknown"  # the reply was lost; resolve by lookup, never by resending
+    # Accepted, its matching held back by the venue (Polymarket's sports taker delay):
+    # it becomes filled or killed within seconds, so it is neither hedged nor resent.
+    DELAYED = "delayed"
 
     @property
     def final(self) -> bool:

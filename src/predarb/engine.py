@@ -90,6 +90,9 @@ MATCH_RETRY_S = 30.0  # how soon a failed (or never done) match is tried again
 REJECTION_STORE_S = 60.0  # a repeated refusal (same pair, same reason) is stored this often
 CHECKPOINT_INTERVAL_S = 5.0  # the WAL is copied back this often, off the commits
 CAPITAL_ADVICE_INTERVAL_S = 900.0  # how often a venue that cannot fund a trade is looked for
+# Executions in flight at shutdown get this long to end (hedging included), within
+# systemd's TimeoutStopSec of 30 s with the scheduled jobs' 15 s after them.
+EXECUTION_GRACE_S = 10.0
 
 
 class PricingWatcher(Protocol):
@@ -209,6 +212,11 @@ class Engine:
         # still stand), by decision code: priced again whenever a refusal may have
         # cleared; dropped once a pricing finds nothing.
         self.standing: dict[str, str] = {}
+        self.in_flight: set[asyncio.Task[None]] = set()  # executions under way
+        for venue, client in self.venues.items():
+            rate = client.order_rate()
+            if rate is not None:
+                self.state.set_order_rate(venue, *rate)
         self.bus.subscribe(
             self._rearm,
             KillSwitchChanged,
@@ -344,6 +352,7 @@ class Engine:
                     self.book_cache.mark_all(only=lambda p: p.live)
         finally:
             refresher.cancel()
+            await self._wait_for_executions(EXECUTION_GRACE_S)
             await self.feeds.stop()
             self.feeds = None
 
@@ -357,7 +366,7 @@ class Engine:
         await self.feeds.refresh()
 
     def stop(self) -> None:
-        """No new executions from now on; ``run`` returns once the one under way ends."""
+        """No new executions from now on; ``run`` returns once those under way end."""
         self.state.halt_at_once(HALT_STOPPING, "shutting down")
         self._stopping.set()
         self.book_cache.changed.set()  # wake run() at once
@@ -367,6 +376,7 @@ class Engine:
         scheduler = self.scheduler if self.scheduler and self.scheduler.running else None
         if scheduler is not None:
             scheduler.pause()  # no new runs; its shutdown would cancel those under way
+        await self._wait_for_executions(EXECUTION_GRACE_S)
         await self.safety.stop()  # scheduled jobs under way finish (or are cancelled)
         await self.unknown.stop()  # the next start's recovery follows them again
         if scheduler is not None:
@@ -488,6 +498,13 @@ class Engine:
                 log.exception("risk snapshot refresh failed")
 
     async def _trade(self, found: list[Opportunity]) -> None:
+        """Check each opportunity and start the approved ones' executions side by side.
+
+        An approval reserves what the execution will use (``TradingState.reserve``)
+        before anything else can run: the check and the reservation are one step
+        with no ``await`` between them, so the next opportunity's check already sees
+        the money, exposure, daily trade, order slots and event held. The executions
+        run as tasks; the loop goes on pricing while their orders are answered."""
         for opp in found:
             self.stats.opportunities += 1
             decision = await self._quick_check(opp)
@@ -495,19 +512,52 @@ class Engine:
                 decision = await self._fund_shards(opp, decision)
             if self.watcher is not None:
                 self.watcher.decided(opp, decision)
+            # Priced again whenever a refusal may clear, and once an execution ends:
+            # the arbitrage may still stand (a FOK killed).
+            self.standing[opp.pair_id] = decision.code
             if not decision.approved:
-                self.standing[opp.pair_id] = decision.code
                 await self._rejected(opp, decision)
                 continue
-            # Priced again once it ends: the arbitrage may still stand (a FOK killed).
-            self.standing[opp.pair_id] = decision.code
+            reservation = self.state.reserve(opp)  # no await since the check
             self.stats.approved += 1
             self.say(
                 f"APPROVED {opp.event}: {opp.kind.value}, {opp.contracts} contracts,"
                 f" cost ${opp.cost + opp.fees:.2f}, profit ${opp.profit:.2f}"
                 f" ({opp.roi_pct:.2f}%)"
             )
-            await self.execute(opp)
+            task = asyncio.create_task(
+                self._execution_task(opp, reservation), name=f"execution {opp.event}"
+            )
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    async def _execution_task(self, opp: Opportunity, reservation: Reservation) -> None:
+        try:
+            await self._execute(opp, reservation)
+        except Exception as exc:  # already handled (kill switch, alert); counted here
+            await self.safety.crashed("execution", exc)
+
+    async def drain(self) -> None:
+        """Wait until no execution is in flight (those started meanwhile included)."""
+        while self.in_flight:
+            await asyncio.gather(*list(self.in_flight), return_exceptions=True)
+
+    async def _wait_for_executions(self, grace_s: float) -> None:
+        """Executions in flight finish (hedging or unwinding included) within
+        ``grace_s``; any still running then is cancelled: its write-ahead is in the
+        database, so the next start's recovery looks its orders up and finishes it."""
+        if not self.in_flight:
+            return
+        tasks = list(self.in_flight)
+        _, late = await asyncio.wait(tasks, timeout=grace_s)
+        for task in late:
+            log.warning(
+                "%s still running at shutdown: left to the next start's recovery",
+                task.get_name(),
+                extra={"code": "execution_left_to_recovery"},
+            )
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _rearm(self, event: Event) -> None:
         """Whatever may have cleared a refusal (trading on, a halt lifted, a venue back,

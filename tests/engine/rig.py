@@ -51,6 +51,7 @@ class BookVenue(ScriptedVenue):
     on_place: Callable[[OrderRequest], None] | None = None
     sent_at: list[float] = field(default_factory=list)  # loop time of each order
     overdrafts: list[str] = field(default_factory=list)
+    gate: asyncio.Event | None = None  # when given, answers wait for it (the fill is done)
 
     async def list_markets(self) -> list[Market]:
         return list(self.markets)
@@ -72,6 +73,8 @@ class BookVenue(ScriptedVenue):
         if spent > self.balance:
             self.overdrafts.append(order.client_order_id)
         self.balance -= spent
+        if self.gate is not None:
+            await self.gate.wait()
         return result
 
 
@@ -184,9 +187,10 @@ def rig(
     *,
     delay_s: float = 0.0,
     circuit_breakers: bool = False,
+    market: Callable[[int], Market2] = Market2,
     **overrides: Any,
 ) -> Rig:
-    markets = [Market2(i) for i in range(n)]
+    markets = [market(i) for i in range(n)]
     kalshi = BookVenue(Venue.KALSHI, delay_s=delay_s)
     poly = BookVenue(Venue.POLYMARKET, delay_s=delay_s)
     for m in markets:

@@ -43,14 +43,31 @@ async def rejections(store: Store) -> list[tuple[str, str, str]]:
     return [(str(a), str(b), str(c)) for a, b, c in rows]
 
 
+class StopAfterFirstDecision:
+    """A stop signal that arrives during the scan, once the first opportunity is
+    decided (the executions then run side by side: it cannot wait for an order)."""
+
+    def __init__(self, r: Rig) -> None:
+        self.r = r
+        self.decided_n = 0
+
+    def priced(self, pairs: object, found: object, now: object) -> None:
+        return None
+
+    def decided(self, opp: Opportunity, decision: object) -> None:
+        self.decided_n += 1
+        if self.decided_n == 1:
+            self.r.engine.stop()
+
+
 async def test_a_stop_signal_during_a_scan_approves_nothing_after_it(store: Store) -> None:
     r = rig(store, 3)
     await ready(r)
     for m in r.markets:
         r.arm(m)
-    # The signal arrives while the scan's first execution is being placed.
-    r.kalshi.on_place = lambda order: r.engine.stop()
+    r.engine.watcher = StopAfterFirstDecision(r)
     await r.engine.tick()
+    await r.engine.drain()
     assert len(r.kalshi.placed) == 1 and len(r.poly.placed) == 1
     refused = await rejections(store)
     assert len(refused) == 2

@@ -78,6 +78,7 @@ async def test_refused_with_its_reason_and_one_message_when_funding_is_off(
         assert engine.state.shard_balances == {(Venue.KALSHI, 0): 100, (Venue.KALSHI, SHARD): 0}
         for _ in range(3):  # the same refusal on every scan, told once
             await engine.tick()
+            await engine.drain()
         assert engine.stats.approved == 0 and engine.stats.rejected == 3
         assert engine.stats.last_rejection["pair-shard"] == SHARD_UNFUNDED
         told = _shard_alerts(console)
@@ -105,6 +106,7 @@ async def test_funded_by_a_transfer_then_executed_when_funding_is_on(
     engine, console = await _engine(store, fakes, kalshi_shard_funding=True)
     try:
         await engine.tick()
+        await engine.drain()
         assert engine.stats.executions == {ExecutionStatus.SUCCESS.value: 1}
         (transfer,) = fakes.kalshi.exchange.transfers.values()
         assert transfer["status"] == "complete" and transfer["destination_exchange_shard"] == SHARD
@@ -132,7 +134,9 @@ async def test_the_cap_refuses_the_transfer_and_says_so_once(store: Store, fakes
     )
     try:
         await engine.tick()
+        await engine.drain()
         await engine.tick()
+        await engine.drain()
         assert engine.stats.last_rejection["pair-shard"] == SHARD_UNFUNDED
         told = _shard_alerts(console)
         assert len(told) == 1 and "KALSHI_SHARD_FUNDING_CAP $0.50 reached" in told[0]

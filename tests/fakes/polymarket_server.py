@@ -131,6 +131,12 @@ class FakePolymarket(PolymarketExchange):
         self.auth_failures = 0
         self.balance_updates: list[dict[str, str]] = []  # queries of /balance-allowance/update
         self.signer_failures = 0
+        self.batches: list[int] = []  # sizes of the POST /orders requests seen
+        # Tokens under a sports taker delay: their market orders answer ``delayed`` and
+        # are held until ``release_delayed``.
+        self.delayed_tokens: set[str] = set()
+        self.held: list[tuple[Wallet, dict[str, Any], str, str]] = []
+        self._handled = asyncio.Condition()
         self._arrival_delay_s = 0.0
         self._runners: list[web.AppRunner] = []
         self.gamma_url = self.clob_url = ""
@@ -191,6 +197,11 @@ class FakePolymarket(PolymarketExchange):
     def malformed_next(self, method: str, path: str, raw: str) -> None:
         self.faults.append(Fault(method, path, status=200, raw=raw))
 
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until ``predicate`` holds, checked after each request the fake handled."""
+        async with asyncio.timeout(timeout), self._handled:
+            await self._handled.wait_for(predicate)
+
     def delay_next_order(self, seconds: float) -> None:
         """The next order reaches the matching engine ``seconds`` late (unseen by any
         lookup until then), then is matched and answered."""
@@ -198,6 +209,13 @@ class FakePolymarket(PolymarketExchange):
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await self._faulted(request, handler)
+        finally:
+            async with self._handled:
+                self._handled.notify_all()
+
+    async def _faulted(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
         fault = next(
             (f for f in self.faults if f.method == request.method and f.path == request.path), None
@@ -316,6 +334,7 @@ class FakePolymarket(PolymarketExchange):
         r.add_post("/auth/api-key", self._api_key)
         r.add_get("/auth/derive-api-key", self._api_key)
         r.add_post("/order", self._post_order)
+        r.add_post("/orders", self._post_orders)
         r.add_get("/data/order/{id}", self._get_order)
         r.add_get("/data/orders", self._get_orders)
         r.add_get("/data/trades", self._get_trades)
@@ -451,6 +470,49 @@ class FakePolymarket(PolymarketExchange):
             await asyncio.sleep(delay)
         try:
             body = json.loads(await request.read())
+        except ValueError:
+            return _err(400, "Invalid order payload")
+        return self._accept(wallet, body)
+
+    async def _post_orders(self, request: web.Request) -> web.Response:
+        """``POST /orders``: up to 15 orders, each answered in the array as ``/order``
+        would answer it (a refusal as ``success: false`` with its ``errorMsg``)."""
+        wallet = await self._l2(request)
+        if isinstance(wallet, web.Response):
+            return wallet
+        try:
+            bodies = json.loads(await request.read())
+            assert isinstance(bodies, list) and bodies
+        except (ValueError, AssertionError):
+            return _err(400, "Invalid order payload")
+        if len(bodies) > 15:
+            return _err(400, "Too many orders in payload, max allowed: 15")
+        self.batches.append(len(bodies))
+        answers = []
+        for body in bodies:
+            resp = self._accept(wallet, body)
+            item = json.loads(resp.body)  # type: ignore[arg-type]
+            if resp.status != 200:
+                item = {
+                    "success": False,
+                    "orderID": item.get("orderID", ""),
+                    "status": "",
+                    "makingAmount": "",
+                    "takingAmount": "",
+                    "errorMsg": item["error"],
+                }
+            answers.append(item)
+        return web.json_response(answers)
+
+    def release_delayed(self) -> None:
+        """End the taker delay: each held order meets the book as it is now (a FOK that
+        no longer fills is killed, its status ``CANCELED`` as for ``unmatched``)."""
+        held, self.held = self.held, []
+        for wallet, order, order_hash, order_type in held:
+            self._execute(wallet, order, order_hash, order_type)
+
+    def _accept(self, wallet: Wallet, body: Any) -> web.Response:
+        try:
             order = body["order"]
             assert isinstance(order, dict) and all(k in order for k in _V2_FIELDS)
             assert not any(k in order for k in ("nonce", "feeRateBps", "taker"))
@@ -516,6 +578,33 @@ class FakePolymarket(PolymarketExchange):
         have = wallet.balance if side == "BUY" else wallet.positions.get(token, D(0))
         if have < (shares * price if side == "BUY" else shares):
             return _err(400, "not enough balance / allowance")
+        if market_order and token in self.delayed_tokens:
+            # Sports taker delay: accepted now, matched when the delay ends.
+            self.held.append((wallet, order, order_hash, order_type))
+            self.orders[order_hash] = self._order_row(wallet, order, order_hash, order_type, [])
+            self.orders[order_hash]["status"] = "DELAYED"
+            return web.json_response(
+                {
+                    "success": True,
+                    "orderID": order_hash,
+                    "status": "delayed",
+                    "makingAmount": "",
+                    "takingAmount": "",
+                    "errorMsg": "",
+                }
+            )
+        status, answer = self._execute(wallet, order, order_hash, order_type)
+        return web.json_response(answer, status=status)
+
+    def _execute(
+        self, wallet: Wallet, order: dict[str, Any], order_hash: str, order_type: str
+    ) -> tuple[int, dict[str, Any]]:
+        """Match an accepted order against the book; the reply ``/order`` sends."""
+        book = self.books[order["tokenId"]]
+        side, market_order = order["side"], order_type in ("FOK", "FAK")
+        maker_amt, taker_amt = D(int(order["makerAmount"])), D(int(order["takerAmount"]))
+        shares = (taker_amt if side == "BUY" else maker_amt) / UNITS
+        price = (maker_amt if side == "BUY" else taker_amt) / UNITS / shares
         levels = book.asks if side == "BUY" else book.bids
         crossing = [lv for lv in levels if (lv[0] <= price if side == "BUY" else lv[0] >= price)]
         # A market BUY spends its maker amount in full: better prices buy extra shares.
@@ -524,25 +613,57 @@ class FakePolymarket(PolymarketExchange):
             short = sum((lv[0] * lv[1] for lv in crossing), D(0)) < budget
         else:
             short = sum((lv[1] for lv in crossing), D(0)) < shares
+        killed = None
         if order_type == "FOK" and short:
-            return _err(400, FOK_KILL, orderID=order_hash)
+            killed = {"error": FOK_KILL, "orderID": order_hash}
         if order_type == "FAK" and not crossing:
-            return _err(400, FAK_KILL, orderID=order_hash)
+            killed = {"error": FAK_KILL}
+        if killed is not None:
+            if order_hash in self.orders:  # a delayed order killed at the end of its delay
+                self.orders[order_hash]["status"] = "CANCELED"
+            return 400, killed
         trades, filled, paid = self._match(
             wallet, order, order_hash, book, crossing, shares, budget
         )
         levels[:] = [lv for lv in levels if lv[1] > 0]
         resting = order_type in ("GTC", "GTD") and filled < shares
-        self.orders[order_hash] = {
+        row = self._order_row(wallet, order, order_hash, order_type, trades)
+        row["status"] = "LIVE" if resting else ("MATCHED" if filled else "CANCELED")
+        row["size_matched"] = _s(filled)
+        self.orders[order_hash] = row
+        making, taking = (paid, filled) if side == "BUY" else (filled, paid)
+        return 200, {
+            "success": True,
+            "orderID": order_hash,
+            "status": "matched" if filled else "live",
+            "makingAmount": str(int(making * UNITS)) if filled else "",
+            "takingAmount": str(int(taking * UNITS)) if filled else "",
+            "tradeIDs": [t["id"] for t in trades],
+            "errorMsg": "",
+        }
+
+    def _order_row(
+        self,
+        wallet: Wallet,
+        order: dict[str, Any],
+        order_hash: str,
+        order_type: str,
+        trades: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        side, token = order["side"], order["tokenId"]
+        maker_amt, taker_amt = D(int(order["makerAmount"])), D(int(order["takerAmount"]))
+        shares = (taker_amt if side == "BUY" else maker_amt) / UNITS
+        price = (maker_amt if side == "BUY" else taker_amt) / UNITS / shares
+        return {
             "id": order_hash,
-            "status": "LIVE" if resting else ("MATCHED" if filled else "CANCELED"),
+            "status": "LIVE",
             "owner": wallet.key,
             "maker_address": order["maker"],
-            "market": book.market,
+            "market": self.books[token].market,
             "asset_id": token,
             "side": side,
             "original_size": _s(shares),
-            "size_matched": _s(filled),
+            "size_matched": "0",
             "price": _s(price),
             "outcome": self._outcome(token),
             "expiration": order["expiration"],
@@ -550,18 +671,6 @@ class FakePolymarket(PolymarketExchange):
             "associate_trades": [t["id"] for t in trades],
             "created_at": int(time.time()),
         }
-        making, taking = (paid, filled) if side == "BUY" else (filled, paid)
-        return web.json_response(
-            {
-                "success": True,
-                "orderID": order_hash,
-                "status": "matched" if filled else "live",
-                "makingAmount": str(int(making * UNITS)) if filled else "",
-                "takingAmount": str(int(taking * UNITS)) if filled else "",
-                "tradeIDs": [t["id"] for t in trades],
-                "errorMsg": "",
-            }
-        )
 
     async def _get_order(self, request: web.Request) -> web.Response:
         wallet = await self._l2(request)

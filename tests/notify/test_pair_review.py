@@ -102,6 +102,7 @@ async def test_an_approved_pair_trades_on_the_next_opportunity(
     assert "window_edge_differs" in asked.text
     assert bot.pair(JAPAN[0]) == [False]
     await bot.engine.tick()
+    await bot.engine.drain()
     assert await store.executions() == []  # flagged: seen, priced, never traded
 
     fake.button(f"pair:approve:{pair_id}", CHAT)
@@ -110,6 +111,8 @@ async def test_an_approved_pair_trades_on_the_next_opportunity(
     assert bot.pair(JAPAN[0]) == [True] and bot.pair(PERU[0]) == [False]
 
     await bot.engine.tick()
+
+    await bot.engine.drain()
     (execution,) = await store.executions()
     assert execution.pair_id == pair_id
     assert {o.market_id for o in execution.orders} == {"KXTRUMPJAPAN-26JUL01-T", "7001"}

@@ -48,7 +48,12 @@ async def test_status_from_seeded_rows(
     assert "today: 2/50 executions, P&amp;L $0.18 (loss limit $5.00)" in reply.text
     assert "last scan 30s ago" in reply.text
     assert reply.reply_markup == {
-        "inline_keyboard": [[{"text": "Stop trading", "callback_data": "stop"}]]
+        "inline_keyboard": [
+            [
+                {"text": "Stop trading", "callback_data": "stop"},
+                {"text": "Refresh", "callback_data": "status:refresh"},
+            ]
+        ]
     }
 
 

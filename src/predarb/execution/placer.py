@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 
 LOOKUP_ATTEMPTS = 4
 LOOKUP_DELAY_S = 0.25
+# A delayed match (Polymarket's sports taker delay, a few seconds) is waited for this
+# long, asking every DELAYED_POLL_S; still held after it, the order is looked after as
+# one whose fate is unknown.
+DELAYED_WINDOW_S = 15.0
+DELAYED_POLL_S = 0.25
 NOT_SENT = "not_sent_leg_refused"  # another leg of the execution was refused at preparing
 
 
@@ -141,6 +146,31 @@ async def resolve_unknown(
     )
 
 
+async def resolve_delayed(
+    venue: VenueClient, order: OrderRequest, result: OrderResult, window_s: float
+) -> OrderResult:
+    """An order the venue accepted with its match held back: asked after until it is
+    filled or killed. Neither hedged nor resent meanwhile; still held after
+    ``window_s`` it becomes UNKNOWN (``delayed_unresolved``), which keeps it blocked and
+    looked up by ``execution.unknown.UnknownOrders``."""
+    deadline = time.monotonic() + window_s
+    while time.monotonic() < deadline:
+        await asyncio.sleep(DELAYED_POLL_S)
+        try:
+            looked = await venue.get_order(order.client_order_id, result.venue_order_id)
+        except VenueError as exc:
+            log.warning("lookup of delayed %s failed: %s", order.client_order_id, exc)
+            continue
+        if looked is not None and looked.status.final:
+            return replace(looked, client_order_id=order.client_order_id)
+    return replace(
+        result,
+        status=OrderStatus.UNKNOWN,
+        error_code="delayed_unresolved",
+        error=f"the venue still held its match after {window_s:.0f} s",
+    )
+
+
 def _fill_total(result: OrderResult) -> Decimal:
     return sum((f.contracts for f in result.fills), ZERO)
 
@@ -172,8 +202,10 @@ class Placer:
         mode: str,
         clock: Callable[[], datetime],
         tif: TimeInForce = TimeInForce.FOK,
+        delayed_window_s: float = DELAYED_WINDOW_S,
     ) -> None:
         self.store = store
+        self.delayed_window_s = delayed_window_s
         self.venues = venues
         self.mode = mode
         self.clock = clock
@@ -211,7 +243,7 @@ class Placer:
             return await self._refuse(execution_id, orders, known)
         crash_point("after_write_ahead")
         crash_point("after_mark_sent")
-        placed = await asyncio.gather(*(self._send(order, world) for order, world in orders))
+        placed = await self._send_all(orders)
         crash_point("after_all_answered")
         for n, leg in enumerate(placed):
             await self.store.record_result(execution_id, leg.result, self.clock())
@@ -316,24 +348,72 @@ class Placer:
                     await self.store.set_venue_order_id(order.client_order_id, venue_id, now)
             await self.store.mark_sent([o.client_order_id for o in orders], now)
 
+    async def _send_all(self, orders: list[tuple[OrderRequest, str]]) -> list[PlacedLeg]:
+        """Every leg at the same moment; a venue with several legs (an n-way basket)
+        gets them in one call, which leaves as one request where it has a batch endpoint."""
+        by_venue: dict[Venue, list[int]] = {}
+        for n, (order, _) in enumerate(orders):
+            by_venue.setdefault(order.contract.venue, []).append(n)
+        placed: dict[int, PlacedLeg] = {}
+
+        async def group(indices: list[int]) -> None:
+            batch = [orders[n] for n in indices]
+            legs = [await self._send(*batch[0])] if len(batch) == 1 else await self._batch(batch)
+            placed.update(zip(indices, legs, strict=True))
+
+        await asyncio.gather(*(group(indices) for indices in by_venue.values()))
+        return [placed[n] for n in range(len(orders))]
+
     async def _send(self, order: OrderRequest, world: str) -> PlacedLeg:
         venue = self.venues[order.contract.venue]
         sent = time.monotonic_ns()
+        answer: OrderResult | VenueError
         try:
-            result = await venue.place_order(order)
-        except OrderStateUnknown as exc:
-            known = str(getattr(exc, "venue_order_id", "") or "")
+            answer = await venue.place_order(order)
+        except VenueError as exc:
+            answer = exc
+        return await self._answered(venue, order, world, answer, sent)
+
+    async def _batch(self, orders: list[tuple[OrderRequest, str]]) -> list[PlacedLeg]:
+        venue = self.venues[orders[0][0].contract.venue]
+        sent = time.monotonic_ns()
+        answers = await venue.place_orders([order for order, _ in orders])
+        return list(
+            await asyncio.gather(
+                *(
+                    self._answered(venue, order, world, answer, sent)
+                    for (order, world), answer in zip(orders, answers, strict=True)
+                )
+            )
+        )
+
+    async def _answered(
+        self,
+        venue: VenueClient,
+        order: OrderRequest,
+        world: str,
+        answer: OrderResult | VenueError,
+        sent: int,
+    ) -> PlacedLeg:
+        """The leg as the venue's answer leaves it: a lost reply looked up (never resent),
+        a delayed match waited for, its fills attached."""
+        if isinstance(answer, OrderStateUnknown):
+            known = str(getattr(answer, "venue_order_id", "") or "")
             if known:
                 await self.store.set_venue_order_id(order.client_order_id, known, self.clock())
-            log.warning("order %s: %s; looking it up", order.client_order_id, exc)
+            log.warning("order %s: %s; looking it up", order.client_order_id, answer)
             result = await resolve_unknown(venue, order, known)
-        except VenueError as exc:
+        elif isinstance(answer, VenueError):
             result = OrderResult(
                 order.client_order_id,
                 OrderStatus.REJECTED,
-                error_code=exc.code or type(exc).__name__,
-                error=exc.message,
+                error_code=answer.code or type(answer).__name__,
+                error=answer.message,
             )
+        else:
+            result = answer
+        if result.status is OrderStatus.DELAYED:
+            result = await resolve_delayed(venue, order, result, self.delayed_window_s)
         answered = time.monotonic_ns()
         crash_point(f"answered:{venue.venue.value}")
         result = await with_fills(venue, result)

@@ -16,6 +16,7 @@ from html import escape
 from predarb.domain import ExecutionStatus, Venue
 from predarb.notify.base import Alert, AlertKind
 from predarb.reports import PnlReport, PnlWindow, StatusReport
+from predarb.reports_quality import latency_line
 from predarb.store.records import ExecutionRecord, Holding, OrderRecord
 from predarb.store.redemptions import Redemption
 
@@ -30,11 +31,13 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("stop", "turn trading off (open positions keep being tracked)"),
     ("start", "turn trading on again"),
     ("trades", "the last 10 executions"),
-    ("pnl", "P&L today, this week, all time"),
+    ("pnl", "P&L today, this week, all time; /pnl day|week|month|kind|category|pair"),
     ("positions", "open positions"),
     ("balance", "balance per venue"),
     ("pairs", "pairs waiting for review (Approve / Reject / Show rules)"),
     ("help", "this list"),
+    ("quality", "execution quality: slippage, fill rate, leg latency; /quality DAYS"),
+    ("daily", "P&L of each of the last days; /daily DAYS"),
 )
 
 
@@ -82,6 +85,8 @@ def executed(ex: ExecutionRecord, balances: Mapping[Venue, Decimal] | None = Non
         f"cost {money(ex.expected_cost)} + fees {money(ex.expected_fees)}, "
         f"expected profit {money(ex.expected_profit)} (ROI {pct(ex.roi_pct)})",
     ]
+    if latency := latency_line(ex):
+        lines.append(f"latency: {escape(latency)}")
     if balances:
         lines.append("balances: " + _venues(balances))
     return Alert(AlertKind.EXECUTED, "\n".join(lines))
@@ -96,6 +101,8 @@ def partial(ex: ExecutionRecord, action: str, exposure: Decimal) -> Alert:
         "missing: " + ("; ".join(leg_line(o) for o in missing) or "none"),
         f"exposure {money(exposure)}; action: {escape(action)}",
     ]
+    if latency := latency_line(ex):
+        lines.append(f"latency: {escape(latency)}")
     return Alert(AlertKind.PARTIAL, "\n".join(lines))
 
 

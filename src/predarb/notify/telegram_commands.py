@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -29,9 +31,9 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from predarb import reports
+from predarb import reports, reports_periods, reports_quality
 from predarb.control import Control
-from predarb.notify import messages
+from predarb.notify import messages, report_texts
 from predarb.notify.telegram_replies import Replies, SendReply
 from predarb.store import Store
 
@@ -45,6 +47,24 @@ CLOCK_SLACK_S = 2.0
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 ACTIONS = ("stop", "start")
 NOT_ALLOWED = "user not in TELEGRAM_ALLOWED_USER_IDS"  # as a stranger: never answered
+MAX_DAYS = 90  # of /quality and /daily
+PNL_BUTTONS = InlineKeyboardMarkup(
+    [
+        [InlineKeyboardButton(by.capitalize(), callback_data=f"pnl:{by}") for by in row]
+        for row in (("day", "week", "month"), ("kind", "category", "pair"))
+    ]
+)
+
+
+def _days(args: list[str] | None, default: int) -> int | None:
+    """The DAYS argument of a command (``default`` without one), or None if bad."""
+    if not args:
+        return default
+    try:
+        days = int(args[0])
+    except ValueError:
+        return None
+    return days if 1 <= days <= MAX_DAYS else None
 
 
 def command_of(message: Message | None, bot_username: str = "") -> str:
@@ -185,23 +205,42 @@ class Commands:
             "positions": self.positions,
             "balance": self.balance,
             "help": self.help,
+            "quality": self.quality,
+            "daily": self.daily,
         }
         # /pairs is answered by notify.pair_review, beside these.
         out: list[BaseHandler[Any, Any, Any]] = [
-            CommandHandler(name, table[name]) for name, _ in messages.COMMANDS if name in table
+            CommandHandler(name, handler) for name, handler in table.items()
         ]
         out.append(CallbackQueryHandler(self.button, pattern=r"^(stop|start)$"))
+        out.append(CallbackQueryHandler(self.refresh_status, pattern=r"^status:refresh$"))
+        out.append(CallbackQueryHandler(self.pnl_button, pattern=r"^pnl:[a-z]+$"))
         return out
 
     def _reply(self, key: str, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         self.replies.put(text, markup, key=key, replaces=True)
 
-    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _status(self) -> tuple[str, InlineKeyboardMarkup]:
         report = await self.control.status()
         action = "stop" if self.control.enabled else "start"
         button = InlineKeyboardButton(f"{action.capitalize()} trading", callback_data=action)
-        markup = InlineKeyboardMarkup([[button]])
-        self._reply("status", messages.status_text(report, self.clock()), markup)
+        refresh = InlineKeyboardButton("Refresh", callback_data="status:refresh")
+        return messages.status_text(report, self.clock()), InlineKeyboardMarkup([[button, refresh]])
+
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self._reply("status", *await self._status())
+
+    async def refresh_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The Refresh button: the status message itself is brought up to date."""
+        query = update.callback_query
+        if query is None:
+            return
+        await query.answer()
+        text, markup = await self._status()
+        try:
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        except BadRequest as exc:  # "message is not modified": nothing changed
+            log.info("telegram: status not refreshed (%s)", exc.message)
 
     async def _stop(self) -> str:
         was_on = await self.control.stop(STOP_REASON)
@@ -229,7 +268,46 @@ class Commands:
         self._reply("trades", messages.trades_text(await self.store.executions(limit=10)))
 
     async def pnl(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self._reply("pnl", messages.pnl_text(await reports.pnl(self.store, self.clock())))
+        """``/pnl``: today, this week, all time, with a button per breakdown;
+        ``/pnl day|week|month|kind|category|pair``: that breakdown."""
+        by = (context.args or [""])[0].lower()
+        if by:
+            await self._breakdown(by)
+            return
+        text = messages.pnl_text(await reports.pnl(self.store, self.clock()))
+        self._reply("pnl", text, PNL_BUTTONS)
+
+    async def pnl_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or not query.data:
+            return
+        await query.answer()
+        await self._breakdown(query.data.removeprefix("pnl:"))
+
+    async def _breakdown(self, by: str) -> None:
+        if by not in reports_periods.GROUPS:
+            self._reply("pnl", f"Usage: /pnl [{'|'.join(reports_periods.GROUPS)}]")
+            return
+        text = report_texts.breakdown_text(await reports_periods.breakdown(self.store, by))
+        self._reply(f"pnl:{by}", text)
+
+    async def quality(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/quality [DAYS]``: execution quality over the last DAYS days (7)."""
+        days = _days(context.args, default=7)
+        if days is None:
+            self._reply("quality", f"Usage: /quality [DAYS], DAYS from 1 to {MAX_DAYS}")
+            return
+        report = await reports_quality.quality(self.store, self.clock(), days)
+        self._reply("quality", report_texts.quality_text(report))
+
+    async def daily(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/daily [N]``: the last N UTC days (7), one line each."""
+        days = _days(context.args, default=7)
+        if days is None:
+            self._reply("daily", f"Usage: /daily [DAYS], DAYS from 1 to {MAX_DAYS}")
+            return
+        windows = await reports_periods.daily(self.store, self.clock(), days)
+        self._reply("daily", report_texts.daily_text(windows))
 
     async def positions(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         executions = await self.store.executions(unsettled=True)

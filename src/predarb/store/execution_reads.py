@@ -133,8 +133,14 @@ class ExecutionReads(StoreConnection):
     async def open_order_ids(self) -> list[tuple[str, str, str]]:
         """(venue, client order id, venue order id) of orders not known to be final."""
         rows = await self._rows(
-            "SELECT venue, client_order_id, venue_order_id FROM orders WHERE status IN (?, ?, ?)",
-            (OrderStatus.PENDING.value, OrderStatus.OPEN.value, OrderStatus.UNKNOWN.value),
+            "SELECT venue, client_order_id, venue_order_id FROM orders"
+            " WHERE status IN (?, ?, ?, ?)",
+            (
+                OrderStatus.PENDING.value,
+                OrderStatus.OPEN.value,
+                OrderStatus.UNKNOWN.value,
+                OrderStatus.DELAYED.value,
+            ),
         )
         return [(r[0], r[1], r[2]) for r in rows]
 
@@ -163,6 +169,7 @@ def _order(r: aiosqlite.Row) -> OrderRecord:
         error=r["error"],
         created_at=parse_iso(r["created_at"]),
         sent_at=parse_iso(r["sent_at"]) if r["sent_at"] else None,
+        answered_at=parse_iso(r["answered_at"]) if r["answered_at"] else None,
     )
 
 

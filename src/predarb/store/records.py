@@ -55,6 +55,7 @@ class OrderRecord:
     error: str
     created_at: datetime
     sent_at: datetime | None
+    answered_at: datetime | None = None  # when the venue's answer was recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ own code and message.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -88,6 +89,20 @@ class VenueClient(abc.ABC):
         """Send one order. Raises ``OrderStateUnknown`` when the reply was lost; the
         caller then uses ``get_order`` with the same client order id."""
 
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | VenueError]:
+        """Send several orders of one execution at the same moment. Each answer is the
+        order's result, or the ``VenueError`` its ``place_order`` would have raised (a
+        lost reply: ``OrderStateUnknown``). By default one request each, side by side; a
+        venue with a batch endpoint sends them in one request."""
+
+        async def one(order: OrderRequest) -> OrderResult | VenueError:
+            try:
+                return await self.place_order(order)
+            except VenueError as exc:
+                return exc
+
+        return list(await asyncio.gather(*(one(order) for order in orders)))
+
     async def prepare(self, order: OrderRequest) -> str:
         """The id the venue will know ``order`` by, when it can be known before sending
         (the placer records it first, so a restart can look the order up). By default
@@ -116,6 +131,13 @@ class VenueClient(abc.ABC):
     @abc.abstractmethod
     async def get_balance(self) -> Decimal:
         """Cash available for new orders, in dollars."""
+
+    def order_rate(self) -> tuple[int, float] | None:
+        """How many new orders the venue takes per how many seconds (the limit this
+        client keeps to, within the venue's documented one), or None when no order
+        reaches a venue (paper) or the limit is unknown. The trading state reserves
+        each execution's orders against it before approving one."""
+        return None
 
     async def get_shard_balances(self) -> dict[int, Decimal]:
         """Cash on each exchange shard, for a venue that holds collateral per shard

@@ -157,6 +157,9 @@ class GuardedVenue(VenueClient):
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
+    def order_rate(self) -> tuple[int, float] | None:
+        return self.inner.order_rate()
+
     async def _watched(self, call: Awaitable[T]) -> T:
         try:
             result = await call
@@ -221,6 +224,19 @@ class GuardedVenue(VenueClient):
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         return await self._watched(self.inner.place_order(order))
+
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | VenueError]:
+        try:
+            answers = await self.inner.place_orders(orders)
+        except Exception as exc:
+            if is_venue_failure(exc):
+                await self.breaker.failure(exc)
+            raise
+        failure = next(
+            (a for a in answers if isinstance(a, VenueError) and is_venue_failure(a)), None
+        )
+        await (self.breaker.failure(failure) if failure else self.breaker.success())
+        return answers
 
     async def prepare(self, order: OrderRequest) -> str:
         return await self.inner.prepare(order)

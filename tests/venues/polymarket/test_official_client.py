@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 from py_clob_client_v2 import ApiCreds, ClobClient, MarketOrderArgs, OrderArgs, OrderType
+from py_clob_client_v2.clob_types import PostOrdersV2Args
 from py_clob_client_v2.exceptions import PolyApiException
 
 from tests.fakes.polymarket_server import FakePolymarket
@@ -89,3 +90,19 @@ async def test_official_l1_derive(fake: FakePolymarket) -> None:
     assert (creds.api_key, creds.api_secret, creds.api_passphrase) == fake.register_wallet(
         client.get_address()
     )
+
+
+async def test_official_batch_accepted(env: Env) -> None:
+    """``post_orders``: the official client's batch of two FOK orders is one
+    ``POST /orders`` answered per order in the array."""
+    client = official(env, KEY)
+    yes = await asyncio.to_thread(
+        client.create_order, OrderArgs(token_id=env.yes, price=0.45, size=10.0, side="BUY")
+    )
+    no = await asyncio.to_thread(
+        client.create_order, OrderArgs(token_id=env.no, price=0.56, size=10.0, side="BUY")
+    )
+    batch = [PostOrdersV2Args(order=o, orderType=OrderType.FOK) for o in (yes, no)]
+    replies = await asyncio.to_thread(client.post_orders, batch)
+    assert [(r["success"], r["status"]) for r in replies] == [(True, "matched")] * 2
+    assert env.fake.batches == [2] and env.fake.signer_failures == 0

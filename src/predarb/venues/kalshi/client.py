@@ -128,6 +128,7 @@ class KalshiVenue(VenueClient):
             client=http_client,
         )
         self._series = tuple(series_tickers)
+        self._write_rate = write_rate
         self._ws_url = ws_url or ws.ws_url(base_url)
         self._max_pages = max_pages
         self._order_retries = order_retries
@@ -554,6 +555,11 @@ class KalshiVenue(VenueClient):
             return wire_orders.parse_fill(item, coid, self._sent.get(coid))
 
         return list(wire.each(items, parse, "fill"))
+
+    def order_rate(self) -> tuple[int, float]:
+        # Kalshi's Basic tier refills 100 write tokens a second and an order costs 10
+        # (A.6 of the venue notes): 10 orders a second, the write limiter's default.
+        return int(self._write_rate), 1.0
 
     async def get_balance(self) -> Decimal:
         self._require_key()

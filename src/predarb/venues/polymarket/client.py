@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 END_CURSOR = "LTE="
 _ORDER_TYPES = {TimeInForce.FOK: "FOK", TimeInForce.IOC: "FAK", TimeInForce.GTC: "GTC"}
 _BOOKS_PER_CALL = 50
+_BATCH_MAX = 15  # orders per POST /orders
 _MAX_PREPARED = 100
 # L2 headers carry a timestamp in seconds: a prepared request older than this is
 # signed again at sending.
@@ -120,6 +121,7 @@ class PolymarketVenue(VenueClient):
         self._creds = ApiCredentials(*api_creds) if api_creds else None
         self._signature_type = signature_type
         self._page_size, self._max_pages, self._tag_id = page_size, max_pages, tag_id
+        self._writes_per_10s = clob_writes_per_10s
         common: dict[str, Any] = {
             "timeout_s": timeout_s,
             "read_attempts": read_attempts,
@@ -428,11 +430,7 @@ class PolymarketVenue(VenueClient):
         ``PolymarketOrderStateUnknown`` with the order hash.
         """
         self._require_trading()
-        prepared = self._prepared.pop(order.client_order_id, None)
-        # The tick (or market info, or the CLOB's version) changed since signing.
-        fresh = prepared is not None and prepared.info == self._tokens.get(prepared.info.token_id)
-        fresh = fresh and prepared is not None and prepared.version == self._clob_version
-        ready = prepared if prepared is not None and fresh else await self._build(order)
+        ready = await self._ready(order)
         if isinstance(ready, OrderResult):
             return ready
         result = await self._post(order, ready)
@@ -463,25 +461,20 @@ class PolymarketVenue(VenueClient):
         return self._clob_version
 
     async def _post(self, order: OrderRequest, ready: _Ready) -> OrderResult:
-        signed, shares, info, side = ready.signed, ready.shares, ready.info, ready.side
         try:
             if ready.write is not None and time.monotonic() - ready.write.signed_at < _FRESH_S:
                 raw = await self._clob.send_prepared(ready.write, order=True)
             else:
                 raw = await self._clob.write("POST", "/order", ready.body, order=True)
         except OrderRejected as exc:
-            status = OrderStatus.CANCELED if exc.code in KILL_CODES else OrderStatus.REJECTED
-            return OrderResult(
-                order.client_order_id,
-                status,
-                venue_order_id=signed.order_hash,
-                error_code=exc.code,
-                error=exc.message,
-            )
+            return _killed_or_refused(order, ready, exc.code, exc.message)
         except (OrderStateUnknown, BadResponse) as exc:
-            raise PolymarketOrderStateUnknown(
-                f"order {signed.order_hash}: {exc.message}", venue_order_id=signed.order_hash
-            ) from exc
+            raise _lost(ready, exc.message) from exc
+        return self._reply(order, ready, raw)
+
+    def _reply(self, order: OrderRequest, ready: _Ready, raw: Any) -> OrderResult:
+        """The venue's answer to one posted order (alone or in a batch)."""
+        signed, shares, info, side = ready.signed, ready.shares, ready.info, ready.side
         notional = shares * order.price
         try:
             posted = wire.posted_order(
@@ -492,11 +485,73 @@ class PolymarketVenue(VenueClient):
                 taking_bound=notional / info.tick_size if side == "BUY" else shares,
             )
         except WireError as exc:
-            raise PolymarketOrderStateUnknown(
-                f"order {signed.order_hash}: unreadable reply ({exc})",
-                venue_order_id=signed.order_hash,
-            ) from None
+            raise _lost(ready, f"unreadable reply ({exc})") from None
         return self._posted_result(order, signed.order_hash, shares, posted, info)
+
+    async def place_orders(self, orders: Sequence[OrderRequest]) -> list[OrderResult | VenueError]:
+        """Several orders in one ``POST /orders`` (at most 15 a request), so the legs of
+        an n-way basket leave together. A lost reply leaves each order of the request
+        unknown (``PolymarketOrderStateUnknown`` with its hash), never resent."""
+        if len(orders) < 2:
+            return await super().place_orders(orders)
+        self._require_trading()
+        answers: list[OrderResult | VenueError | None] = [None] * len(orders)
+        ready: list[tuple[int, _Ready]] = []
+        for n, order in enumerate(orders):
+            r = await self._ready(order)
+            if isinstance(r, OrderResult):
+                answers[n] = r
+            else:
+                ready.append((n, r))
+        for start in range(0, len(ready), _BATCH_MAX):
+            chunk = ready[start : start + _BATCH_MAX]
+            replies = await self._post_batch([orders[n] for n, _ in chunk], [r for _, r in chunk])
+            for (n, _), reply in zip(chunk, replies, strict=True):
+                answers[n] = reply
+        stale = [
+            n
+            for n, a in enumerate(answers)
+            if isinstance(a, OrderResult) and a.error_code == VERSION_MISMATCH
+        ]
+        if stale and await self._version_changed():
+            # Refused, so nothing exists to duplicate: signed again and sent once more.
+            for n in stale:
+                try:
+                    answers[n] = await self.place_order(orders[n])
+                except VenueError as exc:
+                    answers[n] = exc
+        return [a for a in answers if a is not None]
+
+    async def _ready(self, order: OrderRequest) -> _Ready | OrderResult:
+        """The order as ``prepare`` left it, or signed now if it was not prepared or the
+        tick, market info or CLOB version changed since."""
+        prepared = self._prepared.pop(order.client_order_id, None)
+        fresh = prepared is not None and prepared.info == self._tokens.get(prepared.info.token_id)
+        fresh = fresh and prepared is not None and prepared.version == self._clob_version
+        return prepared if prepared is not None and fresh else await self._build(order)
+
+    async def _post_batch(
+        self, orders: list[OrderRequest], ready: list[_Ready]
+    ) -> list[OrderResult | VenueError]:
+        try:
+            raw = await self._clob.write("POST", "/orders", [r.body for r in ready], order=True)
+        except OrderRejected as exc:  # the request as a whole was refused: nothing placed
+            return [
+                _killed_or_refused(o, r, exc.code, exc.message)
+                for o, r in zip(orders, ready, strict=True)
+            ]
+        except (OrderStateUnknown, BadResponse) as exc:
+            return [_lost(r, exc.message) for r in ready]
+        if not isinstance(raw, list) or len(raw) != len(ready):
+            got = len(raw) if isinstance(raw, list) else "no list"
+            return [_lost(r, f"batch reply of {got} for {len(ready)} orders") for r in ready]
+        answers: list[OrderResult | VenueError] = []
+        for order, r, item in zip(orders, ready, raw, strict=True):
+            try:
+                answers.append(self._reply(order, r, item))
+            except VenueError as exc:
+                answers.append(exc)
+        return answers
 
     async def _build(self, order: OrderRequest) -> _Ready | OrderResult:
         """The signed order and its POST body, or its local refusal (nothing sent)."""
@@ -564,7 +619,7 @@ class PolymarketVenue(VenueClient):
         statuses = {
             "matched": OrderStatus.FILLED if filled >= shares else OrderStatus.PARTIAL,
             "live": OrderStatus.OPEN,
-            "delayed": OrderStatus.PENDING,
+            "delayed": OrderStatus.DELAYED,
             "unmatched": OrderStatus.CANCELED,
         }
         fee = ZERO
@@ -623,7 +678,7 @@ class PolymarketVenue(VenueClient):
         cost = sum((f.contracts * f.price for f in fills), ZERO)
         avg = (cost / filled).quantize(Decimal("0.000001")) if fills and filled else oo.price
         if oo.status in ("LIVE", "DELAYED"):
-            status = OrderStatus.OPEN if oo.status == "LIVE" else OrderStatus.PENDING
+            status = OrderStatus.OPEN if oo.status == "LIVE" else OrderStatus.DELAYED
         elif oo.status == "INVALID":
             status = OrderStatus.REJECTED
         elif filled >= oo.original_size and filled:
@@ -721,6 +776,11 @@ class PolymarketVenue(VenueClient):
 
     # ------------------------------------------------------------ account
 
+    def order_rate(self) -> tuple[int, float]:
+        # POST /order allows 5,000 per 10 s in bursts and 120,000 per 10 min; the
+        # client's write limiter keeps well inside that, and so does the budget.
+        return self._writes_per_10s, 10.0
+
     async def get_balance(self) -> Decimal:
         """Spendable pUSD (``/balance-allowance``, 6-dp base units) in dollars."""
         self._require_trading()
@@ -805,6 +865,22 @@ class _Ready:
     body: dict[str, Any]
     write: PreparedWrite | None  # None: sign the request at sending
     version: int = 2  # the CLOB's version when it was signed
+
+
+def _killed_or_refused(order: OrderRequest, ready: _Ready, code: str, message: str) -> OrderResult:
+    status = OrderStatus.CANCELED if code in KILL_CODES else OrderStatus.REJECTED
+    return OrderResult(
+        order.client_order_id,
+        status,
+        venue_order_id=ready.signed.order_hash,
+        error_code=code,
+        error=message,
+    )
+
+
+def _lost(ready: _Ready, why: str) -> PolymarketOrderStateUnknown:
+    order_hash = ready.signed.order_hash
+    return PolymarketOrderStateUnknown(f"order {order_hash}: {why}", venue_order_id=order_hash)
 
 
 def _refused(order: OrderRequest, code: str, message: str) -> OrderResult:

@@ -1,0 +1,49 @@
+"""The CLI mirrors of the phone's reports (``predarb quality``, ``pnl --by``, ``daily``):
+the same text as the Telegram replies, read from the same database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from predarb import reports_periods, reports_quality
+from predarb.notify import report_texts
+from predarb.notify.base import Alert, AlertKind
+from predarb.store import Store
+from tests.notify.seed_quality import timed_execution
+from tests.processes import run_predarb
+
+
+def plain(html: str) -> str:
+    return Alert(AlertKind.INFO, html).plain
+
+
+async def test_quality_pnl_by_and_daily_print_the_reports(tmp_path: Path) -> None:
+    db = tmp_path / "predarb.sqlite3"
+    at = datetime.now(UTC) - timedelta(hours=1)
+    store = await Store.open(db)
+    try:
+        await store.claim_mode("paper", at)
+        await timed_execution(store, "c-1", "Lakers @ Celtics", at=at, settle=True)
+        await timed_execution(store, "c-2", "Knicks @ Nets", at=at, one_leg="unwound")
+        q = await reports_quality.quality(store, datetime.now(UTC), 3)
+        kinds = await reports_periods.breakdown(store, "kind")
+    finally:
+        await store.close()
+    env = {"PREDARB_DB_PATH": str(db)}
+
+    out = run_predarb(["quality", "--days", "3"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == plain(report_texts.quality_text(q)).strip()
+    assert "Execution quality, last 3 days: 2 executions" in out.stdout
+
+    out = run_predarb(["pnl", "--by", "kind"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == plain(report_texts.breakdown_text(kinds)).strip()
+
+    out = run_predarb(["daily", "--days", "2"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Last 2 days (UTC)")
+
+    out = run_predarb(["pnl", "--by", "weekday"], env, cwd=tmp_path)
+    assert out.returncode == 2 and "--by: one of day, week" in out.stderr
