@@ -105,6 +105,7 @@ async def test_a_pair_approved_from_the_dashboard_trades_on_the_next_opportunity
         assert "then the market resolves to Yes" in rules[f"kalshi:{JAPAN[0].market_id}"]
         assert rules[f"polymarket:{JAPAN[1].market_id}"].startswith('Resolves "Yes"')
         await rig.engine.tick()
+        await rig.engine.drain()
         assert await rig.store.executions() == []  # flagged: priced, never traded
 
         answer = await http.post(f"/api/reviews/{japan['pair_id']}/approve")
@@ -113,6 +114,7 @@ async def test_a_pair_approved_from_the_dashboard_trades_on_the_next_opportunity
         assert rig.pair(JAPAN[0]) == [True] and rig.pair(PERU[0]) == [False]
 
         await rig.engine.tick()
+        await rig.engine.drain()  # executions run as tasks of their own
         (execution,) = await rig.store.executions()
         assert execution.pair_id == japan["pair_id"]
         assert {o.market_id for o in execution.orders} == {JAPAN[0].market_id, "7001"}
