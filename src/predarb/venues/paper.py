@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,9 @@ class PaperLedger:
         self._orders: dict[str, OrderResult] = {}
         self._fills: list[Fill] = []
         self._seq = 0
+        # Ids must not repeat after a restart on the same database: a fill id already
+        # stored (the key is venue + fill id) would hide the new fill.
+        self._run = uuid.uuid4().hex[:8]
 
     def known(self, client_order_id: str) -> OrderResult | None:
         return self._orders.get(client_order_id)
@@ -149,8 +153,12 @@ class PaperLedger:
     def affordable(self, order: OrderRequest, fee: FeeSchedule | None) -> tuple[str, str] | None:
         """Whether the account can pay for (BUY) or deliver (SELL) the whole order."""
         if order.action is Action.BUY:
-            # p(1 - p) peaks at 0.5, so no fill at or below the limit costs a higher fee.
-            worst_fee = taker_fee(fee, order.contracts, min(order.price, HALF))
+            # p(1 - p) peaks at 0.5, so no fill at or below the limit costs a higher fee;
+            # a fee on the premium (Polymarket US) is highest at the limit itself.
+            worst_fee = max(
+                taker_fee(fee, order.contracts, min(order.price, HALF)),
+                taker_fee(fee, order.contracts, order.price),
+            )
             need = order.price * order.contracts + worst_fee
             if need > self.balance:
                 return "insufficient_balance", f"needs {need}, balance is {self.balance}"
@@ -225,7 +233,7 @@ class PaperLedger:
 
     def _next_id(self) -> str:
         self._seq += 1
-        return f"{self.venue.value}-paper-{self._seq}"
+        return f"{self.venue.value}-paper-{self._run}-{self._seq}"
 
 
 class PaperVenue(VenueClient):
