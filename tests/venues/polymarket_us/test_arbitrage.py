@@ -164,3 +164,16 @@ async def test_settlement_credits_the_payout(rig: Rig) -> None:
 
     result = await Settler(rig.store, rig.venues, collect, lambda: NOW).settle_once()
     assert result.settled == 1 and result.mismatched == 0
+
+
+async def test_the_pair_says_which_polymarket_and_which_side(rig: Rig) -> None:
+    listed = {v: await c.list_markets() for v, c in rig.venues.items()}
+    [pair] = match_venues(Matcher().match, listed)
+    d = pair_to_json(pair)
+    assert d["polymarket_venue"] == "polymarket_us" and d["polymarket"] == [SLUG]
+    assert {(e["kalshi"], e["kalshi_side"], e["outcome"], e["token_id"]) for e in d["mapping"]} == {
+        (LAL, "yes", "Lakers", "long"),
+        (BOS, "no", "Lakers", "long"),
+        (BOS, "yes", "Celtics", "short"),
+        (LAL, "no", "Celtics", "short"),
+    }

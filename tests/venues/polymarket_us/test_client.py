@@ -193,3 +193,10 @@ def test_positions_are_reconciled_per_market_as_long_minus_short() -> None:
     a_short = position_key(Venue.POLYMARKET_US, "a", "Celtics", "short")
     assert a_long[0] != b_long[0]
     assert a_long[0] == a_short[0] and (a_long[1], a_short[1]) == (1, -1)
+
+
+async def test_an_open_markets_settlement_value_is_not_trusted(
+    venue: PolymarketUSVenue, fake: FakePolymarketUS
+) -> None:
+    fake.exchange.markets[SLUG].settlement = D(0)  # answered, though still trading
+    assert await venue.get_resolution(SLUG) is None

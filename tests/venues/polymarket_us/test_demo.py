@@ -7,11 +7,13 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from predarb import reports
 from predarb.config import Settings
 from predarb.domain import Action, ExecutionStatus, OrderRequest, OrderStatus, Venue
 from predarb.engine import Engine
 from predarb.matching.matcher import Matcher
 from predarb.modes import build_demo_venues, demo_settings
+from predarb.notify import messages
 from predarb.notify.base import FanOut
 from predarb.store import Store
 from predarb.venues.paper import PaperVenue
@@ -73,6 +75,10 @@ async def test_the_demo_trades_kalshi_against_polymarket_us(store: Store, tmp_pa
                     done += placement.status is ExecutionStatus.SUCCESS
             if done >= 2:
                 break
+        # The dashboard and Telegram show it as a venue, with its balance.
+        status = await reports.status(store, world.now())
+        assert Venue.POLYMARKET_US in status.balances
+        assert "polymarket_us $" in messages.status_text(status, world.now())
     finally:
         await engine.shutdown()
     assert done >= 2
