@@ -75,6 +75,8 @@ from predarb.risk import (
 )
 from predarb.safety import EngineSafety
 from predarb.settlement import Settler
+from predarb.start_positions import RETRY_S as START_POSITIONS_RETRY_S
+from predarb.start_positions import StartPositions
 from predarb.store import Store
 from predarb.store.records import iso
 from predarb.trading_state import Reservation, TradingState, spent_by_venue
@@ -281,6 +283,12 @@ class Engine:
             await announce_recovered(self.store, recovered, self.alert, self.unknown)
             if recovered.cancelled:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
+        # Still before any trade: the venues' positions against the database's (live).
+        self.reconciler = Reconciler(self.store, self.venues, self.alert, self.clock)
+        self.start_positions = StartPositions(
+            self.reconciler, self.state, self.control, self.alert, live=self.mode == "live"
+        )
+        await self.start_positions.check()
         self.scheduler = scheduler = AsyncIOScheduler(timezone="UTC")
 
         def every(seconds: float, job_id: str, job: Callable[[], Awaitable[object]]) -> None:
@@ -310,8 +318,8 @@ class Engine:
             misfire_grace_time=3600,
             coalesce=True,
         )
-        self.reconciler = Reconciler(self.store, self.venues, self.alert, self.clock)
         every(RECONCILE_INTERVAL_S, "reconcile", self.reconciler.reconcile_once)
+        every(START_POSITIONS_RETRY_S, "positions at start", self.start_positions.check)
         if self.matcher is not None:
             every(min(self.rematch_interval_s, MATCH_RETRY_S), "rematch", self._rematch_when_due)
         every(1, "watch", self.safety.watch)
