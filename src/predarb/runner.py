@@ -20,6 +20,7 @@ from predarb.notify.base import FanOut, Notifier
 from predarb.notify.console import ConsoleNotifier
 from predarb.notify.messages import money
 from predarb.risk import RiskLimits, max_bet_warning
+from predarb.runtime_settings import RuntimeSettings, apply_to
 from predarb.store import Store
 from predarb.venues.base import AuthError, VenueClient, VenueError
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import socket
 
     from predarb.notify.pair_review import PairReview
+    from predarb.notify.telegram_control import Operations
     from predarb.web import Access
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ def notifiers(
     echo: bool,
     review: PairReview | None = None,
     extra: Sequence[Notifier] = (),
+    operations: Operations | None = None,
 ) -> Notifier:
     channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
     if settings.telegram_enabled:
@@ -102,6 +105,7 @@ def notifiers(
                 store,
                 review=review,
                 allowed_users=settings.allowed_user_ids,
+                operations=operations,
             )
         )
     return FanOut(channels)
@@ -176,6 +180,9 @@ async def _run_on(
     review = pair_review(settings, store)
     if review is not None:
         await review.load()
+    # Limits and the blacklist changed from the phone before this start apply from it.
+    runtime = RuntimeSettings(store, settings, utcnow)
+    settings = await runtime.load()
     engine = Engine(
         settings,
         store,
@@ -191,7 +198,13 @@ async def _run_on(
         review.attach(engine)
     dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
     engine.notifier = notifiers(
-        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
+        settings,
+        store,
+        engine.control,
+        echo_alerts,
+        review,
+        [dashboard.feed] if dashboard else [],
+        operations=phone_operations(engine, runtime),
     )
     await _remember_limits(store, settings)
     warning = max_bet_warning(RiskLimits.from_settings(settings))
@@ -220,6 +233,38 @@ async def _run_on(
         if dashboard is not None:
             await dashboard.close()
     return engine
+
+
+def phone_operations(engine: Engine, runtime: RuntimeSettings) -> Operations:
+    """What ``/set``, ``/blacklist``, ``/unblock`` and ``/unwind`` do to this engine:
+    a change reaches risk at once, and the opportunities it refused are priced again."""
+    from predarb.events import PairUnblocked
+    from predarb.execution.hedging import HedgePolicy
+    from predarb.execution.manual_unwind import unwind_execution
+    from predarb.notify.telegram_control import Operations
+
+    def changed(settings: Settings) -> None:
+        apply_to(engine, settings)
+        if engine.standing:
+            engine.book_cache.mark(engine.standing)
+
+    runtime.listen(changed)
+
+    async def unwind(execution_id: str) -> str:
+        policy = HedgePolicy.from_settings(engine.settings)
+        result = await unwind_execution(engine.placer, execution_id, policy)
+        engine.state.stale()
+        await engine.refresh_balances()
+        return result.text
+
+    async def unblock(name: str) -> bool:
+        was = await engine.store.unblock(name, utcnow())
+        engine.state.stale()
+        if was:
+            await engine.bus.publish(PairUnblocked(name))
+        return was
+
+    return Operations(runtime, unwind=unwind, unblock=unblock)
 
 
 async def _remember_limits(store: Store, settings: Settings) -> None:
