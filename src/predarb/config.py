@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from predarb.domain import Venue
 from predarb.errors import ConfigError as ConfigError  # raised here, importable from here
 
 KALSHI_PROD_URL = "https://external-api.kalshi.com/trade-api/v2"
@@ -31,11 +32,22 @@ POLY_CLOB_PROD_URL = "https://clob.polymarket.com"
 POLY_GAMMA_PROD_URL = "https://gamma-api.polymarket.com"
 POLY_RELAYER_PROD_URL = "https://relayer-v2.polymarket.com"
 TELEGRAM_PROD_URL = "https://api.telegram.org/bot"
+POLY_US_GATEWAY_PROD_URL = "https://gateway.polymarket.us"
+POLY_US_API_PROD_URL = "https://api.polymarket.us"
 
 
 class LogFormat(StrEnum):
     CONSOLE = "console"
     JSON = "json"
+
+
+class PolymarketChoice(StrEnum):
+    """Which Polymarket the bot trades beside Kalshi. International Polymarket blocks
+    US persons; Polymarket US is the exchange for US residents."""
+
+    INTERNATIONAL = "international"
+    US = "us"
+    BOTH = "both"  # two separate venues, each paired with Kalshi
 
 
 class Settings(BaseSettings):
@@ -80,6 +92,15 @@ class Settings(BaseSettings):
     poly_ctf_address: str = "0x4D97DCd97eC945f40cF65F87097ACe5EA0476045"
     poly_adapter_address: str = "0xAdA100Db00Ca00073811820692005400218FcE1f"
     poly_neg_risk_adapter_address: str = "0xadA2005600Dec949baf300f4C6120000bDB6eAab"
+
+    predarb_polymarket: PolymarketChoice = PolymarketChoice.INTERNATIONAL
+    # Polymarket US (predarb.venues.polymarket_us): Ed25519 API key from the developer
+    # portal, the public gateway and the authenticated API host.
+    poly_us_key_id: str | None = None
+    poly_us_secret_key: SecretStr | None = None
+    poly_us_gateway_url: str = POLY_US_GATEWAY_PROD_URL
+    poly_us_api_url: str = POLY_US_API_PROD_URL
+    poly_us_categories: str = ""
 
     telegram_bot_token: SecretStr | None = None
     telegram_chat_id: int | None = None
@@ -148,6 +169,20 @@ class Settings(BaseSettings):
             raise ValueError("must be 64 hex digits (32 bytes), with or without 0x")
         return SecretStr("0x" + digits)
 
+    @field_validator("poly_us_secret_key")
+    @classmethod
+    def _us_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        from predarb.venues.base import VenueError
+        from predarb.venues.polymarket_us.auth import load_secret
+
+        if v is None or not v.get_secret_value().strip():
+            return None
+        try:
+            load_secret(v.get_secret_value())
+        except VenueError as exc:
+            raise ValueError(exc.message) from None
+        return SecretStr(v.get_secret_value().strip())
+
     @field_validator("poly_funder")
     @classmethod
     def _funder(cls, v: str | None) -> str | None:
@@ -164,6 +199,8 @@ class Settings(BaseSettings):
         "telegram_base_url",
         "poly_rpc_url",
         "poly_relayer_url",
+        "poly_us_gateway_url",
+        "poly_us_api_url",
     )
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -227,6 +264,9 @@ class Settings(BaseSettings):
         if given and len(given) < len(poly_creds):
             missing = next(k for k, v in poly_creds.items() if v is None)
             raise _field_error(missing, "POLY_API_KEY, _SECRET and _PASSPHRASE go together")
+        if bool(self.poly_us_key_id) != (self.poly_us_secret_key is not None):
+            missing = "poly_us_secret_key" if self.poly_us_key_id else "poly_us_key_id"
+            raise _field_error(missing, "required when the other POLY_US_ key variable is set")
         if bool(self.kalshi_api_key_id) != (self.kalshi_private_key_path is not None):
             missing = "kalshi_private_key_path" if self.kalshi_api_key_id else "kalshi_api_key_id"
             raise _field_error(missing, "required when the other KALSHI_ key variable is set")
@@ -243,6 +283,23 @@ class Settings(BaseSettings):
         return frozenset(int(i) for i in self.telegram_allowed_user_ids.split(",") if i.strip())
 
     @property
+    def polymarket_venues(self) -> tuple[Venue, ...]:
+        """The Polymarket venue(s) traded beside Kalshi (``PREDARB_POLYMARKET``)."""
+        return {
+            PolymarketChoice.INTERNATIONAL: (Venue.POLYMARKET,),
+            PolymarketChoice.US: (Venue.POLYMARKET_US,),
+            PolymarketChoice.BOTH: (Venue.POLYMARKET, Venue.POLYMARKET_US),
+        }[self.predarb_polymarket]
+
+    @property
+    def venues(self) -> tuple[Venue, ...]:
+        return (Venue.KALSHI, *self.polymarket_venues)
+
+    @property
+    def poly_us_category_list(self) -> tuple[str, ...]:
+        return tuple(c.strip().lower() for c in self.poly_us_categories.split(",") if c.strip())
+
+    @property
     def telegram_enabled(self) -> bool:
         return self.telegram_bot_token is not None and self.telegram_chat_id is not None
 
@@ -255,6 +312,7 @@ class Settings(BaseSettings):
             self.poly_api_secret,
             self.poly_api_passphrase,
             self.poly_relayer_api_key,
+            self.poly_us_secret_key,
             self.telegram_bot_token,
             self.predarb_web_token,
         ):

@@ -19,7 +19,13 @@ CENT = Decimal("0.01")
 
 class Venue(StrEnum):
     KALSHI = "kalshi"
-    POLYMARKET = "polymarket"
+    POLYMARKET = "polymarket"  # international: Polygon CLOB, blocks US persons
+    POLYMARKET_US = "polymarket_us"  # the CFTC-regulated exchange for US residents
+
+    @property
+    def is_polymarket(self) -> bool:
+        """Either Polymarket: the venue the matcher pairs against Kalshi."""
+        return self is not Venue.KALSHI
 
 
 class MarketStatus(StrEnum):

@@ -347,8 +347,9 @@ class RiskManager:
         if until is not None and until > snap.now:
             return _reject(
                 "pair_blacklisted",
-                f"pair {opp.pair_id} is blacklisted after one-legged results until "
-                f"{until.isoformat(timespec='seconds')}",
+                # Blocked by one-legged results, a resolution mismatch or a block on
+                # its series: the event log holds which.
+                f"pair {opp.pair_id} is blocked until {until.isoformat(timespec='seconds')}",
             )
         return None
 

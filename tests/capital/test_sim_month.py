@@ -30,16 +30,19 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
+SIM_VENUES = (Venue.KALSHI, Venue.POLYMARKET)  # the venues the simulator lists
+
+
 @dataclass
 class Month:
-    spent: dict[Venue, Decimal] = field(default_factory=lambda: {v: Decimal(0) for v in Venue})
+    spent: dict[Venue, Decimal] = field(default_factory=lambda: {v: Decimal(0) for v in SIM_VENUES})
     bought: list[tuple[Contract, Decimal]] = field(default_factory=list)
-    refused: dict[Venue, int] = field(default_factory=lambda: {v: 0 for v in Venue})
+    refused: dict[Venue, int] = field(default_factory=lambda: {v: 0 for v in SIM_VENUES})
 
 
 async def _month(store: Store, *, redeem: bool) -> tuple[Month, dict[Venue, SimVenue], SimWorld]:
     world = SimWorld(5, resolve_after_s=36 * 3600, step_s=3600, respawn=True)
-    venues = {v: SimVenue(world, v, balance=START_BALANCE) for v in Venue}
+    venues = {v: SimVenue(world, v, balance=START_BALANCE) for v in SIM_VENUES}
     returner = venues[Venue.POLYMARKET].returner(store, Alerts(), world.now)
     assert (
         returner is not None and venues[Venue.KALSHI].returner(store, Alerts(), world.now) is None

@@ -44,7 +44,7 @@ async def test_start_survives_a_venue_down_and_matches_when_it_returns(
         kalshi.state = "up"
         await engine._rematch_when_due()
         assert engine.pairs, "matched once the venue answered"
-        assert {c.venue for p in engine.pairs for c in p.contracts} == set(Venue)
+        assert {c.venue for p in engine.pairs for c in p.contracts} == set(venues)
         assert len(await store.load_pairs()) == len(engine.pairs)
 
         # A venue that suddenly lists nothing does not wipe the known pairs.

@@ -62,7 +62,7 @@ async def test_a_month_of_pnl_matches_an_independent_recomputation(tmp_path: Pat
         assert any(g.settled_at is None for g in gens)  # some still open at the end
         assert report.all_time.wins and report.all_time.losses
 
-        for venue in Venue:
+        for venue in (Venue.KALSHI, Venue.POLYMARKET):  # the venues the month traded
             fills = [f for g in gens for f in g.fills if f.contract.venue is venue]
             got = next(v for v in report.per_venue if v.venue is venue)
             bought = [f for f in fills if f.action is Action.BUY]

@@ -330,3 +330,14 @@ async def test_paper_over_the_simulator() -> None:
     assert await venue.get_resolution(market.market_id) == world.resolution(
         Venue.POLYMARKET, market.market_id
     )
+
+
+async def test_a_restart_never_reuses_order_or_fill_ids() -> None:
+    """A fill is stored by venue and fill id: a second run whose ids restarted from 1
+    would have its fills taken for the first run's and dropped (positions missing, a
+    false "every leg lost" at settlement)."""
+    first, second = paper(fresh()), paper(fresh())  # the same account before and after
+    a = await first.place_order(buy("5", "0.42", coid="run-1"))
+    b = await second.place_order(buy("5", "0.42", coid="run-2"))
+    assert a.venue_order_id != b.venue_order_id
+    assert {f.fill_id for f in a.fills}.isdisjoint(f.fill_id for f in b.fills)

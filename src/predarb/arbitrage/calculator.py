@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
 from predarb.arbitrage import precision
-from predarb.arbitrage.fees import fee_for_levels
+from predarb.arbitrage.fees import fee_for_levels, unit_fee
 from predarb.domain import (
     ONE,
     ZERO,
@@ -95,7 +95,7 @@ class _Side:
         """Price plus the unrounded fee of one contract at ``price``."""
         if self.schedule is None:
             return price
-        return price + self.schedule.rate * (price * (ONE - price)) ** self.schedule.exponent
+        return price + unit_fee(self.schedule, price)
 
     def fills(self, contracts: Decimal) -> list[tuple[Decimal, Decimal]]:
         out: list[tuple[Decimal, Decimal]] = []

@@ -9,6 +9,14 @@ contracts (shares) filled and p the fill price; they differ in rounding:
   py-clob-client-v2's ``fees.py`` only estimates the fee in floats to size a buy and does
   no rounding, so the rounding here follows the venue's documentation: half-up to 5 dp.
 
+Polymarket US is the exception: a flat share of the premium, not of ``p × (1 − p)``.
+Its fee page says ``rate × C × price`` for a buyer of YES and ``rate × C × (1 − price)``
+for a seller of YES (a buyer of NO), which is ``rate × C × p`` with p the price of the
+contract bought in both cases; ``rate`` is the market's ``feeCoefficient``; each fill's
+fee is rounded to the cent, half to even. Other sources disagree (a tenth of a cent,
+a minimum fee), so every fill is also checked against the commission the exchange
+reports (``polymarket_us.fees``).
+
 A walk through a book fills one level at a time, so each level is one fill and fees
 are summed per level (``fee_for_levels``).
 """
@@ -17,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from predarb.domain import ONE, ZERO, FeeChange, FeeSchedule, Venue
 
@@ -30,6 +38,7 @@ _KALSHI_MAKER_SHARE: dict[str, Decimal] = {
 }
 KALSHI_FEE_STEP = Decimal("0.0001")
 POLYMARKET_FEE_STEP = Decimal("0.00001")
+POLYMARKET_US_FEE_STEP = Decimal("0.01")
 
 
 def kalshi_schedule(multiplier: Decimal = ONE, fee_type: str = "quadratic") -> FeeSchedule:
@@ -60,6 +69,21 @@ def polymarket_schedule(rate: Decimal, exponent: int = 1) -> FeeSchedule:
     return FeeSchedule(venue=Venue.POLYMARKET, rate=rate, exponent=exponent)
 
 
+def polymarket_us_schedule(coefficient: Decimal) -> FeeSchedule:
+    """The schedule of a Polymarket US market (its ``feeCoefficient``)."""
+    coefficient = Decimal(coefficient)
+    if not coefficient.is_finite() or coefficient < 0 or coefficient > 1:
+        raise ValueError(f"bad Polymarket US fee coefficient {coefficient}")
+    return FeeSchedule(venue=Venue.POLYMARKET_US, rate=coefficient, exponent=0)
+
+
+def unit_fee(schedule: FeeSchedule, price: Decimal) -> Decimal:
+    """The unrounded taker fee of one contract at ``price``."""
+    if schedule.venue is Venue.POLYMARKET_US:
+        return schedule.rate * price
+    return schedule.rate * (price * (ONE - price)) ** schedule.exponent
+
+
 def taker_fee(schedule: FeeSchedule | None, contracts: Decimal, price: Decimal) -> Decimal:
     """Fee in dollars for one taker fill of ``contracts`` at ``price``; None means no fee."""
     if contracts < 0 or not contracts.is_finite():
@@ -68,7 +92,9 @@ def taker_fee(schedule: FeeSchedule | None, contracts: Decimal, price: Decimal) 
         raise ValueError(f"bad price {price}")
     if schedule is None or contracts == 0 or schedule.rate == 0:
         return ZERO
-    raw = contracts * schedule.rate * (price * (ONE - price)) ** schedule.exponent
+    raw = contracts * unit_fee(schedule, price)
+    if schedule.venue is Venue.POLYMARKET_US:
+        return raw.quantize(POLYMARKET_US_FEE_STEP, rounding=ROUND_HALF_EVEN)
     if schedule.venue is Venue.KALSHI:
         return raw.quantize(KALSHI_FEE_STEP, rounding=ROUND_CEILING)
     if raw < POLYMARKET_FEE_STEP:

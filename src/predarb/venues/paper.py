@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -99,6 +100,9 @@ class PaperLedger:
         self._orders: dict[str, OrderResult] = {}
         self._fills: list[Fill] = []
         self._seq = 0
+        # Ids must not repeat after a restart on the same database: a fill id already
+        # stored (the key is venue + fill id) would hide the new fill.
+        self._run = uuid.uuid4().hex[:8]
 
     def known(self, client_order_id: str) -> OrderResult | None:
         return self._orders.get(client_order_id)
@@ -225,7 +229,7 @@ class PaperLedger:
 
     def _next_id(self) -> str:
         self._seq += 1
-        return f"{self.venue.value}-paper-{self._seq}"
+        return f"{self.venue.value}-paper-{self._run}-{self._seq}"
 
 
 class PaperVenue(VenueClient):
