@@ -12,8 +12,14 @@ from decimal import Decimal
 import httpx
 
 from predarb.config import Settings
+from predarb.domain import Venue
 from predarb.errors import ConfigError
-from predarb.modes import kalshi_with_key, live_problems, polymarket_with_key
+from predarb.modes import (
+    kalshi_with_key,
+    live_problems,
+    polymarket_us_with_key,
+    polymarket_with_key,
+)
 from predarb.store import Store, StoreError
 from predarb.store.db import write_problem
 from predarb.venues.base import VenueError
@@ -71,6 +77,11 @@ async def _kalshi(settings: Settings) -> tuple[str, str]:
 
 async def _polymarket(settings: Settings) -> tuple[str, str]:
     if settings.poly_private_key is None:
+        if Venue.POLYMARKET not in settings.venues:
+            return (
+                "OK",
+                f"polymarket: not traded (PREDARB_POLYMARKET={settings.predarb_polymarket})",
+            )
         return "WARN", "polymarket: no POLY_PRIVATE_KEY: paper only"
     try:
         venue = polymarket_with_key(settings)
@@ -84,6 +95,29 @@ async def _polymarket(settings: Settings) -> tuple[str, str]:
     finally:
         await venue.close()
     return "OK", f"polymarket: L2 credentials accepted, pUSD balance ${balance:.2f}"
+
+
+async def _polymarket_us(settings: Settings) -> tuple[str, str]:
+    traded = Venue.POLYMARKET_US in settings.venues
+    if not settings.poly_us_key_id:
+        if not traded:
+            return (
+                "OK",
+                f"polymarket_us: not traded (PREDARB_POLYMARKET={settings.predarb_polymarket})",
+            )
+        return "WARN", "polymarket_us: no keys (POLY_US_KEY_ID, POLY_US_SECRET_KEY): paper only"
+    try:
+        venue = polymarket_us_with_key(settings)
+    except ConfigError as exc:
+        return "FAIL", str(exc)
+    try:
+        balance = await venue.get_balance()  # a signed read: proves the key
+    except VenueError as exc:
+        return "FAIL", f"polymarket_us: signed balance call refused: {exc}"
+    finally:
+        await venue.close()
+    note = "" if traded else f" (not traded: PREDARB_POLYMARKET={settings.predarb_polymarket})"
+    return "OK", f"polymarket_us: keys accepted, buying power ${balance:.2f}{note}"
 
 
 async def _telegram(settings: Settings) -> tuple[str, str]:
@@ -122,6 +156,7 @@ CHECKS: tuple[Check, ...] = (
     _database,
     _kalshi,
     _polymarket,
+    _polymarket_us,
     _polygon,
     _telegram,
     _dashboard,

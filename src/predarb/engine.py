@@ -75,6 +75,8 @@ from predarb.risk import (
 )
 from predarb.safety import EngineSafety
 from predarb.settlement import Settler
+from predarb.start_positions import RETRY_S as START_POSITIONS_RETRY_S
+from predarb.start_positions import StartPositions
 from predarb.store import Store
 from predarb.store.records import iso
 from predarb.trading_state import Reservation, TradingState, spent_by_venue
@@ -201,6 +203,9 @@ class Engine:
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
         self.state.shard_of = ShardIndex(self.markets)
+        for client in venues.values():  # venues that push market changes (Kalshi)
+            if callable(watch := getattr(client, "watch_markets", None)):
+                watch(self._markets_changed)
         self.scheduler: AsyncIOScheduler | None = None
         self._stopping = asyncio.Event()
         self.book_cache = BookCache()
@@ -278,6 +283,12 @@ class Engine:
             await announce_recovered(self.store, recovered, self.alert, self.unknown)
             if recovered.cancelled:
                 self.say(f"cancelled {len(recovered.cancelled)} resting orders of an earlier run")
+        # Still before any trade: the venues' positions against the database's (live).
+        self.reconciler = Reconciler(self.store, self.venues, self.alert, self.clock)
+        self.start_positions = StartPositions(
+            self.reconciler, self.state, self.control, self.alert, live=self.mode == "live"
+        )
+        await self.start_positions.check()
         self.scheduler = scheduler = AsyncIOScheduler(timezone="UTC")
 
         def every(seconds: float, job_id: str, job: Callable[[], Awaitable[object]]) -> None:
@@ -307,8 +318,8 @@ class Engine:
             misfire_grace_time=3600,
             coalesce=True,
         )
-        self.reconciler = Reconciler(self.store, self.venues, self.alert, self.clock)
         every(RECONCILE_INTERVAL_S, "reconcile", self.reconciler.reconcile_once)
+        every(START_POSITIONS_RETRY_S, "positions at start", self.start_positions.check)
         if self.matcher is not None:
             every(min(self.rematch_interval_s, MATCH_RETRY_S), "rematch", self._rematch_when_due)
         every(1, "watch", self.safety.watch)
@@ -426,14 +437,15 @@ class Engine:
 
     async def rematch(self) -> list[Pair]:
         from predarb.matching.codec import pair_to_json
+        from predarb.matching.matcher import match_venues
 
         assert self.matcher is not None
         listed = await self._remember_markets()
-        if self.pairs and not all(listed.get(v) for v in (Venue.KALSHI, Venue.POLYMARKET)):
+        if self.pairs and not all(listed.get(v) for v in self.venues):
             # An empty listing is an outage more often than a real state: keep the pairs.
             log.warning("a venue listed no markets; keeping the %d known pairs", len(self.pairs))
             return self.pairs
-        pairs = self.matcher(listed.get(Venue.KALSHI, []), listed.get(Venue.POLYMARKET, []))
+        pairs = match_venues(self.matcher, listed)
         self._matched_at = time.monotonic()
         self.pairs = pairs
         await self.store.save_pairs([pair_to_json(p) for p in pairs], self.clock())
@@ -712,6 +724,18 @@ class Engine:
             )
             return replace(placement, status=ExecutionStatus.EXPOSED)
         return replace(placement, status=outcome.status, unhedged_ms=outcome.unhedged_ms)
+
+    def _markets_changed(self, kind: str, markets: Sequence[Market]) -> None:
+        """A venue's lifecycle channel changed these listed markets (a fee override, a
+        pause, a new grid, a result): priced as they are now from the next scan on; a
+        settled market runs the settlement job now."""
+        touched = [c for m in markets for c in m.contracts if c in self.markets]
+        for m in markets:
+            self.markets.update({c: m for c in m.contracts if c in self.markets})
+        self.book_cache.mark({pid for c in touched for pid in self.book_cache.pairs_of(c)})
+        job = self.scheduler.get_job("settlement") if self.scheduler is not None else None
+        if kind == "settled" and job is not None:
+            job.modify(next_run_time=utcnow())
 
     def _fee_of(self, contract: Contract) -> FeeSchedule | None:
         market = self.markets.get(contract)

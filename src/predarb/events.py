@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 HALT_STOPPING = "stopping"  # the bot is shutting down
 HALT_STORAGE = "storage"  # the database cannot be written
 HALT_DATABASE = "database"  # the database file was deleted or replaced under the bot
+HALT_POSITIONS = "positions"  # the venues' positions not yet compared at a live start
 
 
 class Event:

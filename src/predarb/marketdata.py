@@ -63,6 +63,35 @@ class StreamGap(Exception):
     """The stream's books can no longer be trusted: resync before using them."""
 
 
+class StaleStream(Exception):
+    """Neither a frame nor a ping came for the stream's ``stale_after_s``."""
+
+
+async def next_frame(
+    ws: ClientConnection,
+    stale_after_s: float,
+    heard: float,
+    alive_at: Callable[[], float | None] | None = None,
+) -> str | bytes:
+    """The next frame. ``heard`` is the ``time.monotonic()`` of the last frame;
+    ``alive_at`` gives that of the venue's last protocol ping, which also keeps a quiet
+    stream alive. Raises ``StaleStream`` after ``stale_after_s`` of neither."""
+    while True:
+        pinged = alive_at() if alive_at is not None else None
+        if pinged is not None and pinged > heard:
+            heard = pinged
+        wait = stale_after_s - (time.monotonic() - heard)
+        if wait <= 0:
+            raise StaleStream
+        try:
+            # Cancelling recv loses no message; the next call returns it. (Not
+            # wait_for: on 3.11 it can swallow a cancel that meets a frame.)
+            async with asyncio.timeout(wait):
+                return await ws.recv()
+        except TimeoutError:
+            continue  # a ping may have come meanwhile: look again
+
+
 class ReconnectingStream:
     """What every venue's book stream shares: a session per connection, a REST resync
     after every break (disconnect, gap, silence), jittered backoff while connecting
@@ -109,21 +138,27 @@ class ReconnectingStream:
         sink: BookSink,
         expected: int,
         key: Callable[[OrderBook], str],
+        *,
+        alive_at: Callable[[], float | None] | None = None,
     ) -> str:
         """Frames into ``sink`` until the stream breaks; returns why. The venue counts
-        as live once every one of the ``expected`` keys has had a book."""
+        as live once every one of the ``expected`` keys has had a book. The stream is
+        stale after ``stale_after_s`` without a frame, or, with ``alive_at`` (the
+        ``time.monotonic()`` of the venue's last protocol ping), without either."""
         name = self.venue.value
         synced: set[str] = set()
+        heard = time.monotonic()  # the last frame (or ping)
         try:
             while True:
                 try:
-                    frame = await asyncio.wait_for(ws.recv(), self.stale_after_s)
-                except TimeoutError:
+                    frame = await next_frame(ws, self.stale_after_s, heard, alive_at)
+                except StaleStream:
                     log.warning("%s ws: stream stale", name, extra={"after_s": self.stale_after_s})
                     return "stale stream"
                 except websockets.ConnectionClosed as exc:
                     log.warning("%s ws: disconnected", name, extra={"error": str(exc)[:200]})
                     return "disconnected"
+                heard = time.monotonic()
                 received = self._clock_ns()
                 try:
                     books = feed(frame)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -45,11 +46,18 @@ def demo_settings(settings: Settings) -> tuple[Settings, list[str]]:
 
 
 def build_demo_venues(
-    seed: int, *, resolve_after_s: float = 15.0, fail_rate: float = 0.12
+    seed: int,
+    *,
+    resolve_after_s: float = 15.0,
+    fail_rate: float = 0.12,
+    polymarkets: tuple[Venue, ...] = (Venue.POLYMARKET,),
 ) -> dict[Venue, VenueClient]:
+    """Simulated Kalshi and the Polymarket(s) chosen (``PREDARB_POLYMARKET``), each
+    behind a paper account."""
     from predarb.control import utcnow
     from predarb.venues.paper import PaperVenue
     from predarb.venues.sim import SimVenue, SimWorld
+    from predarb.venues.sim.polymarket_us import SimPolymarketUS
 
     world = SimWorld(
         seed,
@@ -62,16 +70,22 @@ def build_demo_venues(
         respawn=True,
     )
     rng = random.Random(seed)
+
+    def simulated(venue: Venue) -> VenueClient:
+        if venue is Venue.POLYMARKET_US:
+            return SimPolymarketUS(world, follow_clock=True)
+        return SimVenue(world, venue, follow_clock=True)
+
     return {
         venue: PaperVenue(
-            SimVenue(world, venue, follow_clock=True),
+            simulated(venue),
             balance=Decimal(500),
             latency_s=0.02,
             fail_rate=fail_rate,
             rng=random.Random(rng.random()),
             consumed_ttl_s=1.0,
         )
-        for venue in (Venue.KALSHI, Venue.POLYMARKET)
+        for venue in (Venue.KALSHI, *polymarkets)
     }
 
 
@@ -84,8 +98,15 @@ def live_problems(settings: Settings) -> list[str]:
         problems.append("KALSHI_PRIVATE_KEY_PATH: required for --live")
     elif not settings.kalshi_private_key_path.is_file():
         problems.append(f"KALSHI_PRIVATE_KEY_PATH: no file at {settings.kalshi_private_key_path}")
-    if settings.poly_private_key is None:
+    venues = settings.venues
+    if Venue.POLYMARKET in venues and settings.poly_private_key is None:
         problems.append("POLY_PRIVATE_KEY: required for --live")
+    if Venue.POLYMARKET_US in venues and not settings.poly_us_key_id:
+        problems.append("POLY_US_KEY_ID: required for --live with PREDARB_POLYMARKET=us or both")
+    if Venue.POLYMARKET_US in venues and settings.poly_us_secret_key is None:
+        problems.append(
+            "POLY_US_SECRET_KEY: required for --live with PREDARB_POLYMARKET=us or both"
+        )
     return problems
 
 
@@ -114,24 +135,43 @@ def polymarket_with_key(settings: Settings) -> VenueClient:
         raise ConfigError("POLY_PRIVATE_KEY", f"cannot use the key: {reason}") from None
 
 
+def polymarket_us_with_key(settings: Settings) -> VenueClient:
+    """The Polymarket US adapter signing with its Ed25519 key, or a ``ConfigError``
+    naming ``POLY_US_SECRET_KEY`` (never quoting it)."""
+    from predarb.venues.polymarket_us import PolymarketUSVenue
+
+    try:
+        return PolymarketUSVenue.from_settings(settings, categories=settings.poly_us_category_list)
+    except VenueError as exc:
+        raise ConfigError("POLY_US_SECRET_KEY", f"cannot use the key: {exc.message}") from None
+
+
 def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClient]:
-    """The real adapters; in paper mode wrapped so that orders are only simulated."""
+    """The real adapters of the venues configured (Kalshi and ``PREDARB_POLYMARKET``'s
+    one or two Polymarkets); in paper mode wrapped so that orders are only simulated."""
     from predarb.venues.kalshi import KalshiVenue
     from predarb.venues.paper import PaperVenue
     from predarb.venues.polymarket import PolymarketVenue
+    from predarb.venues.polymarket_us import PolymarketUSVenue
 
     if mode is Mode.LIVE:
         problems = live_problems(settings)
         if problems:
             raise ConfigError(problems[0])
-        return {
-            Venue.KALSHI: kalshi_with_key(settings),
-            Venue.POLYMARKET: polymarket_with_key(settings),
+        keyed = {
+            Venue.KALSHI: kalshi_with_key,
+            Venue.POLYMARKET: polymarket_with_key,
+            Venue.POLYMARKET_US: polymarket_us_with_key,
         }
+        return {v: keyed[v](settings) for v in settings.venues}
     # Paper: public market data only, so no key is ever loaded.
-    kalshi = KalshiVenue(settings.kalshi_base_url)
-    poly = PolymarketVenue(settings.poly_clob_url, settings.poly_gamma_url)
-    return {
-        Venue.KALSHI: PaperVenue(kalshi, balance=PAPER_BALANCE),
-        Venue.POLYMARKET: PaperVenue(poly, balance=PAPER_BALANCE),
+    public: dict[Venue, Callable[[], VenueClient]] = {
+        Venue.KALSHI: lambda: KalshiVenue(settings.kalshi_base_url),
+        Venue.POLYMARKET: lambda: PolymarketVenue(settings.poly_clob_url, settings.poly_gamma_url),
+        Venue.POLYMARKET_US: lambda: PolymarketUSVenue(
+            settings.poly_us_gateway_url,
+            settings.poly_us_api_url,
+            categories=settings.poly_us_category_list,
+        ),
     }
+    return {v: PaperVenue(public[v](), balance=PAPER_BALANCE) for v in settings.venues}

@@ -49,12 +49,16 @@ def position_key(venue: Venue, market_id: str, side: str, token_id: str) -> tupl
     """The key a contract is compared under, and the sign of its quantity there."""
     if venue is Venue.KALSHI:
         return (venue.value, market_id), Decimal(-1 if side.lower() == "no" else 1)
+    if venue is Venue.POLYMARKET_US:  # one net position per market: long minus short
+        return (venue.value, market_id), Decimal(-1 if token_id == "short" else 1)
     return (venue.value, token_id or f"{market_id}:{side.lower()}"), Decimal(1)
 
 
 def _name(venue: Venue, market_id: str, side: str) -> str:
     if venue is Venue.KALSHI:
         return f"kalshi {market_id} (YES minus NO)"
+    if venue is Venue.POLYMARKET_US:
+        return f"polymarket_us {market_id} (long minus short)"
     return f"{venue.value} {market_id} {side}"
 
 
@@ -78,6 +82,37 @@ class Reconciler:
 
     async def reconcile_once(self) -> list[PositionDiff]:
         """Compare every venue; returns the confirmed differences (alerting new ones)."""
+        diffs, _ = await self._compare()
+        confirmed: list[PositionDiff] = []
+        fresh: list[PositionDiff] = []
+        for key, diff in diffs:
+            if self._confirm(key, diff.local, diff.remote):
+                confirmed.append(diff)
+                if self._alerted.get(key) != (diff.local, diff.remote):
+                    self._alerted[key] = (diff.local, diff.remote)
+                    fresh.append(diff)
+        if fresh:
+            await self._record(fresh)
+            await self.notify(
+                messages.positions_mismatch([(d.contract, d.local, d.remote) for d in fresh])
+            )
+        return confirmed
+
+    async def at_start(self) -> tuple[list[PositionDiff], dict[str, str]]:
+        """One comparison before any trade, when nothing is in flight: every difference
+        counts at once. Returns the differences (recorded, not told: the caller tells
+        them) and the venues that could not be read (why). The periodic runs do not
+        tell these differences again until they change."""
+        diffs, unread = await self._compare()
+        for key, d in diffs:
+            self._seen[key] = (d.local, d.remote, self.confirmations)
+            self._alerted[key] = (d.local, d.remote)
+        if diffs:
+            await self._record([d for _, d in diffs])
+        return [d for _, d in diffs], unread
+
+    async def _compare(self) -> tuple[list[tuple[Key, PositionDiff]], dict[str, str]]:
+        """Every difference now (unconfirmed), and the venues that could not be read."""
         local, names = await self._local()
         await self._minus_redeemed(local)
         redeemable = {
@@ -85,13 +120,14 @@ class Reconciler:
             for v, m, s, t in await self.store.settled_contracts()
             if v in Venue._value2member_map_
         }
-        confirmed: list[PositionDiff] = []
-        fresh: list[PositionDiff] = []
+        diffs: list[tuple[Key, PositionDiff]] = []
+        unread: dict[str, str] = {}
         for venue, client in self.venues.items():
             try:
                 positions = await client.get_positions()
             except VenueError as exc:
                 log.warning("reconciliation of %s skipped: %s", venue.value, exc)
+                unread[venue.value] = str(exc) or type(exc).__name__
                 continue
             remote: dict[Key, Decimal] = {}
             for p in positions:
@@ -105,15 +141,8 @@ class Reconciler:
                     self._seen.pop(key, None)
                     self._alerted.pop(key, None)
                     continue
-                diff = PositionDiff(venue, names[key], mine, theirs)
-                if self._confirm(key, mine, theirs):
-                    confirmed.append(diff)
-                    if self._alerted.get(key) != (mine, theirs):
-                        self._alerted[key] = (mine, theirs)
-                        fresh.append(diff)
-        if fresh:
-            await self._report(fresh)
-        return confirmed
+                diffs.append((key, PositionDiff(venue, names[key], mine, theirs)))
+        return diffs, unread
 
     async def _minus_redeemed(self, local: dict[Key, Decimal]) -> None:
         """Redeemed tokens are gone from the wallet, merged pairs too, even while their
@@ -143,7 +172,7 @@ class Reconciler:
             names.setdefault(key, _name(h.venue, h.market_id, h.side))
         return totals, names
 
-    async def _report(self, diffs: list[PositionDiff]) -> None:
+    async def _record(self, diffs: list[PositionDiff]) -> None:
         now = self.clock()
         for d in diffs:
             log.error(
@@ -160,9 +189,6 @@ class Reconciler:
                 {"contract": d.contract, "local": str(d.local), "venue": str(d.remote)}
                 for d in diffs
             ],
-        )
-        await self.notify(
-            messages.positions_mismatch([(d.contract, d.local, d.remote) for d in diffs])
         )
 
 

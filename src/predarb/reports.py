@@ -301,22 +301,11 @@ async def status(
     from predarb.capital.view import capital_view
 
     state = {str(r[0]): str(r[1]) for r in await store.query("SELECT key, value FROM bot_state")}
-    balances = {
-        Venue(k.removeprefix(BALANCE_PREFIX)): Decimal(v)
-        for k, v in state.items()
-        if k.startswith(BALANCE_PREFIX)
-        and k.removeprefix(BALANCE_PREFIX) in Venue._value2member_map_
-    }
+    balances, shards = stored_balances(state)
     health = {
         Venue(k.removeprefix(HEALTH_PREFIX)): v
         for k, v in state.items()
         if k.startswith(HEALTH_PREFIX) and k.removeprefix(HEALTH_PREFIX) in Venue._value2member_map_
-    }
-    shards = {
-        Venue(k.removeprefix(SHARD_BALANCE_PREFIX)): parse_shard_balances(v)
-        for k, v in state.items()
-        if k.startswith(SHARD_BALANCE_PREFIX)
-        and k.removeprefix(SHARD_BALANCE_PREFIX) in Venue._value2member_map_
     }
     n_open, exposure = await open_exposure(store)
     exposed = await store.executions(statuses=[ExecutionStatus.EXPOSED], unsettled=True)
@@ -337,6 +326,38 @@ async def status(
         capital=None if needed is None else await capital_view(store, needed=needed),
         shard_balances=shards,
     )
+
+
+def stored_balances(
+    state: Mapping[str, str],
+) -> tuple[dict[Venue, Decimal], dict[Venue, dict[int, Decimal]]]:
+    """The balance job's ``bot_state`` rows, the one record of the money that /balance,
+    ``predarb status``, the capital view and the dashboard all read: each venue's total
+    (``balance:<venue>``) and, for a venue that holds cash per exchange shard (Kalshi),
+    each shard's (``shard_balances:<venue>``, written with the total from one read)."""
+    totals: dict[Venue, Decimal] = {}
+    shards: dict[Venue, dict[int, Decimal]] = {}
+    for key, value in state.items():
+        if key.startswith(BALANCE_PREFIX):
+            name = key.removeprefix(BALANCE_PREFIX)
+            if name in Venue._value2member_map_:
+                totals[Venue(name)] = Decimal(value)
+        elif key.startswith(SHARD_BALANCE_PREFIX):
+            name = key.removeprefix(SHARD_BALANCE_PREFIX)
+            if name in Venue._value2member_map_ and (parsed := parse_shard_balances(value)):
+                shards[Venue(name)] = parsed
+    return totals, shards
+
+
+async def read_balances(
+    store: Store,
+) -> tuple[dict[Venue, Decimal], dict[Venue, dict[int, Decimal]]]:
+    """``stored_balances`` of the store's rows."""
+    rows = await store.query(
+        "SELECT key, value FROM bot_state WHERE key LIKE ? OR key LIKE ?",
+        (BALANCE_PREFIX + "%", SHARD_BALANCE_PREFIX + "%"),
+    )
+    return stored_balances({str(k): str(v) for k, v in rows})
 
 
 def shard_balances_text(shards: Mapping[int, Decimal]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from predarb.notify.pair_review import PairReview
     from predarb.notify.telegram_control import Operations
+    from predarb.trading_state import TradingState
     from predarb.web import Access
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,18 @@ def make_matcher(
         raise ConfigError("PREDARB_MATCH_OVERRIDES", str(exc)) from None
     matcher = Matcher(overrides)
     return review.wrap(matcher) if review is not None else matcher.match
+
+
+def halt_on_fee_mismatch(venues: Mapping[Venue, VenueClient], state: TradingState) -> None:
+    """A Polymarket US fill charged other than its market's fee coefficient says stops
+    trading (a halt, announced like every halt) until a person looks."""
+    from predarb.venues.polymarket_us import PolymarketUSVenue
+
+    for client in venues.values():
+        if isinstance(client, PolymarketUSVenue):
+            client.on_fee_mismatch = lambda m: state.halt_at_once(
+                f"fees_{m.venue.value}", m.describe()
+            )
 
 
 def pair_review(settings: Settings, store: Store) -> PairReview | None:
@@ -196,6 +209,7 @@ async def _run_on(
     )
     if review is not None:
         review.attach(engine)
+    halt_on_fee_mismatch(venues, engine.state)
     dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
     engine.notifier = notifiers(
         settings,
@@ -285,11 +299,19 @@ async def run_demo(
     """The demo: its story on stdout and a summary at the end (after a stop signal
     too). ``log_note`` says where the log went; ``command`` is how the user runs predarb."""
     settings, notes = demo_settings(settings)
-    _say(f"predarb demo: simulated Kalshi and Polymarket, seed {seed}, {duration_s:g} s")
+    names = " and ".join(
+        {Venue.POLYMARKET: "Polymarket", Venue.POLYMARKET_US: "Polymarket US"}[v]
+        for v in settings.polymarket_venues
+    )
+    _say(f"predarb demo: simulated Kalshi and {names}, seed {seed}, {duration_s:g} s")
     if notes:
         _say("demo limits (set them to override): " + ", ".join(notes))
     # Events resolve within the run, so that settlements show too.
-    venues = build_demo_venues(seed, resolve_after_s=max(3.0, duration_s * 0.7))
+    venues = build_demo_venues(
+        seed,
+        resolve_after_s=max(3.0, duration_s * 0.7),
+        polymarkets=settings.polymarket_venues,
+    )
     # The simulator lists new events as old ones resolve: match them every few seconds.
     engine, store = await run_engine(
         settings,
@@ -341,7 +363,11 @@ async def run_bot(settings: Settings, *, live: bool, stop: StopRequest | None = 
     log.warning("predarb stopped cleanly")
 
 
-KEY_VARIABLE = {Venue.KALSHI: "KALSHI_API_KEY_ID", Venue.POLYMARKET: "POLY_PRIVATE_KEY"}
+KEY_VARIABLE = {
+    Venue.KALSHI: "KALSHI_API_KEY_ID",
+    Venue.POLYMARKET: "POLY_PRIVATE_KEY",
+    Venue.POLYMARKET_US: "POLY_US_KEY_ID",
+}
 
 
 async def prove_keys(venues: dict[Venue, VenueClient]) -> None:
@@ -394,12 +420,13 @@ async def _answers(settings: Settings) -> dict[str, bool]:
 
 
 async def match_once(settings: Settings) -> list[Pair]:
+    from predarb.matching.matcher import match_venues
     from predarb.matching.review import apply_answers
 
     venues = build_market_venues(settings, Mode.PAPER)
     try:
         listed = await _listed(venues)
-        pairs = make_matcher(settings)(listed[Venue.KALSHI], listed[Venue.POLYMARKET])
+        pairs = match_venues(make_matcher(settings), listed)
         return apply_answers(pairs, await _answers(settings))
     finally:
         for v in venues.values():
@@ -410,12 +437,13 @@ async def scan_once(settings: Settings) -> list[Opportunity]:
     """Fetch, match and price once; nothing is placed and nothing is written."""
     from predarb.arbitrage.calculator import CalcParams
     from predarb.engine import fetch_books, price_pairs
+    from predarb.matching.matcher import match_venues
     from predarb.matching.review import apply_answers
 
     venues = build_market_venues(settings, Mode.PAPER)
     try:
         listed = await _listed(venues)
-        pairs = make_matcher(settings)(listed[Venue.KALSHI], listed[Venue.POLYMARKET])
+        pairs = match_venues(make_matcher(settings), listed)
         pairs = apply_answers(pairs, await _answers(settings))
         markets = {c: m for ms in listed.values() for m in ms for c in m.contracts}
         books = await fetch_books(venues, [p for p in pairs if p.exhaustive])

@@ -25,6 +25,7 @@ from predarb.notify.base import AlertKind
 from predarb.notify.console import ConsoleNotifier
 from predarb.risk import SHARD_UNFUNDED
 from predarb.store import Store
+from predarb.web import views
 from tests.execution.world import POLY_MARKET, TICKER, Fakes, make_venues, running_fakes
 
 SHARD = 3
@@ -160,5 +161,32 @@ async def test_money_held_by_an_execution_in_flight_is_not_spent_twice(
         assert decision.code == SHARD_UNFUNDED and "held by executions in flight" in decision.reason
         await engine.state.settle(other, {}, cooldown_until=None, sent=False)
         assert (await engine.check(opp)).approved
+    finally:
+        await engine.shutdown()
+
+
+async def test_balance_status_and_dashboard_show_the_same_shards(
+    store: Store, fakes: Fakes
+) -> None:
+    """One record of the money per shard: what the balance job read is what /balance,
+    ``predarb status``, the capital view and the dashboard show."""
+    engine, _ = await _engine(store, fakes)
+    try:
+        report = await reports.status(store, engine.clock(), needed=Decimal(11))
+        assert report.shard_balances == {Venue.KALSHI: {0: 100, SHARD: 0}}
+        assert report.capital is not None
+        names = {a.name: a.free for a in report.capital.accounts}
+        assert names["kalshi/0"] == 100 and names[f"kalshi/{SHARD}"] == 0
+        assert "kalshi" not in names  # shown by its shards, not again as a total
+        balance = messages.balance_text(report)
+        status = messages.status_text(report, engine.clock())
+        for text in (balance, status):
+            assert "shard 0 $100.00" in text and f"shard {SHARD} $0.00" in text
+            assert f"kalshi/{SHARD}: free $0.00" in text
+        board = await views.status(
+            store, engine.clock(), mode="live", limits=(10, Decimal(50)), halted="", pairs=[]
+        )
+        assert board["shard_balances"] == {"kalshi": {"0": "100.00", str(SHARD): "0.00"}}
+        assert board["balances"]["kalshi"] == "100.00"
     finally:
         await engine.shutdown()

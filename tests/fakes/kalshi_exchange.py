@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
@@ -140,6 +141,9 @@ class Exchange:
         self.series_fee_changes: list[dict[str, Any]] = []
         self.event_fee_changes: list[dict[str, Any]] = []
         self.archived: set[str] = set()  # tickers served by /historical only
+        # Told of every order change ("user_order", Order) and fill ("fill", REST fill
+        # body): the WebSocket fake's account channels.
+        self.listeners: list[Callable[[str, Any], None]] = []
         self._seq = itertools.count(1)
 
     @property
@@ -186,8 +190,22 @@ class Exchange:
             {Decimal(str(p)): Decimal(str(s)) for p, s in no},
         )
 
+    def emit(self, kind: str, payload: Any) -> None:
+        for listener in list(self.listeners):
+            listener(kind, payload)
+
     def fee_multiplier(self, ticker: str, now: datetime | None = None) -> Decimal:
-        event = self.events.get(self.markets[ticker]["event_ticker"], {})
+        """The taker fee multiplier now: none while the market's fee waiver runs, else
+        the event's override (``fee_multiplier_override``), else the series' fee with
+        its scheduled changes."""
+        market = self.markets[ticker]
+        waiver = market.get("fee_waiver_expiration_time")
+        if waiver and (now is None or now < _parse_ts(waiver)):
+            return ZERO
+        event = self.events.get(market["event_ticker"], {})
+        override = event.get("fee_multiplier_override")
+        if override is not None:
+            return Decimal(str(override))
         name = event.get("series_ticker", "")
         mult = self.series.get(name, {}).get("fee_multiplier", 1)
         for change in sorted(self.series_fee_changes, key=lambda c: c["scheduled_ts"]):
@@ -328,6 +346,7 @@ class Exchange:
                 else "canceled"
             )
         avg = sum((p * t for p, t, _, _ in plan), ZERO) / order.filled if order.filled else ZERO
+        self.emit("user_order", order)
         return order, avg, sum(fees, ZERO)
 
     def _cash_delta(self, side: str, plan: list[Any], held: Decimal) -> Decimal:
@@ -388,6 +407,7 @@ class Exchange:
                 "yes_price_dollars": d4(yes_price),
             }
         )
+        self.emit("fill", self.fills[-1])
 
     def cancel(self, order_id: str, now: datetime, shard: int | None = 0) -> dict[str, Any] | None:
         """``shard`` is where the cancel was routed (None: wherever the order is)."""
@@ -402,6 +422,7 @@ class Exchange:
             "canceled",
             now,
         )
+        self.emit("user_order", order)
         return {
             "order_id": order.order_id,
             "client_order_id": order.client_order_id,
@@ -495,6 +516,10 @@ class Exchange:
             dest = t["destination_exchange_shard"]
             self.balances[dest] = self.balances.get(dest, ZERO) + Decimal(t["amount"])
         return {k: v for k, v in t.items() if not k.startswith("_")}
+
+
+def _parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def on_grid(price: Decimal, ranges: list[dict[str, str]]) -> bool:

@@ -150,16 +150,19 @@ class FakePolymarketUS:
 
     def verify(self, request: web.Request) -> str:
         """Empty when the request is signed as the exchange requires, else why not."""
-        key_id = request.headers.get("X-PM-Access-Key", "")
-        ts = request.headers.get("X-PM-Timestamp", "")
-        sig = request.headers.get("X-PM-Signature", "")
+        return self.verify_headers(request.method, request.path, request.headers)
+
+    def verify_headers(self, method: str, path: str, headers: Any) -> str:
+        key_id = headers.get("X-PM-Access-Key", "")
+        ts = headers.get("X-PM-Timestamp", "")
+        sig = headers.get("X-PM-Signature", "")
         public = self.keys.get(key_id)
         if public is None:
             return "unknown API key"
         if not ts.isdigit() or abs(int(ts) / 1000 - self.clock()) > WINDOW_S:
             return "timestamp outside the 30 s window"
         try:
-            public.verify(base64.b64decode(sig), f"{ts}{request.method}{request.path}".encode())
+            public.verify(base64.b64decode(sig), f"{ts}{method}{path}".encode())
         except (InvalidSignature, ValueError):
             return "bad signature"
         return ""
@@ -204,7 +207,9 @@ class FakePolymarketUS:
         return web.json_response({"market": self._get_market(request).to_json()})
 
     async def _book(self, request: web.Request) -> web.Response:
-        m = self._get_market(request)
+        return web.json_response({"marketData": self.book_json(self._get_market(request))})
+
+    def book_json(self, m: FakeMarket) -> dict[str, Any]:
         state = "MARKET_STATE_OPEN" if m.status == "MARKET_STATUS_OPEN" else "MARKET_STATE_CLOSED"
         level = lambda lv: {"px": amount(lv[0]), "qty": str(lv[1])}  # noqa: E731
         data = {
@@ -214,7 +219,7 @@ class FakePolymarketUS:
             "state": state,
             "transactTime": iso(self.clock()),
         }
-        return web.json_response({"marketData": data})
+        return data
 
     async def _settlement(self, request: web.Request) -> web.Response:
         m = self._get_market(request)

@@ -1,4 +1,6 @@
-"""KalshiBookState: recorded frames to books, sequence gaps and bad deltas to StreamGap."""
+"""KalshiBookState: recorded frames to books (both price forms of the NO ladder),
+sequence gaps and bad deltas to StreamGap, and, by property, the YES-price form kept
+level for level against a model book."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from predarb.domain import Level
+from predarb.domain import Level, OrderBook
 from predarb.marketdata import StreamGap
 from predarb.venues.kalshi.ws import KalshiBookState, ws_url
 from tests.paths import KALSHI_FIXTURES as FIXTURES
@@ -37,7 +39,7 @@ def delta(seq: int, price: str, amount: str, side: str = "yes", ticker: str = "K
 
 
 def test_recorded_no_leg_stream_replays_to_the_expected_book() -> None:
-    state = KalshiBookState()
+    state = KalshiBookState(yes_scale=False)
     books = []
     for frame in frames("ws__orderbook_trade_noleg.jsonl"):
         books = state.feed(frame) or books
@@ -51,8 +53,41 @@ def test_recorded_no_leg_stream_replays_to_the_expected_book() -> None:
     assert state.delta_sid == 1
 
 
+def test_recorded_yes_price_stream_replays_to_the_expected_book() -> None:
+    """Recorded with ``use_yes_price: true``: the NO bid 0.48 shows as 0.52."""
+    state = KalshiBookState(yes_scale=True)
+    seen = [b for b in (state.feed(f) for f in frames("ws__orderbook_trade_yes.jsonl")) if b]
+    yes, no = seen[0]
+    assert no.bids == (Level(Decimal("0.48"), Decimal(1)),)
+    assert yes.asks == (Level(Decimal("0.52"), Decimal(1)),)
+    yes, no = seen[-1]  # -1 then +2 at 0.52 on the YES scale
+    assert no.bids == (Level(Decimal("0.48"), Decimal(2)),)
+    assert yes.bids == (Level(Decimal("0.47"), Decimal(3)),)
+    assert no.asks == (Level(Decimal("0.53"), Decimal(3)),)
+
+
+def test_a_no_leg_snapshot_read_as_yes_form_is_not_trusted() -> None:
+    """A YES bid at 0.40 and a NO bid at 0.30 sent in the NO-leg form: read on the YES
+    scale, the NO level lies below the YES bid, which no YES-form book can show."""
+    state = KalshiBookState(yes_scale=True)
+    frame = json.dumps(
+        {
+            "type": "orderbook_snapshot",
+            "sid": 1,
+            "seq": 1,
+            "msg": {
+                "market_ticker": "KX-A",
+                "yes_dollars_fp": [["0.4000", "10.00"]],
+                "no_dollars_fp": [["0.3000", "5.00"]],
+            },
+        }
+    )
+    with pytest.raises(StreamGap, match="YES-price form"):
+        state.feed(frame)
+
+
 def test_recorded_snapshot_matches_the_rest_book_of_the_same_instant() -> None:
-    state = KalshiBookState()
+    state = KalshiBookState(yes_scale=False)
     lines = frames("ws__orderbook_trade_noleg.jsonl")
     yes, no = next(b for b in (state.feed(f) for f in lines) if b)
     assert yes.best_bid == Level(Decimal("0.47"), Decimal(3))
@@ -60,7 +95,7 @@ def test_recorded_snapshot_matches_the_rest_book_of_the_same_instant() -> None:
 
 
 def test_deltas_add_and_remove_levels() -> None:
-    state = KalshiBookState()
+    state = KalshiBookState(yes_scale=False)
     state.feed(snapshot())
     yes, _ = state.feed(delta(2, "0.4200", "4.00"))
     assert yes.bids[0] == Level(Decimal("0.42"), Decimal(4))
@@ -83,7 +118,7 @@ def test_deltas_add_and_remove_levels() -> None:
     ],
 )
 def test_untrustworthy_frames_raise_stream_gap(frame: str, reason: str) -> None:
-    state = KalshiBookState()
+    state = KalshiBookState(yes_scale=False)
     state.feed(snapshot())
     with pytest.raises(StreamGap, match=reason):
         state.feed(frame)
@@ -122,3 +157,116 @@ def test_arbitrary_frames_give_books_or_stream_gap(kind: str, seq: object, msg: 
         return
     for b in books:
         assert all(0 < lv.price <= 1 and lv.size > 0 for lv in b.bids + b.asks)
+
+
+# --- the YES-price form against a model book -----------------------------------------
+
+MILLS = st.integers(min_value=1, max_value=999)  # prices in $0.001 (deci-cent grids)
+SIZES = st.integers(min_value=1, max_value=10**6)  # counts in 0.01 contracts
+
+
+def _d4(mills: int) -> str:
+    return f"{Decimal(mills) / 1000:.4f}"
+
+
+def _fp(hundredths: int) -> str:
+    return f"{Decimal(hundredths) / 100:.2f}"
+
+
+def _frame(kind: str, seq: int, msg: dict[str, object]) -> str:
+    return json.dumps({"type": kind, "sid": 7, "seq": seq, "msg": {"market_ticker": "KX-P", **msg}})
+
+
+def _form(mills: int, side: str, yes_scale: bool) -> int:
+    """The price a NO level is sent at: its NO-leg price, or 1 − it on the YES scale."""
+    return 1000 - mills if side == "no" and yes_scale else mills
+
+
+def _crossed(yes: dict[int, int], no: dict[int, int]) -> bool:
+    return bool(yes and no and max(yes) + max(no) >= 1000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    yes0=st.dictionaries(MILLS, SIZES, max_size=5),
+    no0=st.dictionaries(MILLS, SIZES, max_size=5),
+    ops=st.lists(
+        st.tuples(st.sampled_from(["yes", "no"]), MILLS, st.integers(-(10**6), 10**6)),
+        max_size=25,
+    ),
+)
+def test_both_price_forms_keep_the_model_book(
+    yes0: dict[int, int], no0: dict[int, int], ops: list[tuple[str, int, int]]
+) -> None:
+    """Any book and any deltas that keep it uncrossed: the YES-price form (NO levels at
+    1 − the NO bid) and the NO-leg form give the model's bids and asks, level for level,
+    with fixed-point strings parsed exactly."""
+    if _crossed(yes0, no0):
+        no0 = {}
+    states = {True: KalshiBookState(yes_scale=True), False: KalshiBookState(yes_scale=False)}
+    model = {"yes": dict(yes0), "no": dict(no0)}
+
+    def ladder(side: str, yes_scale: bool) -> list[list[str]]:
+        shown = sorted((_form(p, side, yes_scale), n) for p, n in model[side].items())
+        return [[_d4(p), _fp(n)] for p, n in shown]
+
+    def check(books: list[OrderBook]) -> None:
+        yes, no = books
+        assert yes.bids == tuple(
+            Level(Decimal(p) / 1000, Decimal(n) / 100)
+            for p, n in sorted(model["yes"].items(), reverse=True)
+        )
+        assert no.bids == tuple(
+            Level(Decimal(p) / 1000, Decimal(n) / 100)
+            for p, n in sorted(model["no"].items(), reverse=True)
+        )
+        assert yes.asks == tuple(Level(1 - lv.price, lv.size) for lv in no.bids)
+
+    for yes_scale, state in states.items():
+        msg: dict[str, object] = {}
+        if model["yes"]:
+            msg["yes_dollars_fp"] = ladder("yes", yes_scale)
+        if model["no"]:
+            msg["no_dollars_fp"] = ladder("no", yes_scale)
+        check(state.feed(_frame("orderbook_snapshot", 1, msg)))
+    seq = 1
+    for side, mills, change in ops:
+        size = model[side].get(mills, 0) + change
+        after = {**model[side], mills: size}
+        other = model["no" if side == "yes" else "yes"]
+        if (
+            change == 0
+            or size < 0
+            or _crossed(*((after, other) if side == "yes" else (other, after)))
+        ):
+            continue
+        if size:
+            model[side][mills] = size
+        else:
+            model[side].pop(mills, None)
+        seq += 1
+        for yes_scale, state in states.items():
+            delta = {
+                "price_dollars": _d4(_form(mills, side, yes_scale)),
+                "delta_fp": _fp(change),
+                "side": side,
+            }
+            check(state.feed(_frame("orderbook_delta", seq, delta)))
+
+
+@pytest.mark.parametrize(
+    "price, amount",
+    [
+        ("0.5e0", "1.00"),
+        ("0.50", "1_0.00"),
+        (" 0.50", "1.00"),
+        ("0.50", "Infinity"),
+        ("0.50", "+1"),
+    ],
+)
+def test_fixed_point_strings_only(price: str, amount: str) -> None:
+    """Plain decimal strings only: Decimal() alone would take each of these."""
+    state = KalshiBookState()
+    state.feed(snapshot())
+    with pytest.raises(StreamGap):
+        state.feed(delta(2, price, amount))

@@ -116,6 +116,89 @@ async def test_kalshi_stream_keeps_the_book_from_snapshot_and_deltas(
         assert stream.resyncs == 0  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("price_form", ["flag", "flipped", "yes_only"])
+async def test_kalshi_stream_reads_the_yes_price_form_before_and_after_the_flag_goes(
+    tmp_path: Path, price_form: str
+) -> None:
+    """Subscribed with ``use_yes_price: true``, the stream gets the YES-price form while
+    the flag is honoured, after its default flips and once it is removed."""
+    async with FakeKalshi() as rest, FakeKalshiWs(rest, price_form=price_form) as ws:
+        key_id = rest.new_key(tmp_path / "k.pem")
+        rest.add_market(TICKER)
+        rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
+        venue = KalshiVenue(rest.base_url, key_id, tmp_path / "k.pem", ws_url=ws.url)
+        stream = venue.book_stream()
+        assert stream is not None
+        async with running(stream, [KYES, KNO]) as r:
+            await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+            assert ws.subscribe_params[0]["use_yes_price"] is True
+            assert best_ask(r.cache, KYES) == Decimal("0.45")
+            await ws.set_level(TICKER, "no", "0.58", "3")  # sent at 0.42 on the YES scale
+            await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.42"))
+            await ws.set_level(TICKER, "no", "0.58", "0")
+            await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.45"))
+            assert best_ask(r.cache, KNO) == Decimal("0.60")
+            assert stream.resyncs == 0  # type: ignore[attr-defined]
+        await venue.close()
+
+
+# Kalshi pings every 10 s; here every 0.1 s, and the stream is stale after 1 s without a
+# frame or a ping (30 s at Kalshi). 60 pings stand for 10 minutes of a quiet book.
+FAST_PING_S = 0.1
+FAST_STALE_S = 1.0
+
+
+@pytest.fixture
+async def kalshi_pinging(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[FakeKalshi, FakeKalshiWs, KalshiVenue]]:
+    async with FakeKalshi() as rest, FakeKalshiWs(rest, ping_interval_s=FAST_PING_S) as ws:
+        key_id = rest.new_key(tmp_path / "k.pem")
+        rest.add_market(TICKER)
+        rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
+        venue = KalshiVenue(rest.base_url, key_id, tmp_path / "k.pem", ws_url=ws.url)
+        yield rest, ws, venue
+        await venue.close()
+
+
+async def test_kalshi_quiet_book_with_pings_stays_connected_for_minutes(
+    kalshi_pinging: tuple[FakeKalshi, FakeKalshiWs, KalshiVenue],
+) -> None:
+    """No data frame at all after the snapshot, only pings: never stale, never
+    reconnected, and every ping answered."""
+    _, ws, venue = kalshi_pinging
+    stream = venue.book_stream(stale_after_s=FAST_STALE_S)
+    assert stream is not None
+    async with running(stream, [KYES, KNO]) as r:
+        await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+        sent = ws.sent
+        await ws.wait_pings(60)
+        assert ws.sent == sent  # nothing but pings
+        assert stream.resyncs == 0 and ws.connections == 1  # type: ignore[attr-defined]
+        assert Venue.KALSHI in r.cache.live
+        await ws.set_level(TICKER, "yes", "0.41", "2")  # and the book still streams
+        await r.cache.until(lambda: best_ask(r.cache, KNO) == Decimal("0.59"))
+
+
+async def test_kalshi_stream_whose_pings_stop_is_resynced(
+    kalshi_pinging: tuple[FakeKalshi, FakeKalshiWs, KalshiVenue],
+) -> None:
+    rest, ws, venue = kalshi_pinging
+    stream = venue.book_stream(stale_after_s=FAST_STALE_S)
+    assert stream is not None
+    async with running(stream, [KYES, KNO]) as r:
+        await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+        await ws.wait_pings(3)
+        before = len(rest.requests)
+        ws.pinging = False
+        await ws.wait_subscriptions(2)  # detected, resynced over REST, reconnected
+        ws.pinging = True
+        assert stream.resyncs >= 1  # type: ignore[attr-defined]
+        assert any("/markets/orderbooks" in path for _, path, _ in rest.requests[before:])
+        assert "live=False" in r.cache.events
+        await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+
+
 async def test_kalshi_needs_a_key_for_its_stream(tmp_path: Path) -> None:
     venue = KalshiVenue("http://127.0.0.1:9/trade-api/v2")
     assert venue.book_stream() is None

@@ -2,10 +2,11 @@
 free balance, money held in open positions, money waiting to be redeemed, and what the
 next trades need. Read from the database only (no I/O to venues).
 
-Balances are the ``bot_state`` rows the balance job writes: ``balance:<venue>`` for a
-venue's total, and ``balance:<venue>/<sub>`` for a sub-account (``balance:kalshi/2`` for
-Kalshi shard 2). A venue with sub-accounts is shown by its sub-accounts, each of which
-must fund its own trades (collateral is checked inside each shard).
+Balances are the ``bot_state`` rows the balance job writes (``reports.read_balances``:
+``balance:<venue>`` for a venue's total, ``shard_balances:<venue>`` for its cash on each
+exchange shard), the same rows /balance and status show. A venue with shards is shown
+by its shards (``kalshi/0``, ``kalshi/3``), each of which must fund its own trades
+(collateral is checked inside each shard).
 
 Waiting to be redeemed: the Polymarket payouts of settled executions whose tokens no
 confirmed redemption has brought back yet.
@@ -21,7 +22,7 @@ from decimal import Decimal
 from predarb.domain import Venue
 from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind
-from predarb.reports import BALANCE_PREFIX
+from predarb.reports import read_balances
 from predarb.store import Store
 from predarb.store.records import from_micros
 
@@ -115,17 +116,16 @@ async def capital_view(store: Store, *, needed: Decimal) -> CapitalView:
 
 
 async def _balances(store: Store) -> dict[str, Decimal]:
-    rows = await store.query(
-        "SELECT key, value FROM bot_state WHERE key LIKE ?", (BALANCE_PREFIX + "%",)
-    )
+    """Each account's free cash: a venue's total, or each of its shards instead."""
+    totals, shards = await read_balances(store)
     found: dict[str, Decimal] = {}
-    for key, value in rows:
-        name = str(key).removeprefix(BALANCE_PREFIX)
-        if name.split("/", 1)[0] in Venue._value2member_map_:
-            found[name] = Decimal(str(value))
-    # A venue shown by its sub-accounts is not shown again as a total.
-    subs = {n.split("/", 1)[0] for n in found if "/" in n}
-    return {n: v for n, v in found.items() if "/" in n or n not in subs}
+    for venue in {*totals, *shards}:
+        per_shard = shards.get(venue)
+        if per_shard:
+            found.update({f"{venue.value}/{i}": b for i, b in per_shard.items()})
+        else:
+            found[venue.value] = totals[venue]
+    return found
 
 
 async def _in_positions(store: Store) -> dict[Venue, Decimal]:

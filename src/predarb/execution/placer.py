@@ -106,6 +106,19 @@ def classify(opp_contracts: Decimal, results: list[OrderResult]) -> ExecutionSta
     return ExecutionStatus.PARTIAL
 
 
+async def order_news(
+    venue: VenueClient, client_order_id: str, venue_order_id: str, timeout_s: float
+) -> bool:
+    """Wait ``timeout_s`` before the next lookup of an order, or less when the venue
+    streams its orders' news (Kalshi's ``user_orders`` and ``fill`` channels): True
+    when news came. The lookup after it still asks the venue."""
+    wait = getattr(venue, "wait_order_news", None)
+    if wait is None or timeout_s <= 0:
+        await asyncio.sleep(max(timeout_s, 0))
+        return False
+    return bool(await wait(client_order_id, venue_order_id, timeout_s))
+
+
 async def resolve_unknown(
     venue: VenueClient, order: OrderRequest, venue_order_id: str = ""
 ) -> OrderResult:
@@ -116,7 +129,8 @@ async def resolve_unknown(
     last: OrderResult | None = None
     for attempt in range(LOOKUP_ATTEMPTS):
         if attempt:
-            await asyncio.sleep(LOOKUP_DELAY_S * attempt)
+            vid = last.venue_order_id if last is not None else venue_order_id
+            await order_news(venue, order.client_order_id, vid, LOOKUP_DELAY_S * attempt)
         try:
             last = await venue.get_order(order.client_order_id, venue_order_id)
         except VenueError as exc:

@@ -26,7 +26,7 @@ from datetime import datetime
 from predarb.domain import Contract, FeeSchedule, OrderResult, OrderStatus
 from predarb.execution.hedging import HedgePolicy
 from predarb.execution.partial import resolve_partial
-from predarb.execution.placer import Placer, with_fills
+from predarb.execution.placer import Placer, order_news, with_fills
 from predarb.notify import messages
 from predarb.notify.base import Alert
 from predarb.store.records import ExecutionRecord, OrderRecord
@@ -149,11 +149,34 @@ class UnknownOrders:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    async def _wait(self, execution_id: str, delay_s: float) -> None:
+        """The delay before the next round of lookups, cut short by news of one of the
+        execution's unknown orders where the venue streams it."""
+        ex = await self.placer.store.execution(execution_id)
+        orders = unknown_orders(ex) if ex is not None else []
+        if not orders:
+            await asyncio.sleep(delay_s)
+            return
+        waits = [
+            asyncio.create_task(
+                order_news(
+                    self.placer.venues[o.venue], o.client_order_id, o.venue_order_id, delay_s
+                )
+            )
+            for o in orders
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
     async def _follow(self, execution_id: str) -> None:
         started = time.monotonic()
         try:
             while True:
-                await asyncio.sleep(self.delay_s(time.monotonic() - started))
+                await self._wait(execution_id, self.delay_s(time.monotonic() - started))
                 ex = await self.placer.store.execution(execution_id)
                 if ex is None:
                     return

@@ -14,6 +14,8 @@ from typing import Any
 
 from predarb.domain import Contract, Pair, PairKind, Venue, World
 
+POLYMARKETS = (Venue.POLYMARKET, Venue.POLYMARKET_US)
+
 
 def _contract_to_json(c: Contract) -> dict[str, str]:
     return {"venue": c.venue.value, "market": c.market_id, "side": c.side, "token_id": c.token_id}
@@ -28,7 +30,7 @@ def mapping_entries(pair: Pair) -> list[dict[str, str]]:
     entries: list[dict[str, str]] = []
     for world in pair.worlds:
         kalshi = [c for c in world.contracts if c.venue is Venue.KALSHI]
-        poly = [c for c in world.contracts if c.venue is Venue.POLYMARKET]
+        poly = [c for c in world.contracts if c.venue.is_polymarket]
         for k in kalshi:
             for p in poly:
                 entries.append(
@@ -47,7 +49,10 @@ def pair_to_json(pair: Pair) -> dict[str, Any]:
     return {
         "kind": pair.kind.value,
         "kalshi": list(pair.markets(Venue.KALSHI)),
-        "polymarket": list(pair.markets(Venue.POLYMARKET)),
+        "polymarket": [m for v in POLYMARKETS for m in pair.markets(v)],
+        "polymarket_venue": next(
+            (v.value for v in POLYMARKETS if pair.markets(v)), Venue.POLYMARKET.value
+        ),
         "mapping": mapping_entries(pair),
         "confidence": pair.confidence,
         "tradable": pair.tradable,

@@ -12,7 +12,7 @@ import gc
 import hashlib
 import logging
 import pickle
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -26,6 +26,16 @@ from predarb.matching.proposition import clear_text_caches, same_claim_key
 from predarb.matching.score import MIN_TRADABLE_CONFIDENCE, Match, compare
 
 log = logging.getLogger(__name__)
+
+
+def match_venues(
+    match: Callable[[Sequence[Market], Sequence[Market]], list[Pair]],
+    listed: Mapping[Venue, Sequence[Market]],
+) -> list[Pair]:
+    """Kalshi against each Polymarket venue listed (international, US, or both: two
+    separate venues, each paired with Kalshi on its own)."""
+    kalshi = listed.get(Venue.KALSHI, [])
+    return [p for v, ms in listed.items() if v.is_polymarket for p in match(kalshi, ms)]
 
 
 def pair_id_for(contracts: Iterable[Contract]) -> str:
@@ -85,7 +95,7 @@ class Matcher:
         self.comparisons = 0
         matches: list[Match] = []
         for m in noted(poly):
-            if m.venue is not Venue.POLYMARKET:
+            if not m.venue.is_polymarket:
                 continue
             f = normalize(m, self.aliases)
             for i in index.candidates(f):

@@ -319,7 +319,7 @@ def _sports(r: _Reader, base: dict[str, Any]) -> Facts | None:
     subject = ""
     if is_total or is_spread:
         kind = Kind.TOTAL if is_total else Kind.SPREAD
-        line_text = r.lower if m.venue is Venue.POLYMARKET else f"{r.lower} {m.subtitle.lower()}"
+        line_text = r.lower if m.venue.is_polymarket else f"{r.lower} {m.subtitle.lower()}"
         parsed = threshold(line_text, over_under=True)
         if parsed is None:
             return None

@@ -158,7 +158,7 @@ def compare(k: Facts, p: Facts) -> Match | None:
     """Guards first (cheap, exact), fuzzy title score last (only for confidence)."""
     if k.kind is Kind.UNKNOWN or k.kind is not p.kind:
         return None
-    if k.market.venue is not Venue.KALSHI or p.market.venue is not Venue.POLYMARKET:
+    if k.market.venue is not Venue.KALSHI or not p.market.venue.is_polymarket:
         return None
     if k.kind is Kind.PROPOSITION:
         return _compare_claims(k, p)

@@ -17,6 +17,7 @@ from predarb import reports
 from predarb.domain import ExecutionStatus, Venue
 from predarb.events import (
     HALT_DATABASE,
+    HALT_POSITIONS,
     HALT_STORAGE,
     BalanceChanged,
     EventBus,
@@ -116,9 +117,20 @@ class AlertRouter:
                 )
             )
 
+        elif event.halt == HALT_POSITIONS:
+            await self.send(
+                messages.info(
+                    f"NO TRADING YET: {event.reason}. Retried every 30 s: no new executions"
+                    " until the venues' positions are compared with the database's.",
+                    AlertKind.MISMATCH,
+                )
+            )
+
     async def resumed(self, event: TradingResumed) -> None:
         if event.halt == HALT_STORAGE:
             await self.send(messages.info("Database writable again: new executions may start."))
+        elif event.halt == HALT_POSITIONS:
+            await self.send(messages.info("Positions compared with the venues at last."))
 
     async def balance(self, event: BalanceChanged) -> None:
         floor = self.balance_floor

@@ -268,6 +268,24 @@ def positions_mismatch(differences: Sequence[tuple[str, Decimal, Decimal]]) -> A
     return Alert(AlertKind.MISMATCH, "\n".join(lines))
 
 
+def positions_at_start(differences: Sequence[tuple[str, Decimal, Decimal]]) -> Alert:
+    """The database's positions differ from the venues' at a live start."""
+    lines = [
+        f"<b>POSITIONS DIFFER AT START</b>: {len(differences)} contract(s) differ between"
+        " this database and the venues"
+    ]
+    lines.extend(
+        f"{escape(name)}: database {qty(local)}, venue {qty(venue)},"
+        f" difference {qty(venue - local)}"
+        for name, local, venue in differences
+    )
+    lines.append(
+        "Trading is OFF. Check these positions (an older or a new database?), then send"
+        " /start to trade again."
+    )
+    return Alert(AlertKind.MISMATCH, "\n".join(lines))
+
+
 def venue_down(venue: Venue, reason: str) -> Alert:
     return Alert(
         AlertKind.VENUE_DOWN,

@@ -221,10 +221,11 @@ def question_text(review: Review) -> str:
         "<b>PAIR TO REVIEW</b> (likely, not certain)",
         escape(str(pair.get("event", ""))),
     ]
+    poly = "Polymarket US" if pair.get("polymarket_venue") == "polymarket_us" else "Polymarket"
     for e in pair.get("mapping", []):
         lines.append(
             f"Kalshi {escape(e['kalshi'])} {escape(e['kalshi_side']).upper()} ="
-            f" Polymarket {escape(e['polymarket'])} {escape(e['outcome'])}"
+            f" {poly} {escape(e['polymarket'])} {escape(e['outcome'])}"
         )
     lines.append("why not certain:")
     lines.extend(f"- {escape(f)}: {escape(FLAG_MEANINGS.get(f, f))}" for f in flags)

@@ -153,8 +153,12 @@ class PaperLedger:
     def affordable(self, order: OrderRequest, fee: FeeSchedule | None) -> tuple[str, str] | None:
         """Whether the account can pay for (BUY) or deliver (SELL) the whole order."""
         if order.action is Action.BUY:
-            # p(1 - p) peaks at 0.5, so no fill at or below the limit costs a higher fee.
-            worst_fee = taker_fee(fee, order.contracts, min(order.price, HALF))
+            # p(1 - p) peaks at 0.5, so no fill at or below the limit costs a higher fee;
+            # a fee on the premium (Polymarket US) is highest at the limit itself.
+            worst_fee = max(
+                taker_fee(fee, order.contracts, min(order.price, HALF)),
+                taker_fee(fee, order.contracts, order.price),
+            )
             need = order.price * order.contracts + worst_fee
             if need > self.balance:
                 return "insufficient_balance", f"needs {need}, balance is {self.balance}"

@@ -70,6 +70,11 @@ async def status(
         "kill_reason": None if s.trading_enabled else (s.kill_reason or "stopped"),
         "halted": halted or None,
         "balances": {v.value: usd(b) for v, b in sorted(s.balances.items())},
+        # A venue that holds cash per exchange shard: each shard, as /balance shows it.
+        "shard_balances": {
+            v.value: {str(i): usd(b) for i, b in sorted(shards.items())}
+            for v, shards in sorted(s.shard_balances.items())
+        },
         "health": {v.value: h for v, h in sorted(s.health.items())},
         "open_positions": s.open_positions,
         "exposure": usd(s.exposure),

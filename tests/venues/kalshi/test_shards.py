@@ -182,7 +182,8 @@ async def test_event_fee_overrides_follow_their_changes_and_updates(
     venue.apply_event_fee_update(
         {"event_ticker": event, "fee_type_override": None, "fee_multiplier_override": None}
     )
-    cleared = venue.fee_book.timeline("KXTEST", event, now)[0]
+    # from the moment the clear arrived (before it, "flat" was in force)
+    cleared = venue.fee_book.timeline("KXTEST", event, datetime.now(UTC))[0]
     assert cleared is not None and cleared.rate == D("0.07")
 
 

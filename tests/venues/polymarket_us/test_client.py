@@ -183,3 +183,20 @@ async def test_market_data_needs_no_key(fake: FakePolymarketUS) -> None:
     finally:
         await public.close()
     assert not any(signed for _, _, signed in fake.requests)
+
+
+def test_positions_are_reconciled_per_market_as_long_minus_short() -> None:
+    from predarb.reconcile import position_key
+
+    a_long = position_key(Venue.POLYMARKET_US, "a", "Lakers", "long")
+    b_long = position_key(Venue.POLYMARKET_US, "b", "Yes", "long")
+    a_short = position_key(Venue.POLYMARKET_US, "a", "Celtics", "short")
+    assert a_long[0] != b_long[0]
+    assert a_long[0] == a_short[0] and (a_long[1], a_short[1]) == (1, -1)
+
+
+async def test_an_open_markets_settlement_value_is_not_trusted(
+    venue: PolymarketUSVenue, fake: FakePolymarketUS
+) -> None:
+    fake.exchange.markets[SLUG].settlement = D(0)  # answered, though still trading
+    assert await venue.get_resolution(SLUG) is None

@@ -13,6 +13,7 @@ tokens per second at 10 tokens a request, i.e. 20 reads and 10 writes per second
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
@@ -33,6 +34,7 @@ from predarb.arbitrage.fees import KalshiFeeBook
 from predarb.domain import (
     CENT,
     Contract,
+    FeeChange,
     Fill,
     Market,
     MarketStatus,
@@ -56,9 +58,11 @@ from predarb.venues.base import (
     VenueUnavailable,
 )
 from predarb.venues.http import JsonHttp, PreparedWrite
-from predarb.venues.kalshi import wire, wire_orders, ws
+from predarb.venues.kalshi import wire, wire_orders, ws, ws_account
 from predarb.venues.kalshi.auth import PRESIGNED_MAX_AGE_S, KalshiSigner
 from predarb.venues.kalshi.errors import FOK_KILLED, RetiredEndpoint, to_error
+from predarb.venues.kalshi.lifecycle import MarketLifecycle, MarketWatcher
+from predarb.venues.kalshi.news import OrderNewsBoard
 
 if TYPE_CHECKING:
     from predarb.config import Settings
@@ -101,10 +105,13 @@ class KalshiVenue(VenueClient):
         fee_cache_s: float = 3600,
         http_client: httpx.AsyncClient | None = None,
         ws_url: str | None = None,
+        user_stream: bool = False,
     ) -> None:
         """``base_url`` includes ``/trade-api/v2``. Without ``key_id`` and
         ``private_key_path`` only market data works. ``read_rate``/``write_rate`` are
-        requests per second; ``series_tickers`` limits ``list_markets`` to those series."""
+        requests per second; ``series_tickers`` limits ``list_markets`` to those series.
+        ``user_stream``: with a key, ``connect`` also opens the account and lifecycle
+        channels (``ws_account``)."""
         if bool(key_id) != bool(private_key_path):
             raise AuthError(
                 Venue.KALSHI,
@@ -150,9 +157,15 @@ class KalshiVenue(VenueClient):
         # or already refused locally, by client order id.
         self._prepared: OrderedDict[str, _Ready | OrderResult] = OrderedDict()
         self._presigner: asyncio.Task[None] | None = None
+        self._user_stream = user_stream
+        self.account_stream: ws_account.KalshiAccountStream | None = None
+        self._account_task: asyncio.Task[None] | None = None
+        self.news = OrderNewsBoard()
+        self.lifecycle = MarketLifecycle(self.fee_book, self._grids, self._shards)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> KalshiVenue:
+        kwargs.setdefault("user_stream", True)
         return cls(
             settings.kalshi_base_url,
             settings.kalshi_api_key_id,
@@ -362,9 +375,39 @@ class KalshiVenue(VenueClient):
         self._fee_changes_at = time.monotonic()
 
     def apply_event_fee_update(self, msg: Any) -> None:
-        """An ``event_fee_update`` message: the override applies from now on."""
+        """An ``event_fee_update`` message: the override applies from now on, to the
+        markets already listed too (their watchers are told)."""
         event_ticker, _, override = wire.parse_event_fee_change(msg)
-        self.fee_book.overrides[event_ticker] = override.pair if override else None
+        self.lifecycle.event_fee(ws_account.EventFeeNews(event_ticker, override), _now())
+
+    def watch_markets(self, watcher: MarketWatcher) -> None:
+        """``watcher(kind, markets)`` gets every market the lifecycle channel changed:
+        ``fee`` (a new event fee override), ``determined``, ``settled``, ``activated``,
+        ``deactivated``, ``close_date_updated``, ``price_level_structure_updated``."""
+        self.lifecycle.watchers.append(watcher)
+
+    async def wait_order_news(
+        self, client_order_id: str, venue_order_id: str, timeout_s: float
+    ) -> bool:
+        """Until the account stream has news of this order (True) or ``timeout_s``
+        passed (False); a plain delay while no stream runs."""
+        return await self.news.wait(client_order_id, venue_order_id, timeout_s)
+
+    def _on_news(self, items: Sequence[ws_account.News]) -> None:
+        for item in items:
+            if isinstance(item, ws_account.OrderNews):
+                self._order_markets[item.order.order_id] = item.order.ticker
+                if item.order.exchange_index is not None:
+                    self._shards[item.order.ticker] = item.order.exchange_index
+                self.news.order(item.order)
+            elif isinstance(item, ws_account.FillNews):
+                self.news.fill(item.order_id, item.client_order_id, item.fill)
+            elif isinstance(item, ws_account.MarketNews):
+                self.lifecycle.market(item)
+            elif isinstance(item, ws_account.EventNews):
+                self.lifecycle.event(item)
+            else:
+                self.lifecycle.event_fee(item, _now())
 
     async def get_resolution(self, market_id: str) -> Resolution | None:
         return _parse(wire.parse_resolution, await self._market_body(market_id), "market")
@@ -472,6 +515,8 @@ class KalshiVenue(VenueClient):
         """By venue id when known, else by scanning ``GET /portfolio/orders`` (which has
         no client id filter; narrowed to the ticker when this process sent the order)."""
         self._require_key()
+        # The account stream knows each order's venue id: one read instead of a scan.
+        venue_order_id = venue_order_id or self.news.venue_ids.get(client_order_id, "")
         if venue_order_id:
             try:
                 body = await self._http.get(
@@ -629,6 +674,14 @@ class KalshiVenue(VenueClient):
             self._presigner = asyncio.create_task(
                 self._keep_presigned(self._signer), name="kalshi-presign"
             )
+        if self._signer is not None and self._user_stream and self._account_task is None:
+            self.account_stream = ws_account.KalshiAccountStream(
+                self._ws_url, self._signer, self._on_news, self.news.broke
+            )
+            self.news.live = True
+            self._account_task = asyncio.create_task(
+                self.account_stream.run(), name="kalshi-account-ws"
+            )
 
     async def _keep_presigned(self, signer: KalshiSigner) -> None:
         path = self._http.base_path + ORDERS
@@ -640,6 +693,13 @@ class KalshiVenue(VenueClient):
         if self._presigner is not None:
             self._presigner.cancel()
             self._presigner = None
+        if self._account_task is not None:
+            self._account_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._account_task
+            self._account_task = None
+            self.news.live = False
+            self.news.broke()
         await self._http.close()
 
     # --- helpers -------------------------------------------------------------------
@@ -677,7 +737,16 @@ class KalshiVenue(VenueClient):
                 continue
             self._shards[market.market_id] = market.exchange_index
             fee, changes = self.fee_book.timeline(market.series, market.event_id, now)
-            out.append(dataclasses.replace(market, fee=fee, fee_changes=changes))
+            waived = wire.fee_waived_until(item)
+            if waived is not None and waived > now:
+                # "Time when this market's fee waiver expires": no fee until then, the
+                # schedule's fee from then on (a FeeChange at that moment).
+                later = tuple(c for c in changes if c.at > waived)
+                at_end = dataclasses.replace(market, fee=fee, fee_changes=changes).fee_at(waived)
+                fee, changes = wire.NO_FEE, (FeeChange(waived, at_end), *later)
+            market = dataclasses.replace(market, fee=fee, fee_changes=changes)
+            self.lifecycle.remember(market)
+            out.append(market)
         return out
 
     async def _grid(self, ticker: str) -> tuple[wire.PriceRange, ...]:
@@ -730,3 +799,7 @@ def _parse(parse: Callable[[Any], T], body: Any, what: str) -> T:
 
 def _refused(order: OrderRequest, status: OrderStatus, exc: VenueError) -> OrderResult:
     return OrderResult(order.client_order_id, status, error_code=exc.code, error=exc.message)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

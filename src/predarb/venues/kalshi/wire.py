@@ -10,6 +10,7 @@ bad item and skip it, so malformed data never becomes a price or an order.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,9 @@ MAX_COUNT = Decimal(10) ** 9  # contracts; anything larger is a corrupt body
 MAX_SHARD = 100  # exchange_index bounds in the transfer schema (0..100)
 MAX_MONEY = Decimal(10) ** 12  # dollars
 DEFAULT_COST = Decimal(10)  # rate-limit tokens per request (spec A.6)
+# FixedPointDollars / FixedPointCount (A.3.1): plain decimal digits. Decimal() alone
+# would also take "1e-2", "1_000", " 0.5" or "Infinity", none of which Kalshi sends.
+FIXED_POINT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 STATUS = {
     "active": MarketStatus.OPEN,
@@ -79,6 +83,8 @@ def fixed(value: Any, key: str, *, low: Decimal = ZERO, high: Decimal = MAX_MONE
     """A fixed-point string (``"0.5600"``, ``"10.00"``) within [low, high]."""
     if not isinstance(value, str):
         raise WireError(f"{key}: expected a fixed-point string, got {type(value).__name__}")
+    if FIXED_POINT.fullmatch(value) is None:
+        raise WireError(f"{key}: not a fixed-point number: {value!r:.40}")
     try:
         number = Decimal(value)
     except InvalidOperation:
@@ -323,6 +329,16 @@ def parse_market(
         extra=extra,
         exchange_index=index,
     )
+
+
+# A market whose fees are waived (``fee_waiver_expiration_time`` still ahead).
+NO_FEE = FeeSchedule(venue=Venue.KALSHI, rate=ZERO)
+
+
+def fee_waived_until(value: Any) -> datetime | None:
+    """The market's ``fee_waiver_expiration_time`` ("Time when this market's fee
+    waiver expires"), or None; an unreadable one counts as no waiver."""
+    return timestamp(value, "fee_waiver_expiration_time") if isinstance(value, dict) else None
 
 
 def parse_resolution(value: Any) -> Resolution | None:

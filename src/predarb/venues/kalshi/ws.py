@@ -1,16 +1,27 @@
-"""Kalshi order books over the WebSocket (spec A.7): ``orderbook_delta`` channel.
+"""Kalshi order books over the WebSocket (spec A.7, venue-apis 0.1 #3/#4):
+``orderbook_delta`` channel.
 
 ``KalshiBookState`` (no I/O) turns frames into books: an ``orderbook_snapshot`` sets a
 market's two bid ladders, each ``orderbook_delta`` adds a signed count at one price.
 Every frame of a subscription carries ``seq``, which must grow by one; a gap, a delta
 before its snapshot, a level going negative, a crossed book or an unreadable delta
-raise ``StreamGap``. We subscribe with ``use_yes_price: false`` so the NO ladder is on
-the NO-leg scale, as in REST.
+raise ``StreamGap``.
+
+Price form: we subscribe with ``use_yes_price: true``, the form Kalshi keeps when it
+flips the default and then removes the flag (``getting_started/order_direction``): the
+NO ladder comes on the YES scale, so a NO level reported at 0.52 is a NO bid at 0.48.
+Sending ``true`` selects that form today, after the flip and after the removal alike.
+A frame does not say which form it is in; what can be checked is that, on the YES
+scale, every NO level lies above every YES bid (a level at or below one is a crossed
+book, or the NO-leg form), and such a snapshot is not trusted.
 
 ``KalshiBookStream`` owns the connection: the upgrade is signed like a REST call
-(``GET /trade-api/ws/v2``), the library answers the server's pings, and a stream with no
-frame for ``stale_after_s`` counts as dead. After any disconnect, gap or silence the
-books are read again over REST, then a new connection brings fresh snapshots.
+(``GET /trade-api/ws/v2``). Liveness comes from Kalshi's protocol pings (every 10 s,
+payload ``heartbeat``, ``websockets/connection-keep-alive``): the orderbook channel has
+no application heartbeat, so a quiet book sends no data for minutes, and only a stream
+with neither a frame nor a ping for ``stale_after_s`` counts as dead. After any
+disconnect, gap or silence the books are read again over REST, then a new connection
+brings fresh snapshots.
 """
 
 from __future__ import annotations
@@ -24,7 +35,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import websockets
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame, Opcode
 
 from predarb.domain import CENT, ONE, ZERO, Contract, Level, OrderBook, Venue
 from predarb.marketdata import BookSink, ReconnectingStream, StreamGap
@@ -36,6 +48,39 @@ log = logging.getLogger(__name__)
 
 WS_PATH = "/trade-api/ws/v2"
 SUBSCRIBE_ID = 1
+STALE_AFTER_S = 30.0  # three of Kalshi's 10 s pings missed
+
+
+class PingWatchingConnection(ClientConnection):
+    """A client connection that notes when the venue last pinged (the library still
+    answers each ping with its pong)."""
+
+    pinged_at: float | None = None  # time.monotonic() of the last ping received
+    pings: int = 0
+
+    def process_event(self, event: object) -> None:
+        if isinstance(event, Frame) and event.opcode is Opcode.PING:
+            self.pinged_at = time.monotonic()
+            self.pings += 1
+        super().process_event(event)  # type: ignore[arg-type]
+
+
+async def open_signed(url: str, signer: KalshiSigner) -> PingWatchingConnection | None:
+    """The signed upgrade (``GET /trade-api/ws/v2``); None when it failed (logged)."""
+    path = urlsplit(url).path
+    try:
+        ws = await connect(
+            url,
+            additional_headers=signer.headers("GET", path),
+            max_size=2**24,
+            open_timeout=10,
+            create_connection=PingWatchingConnection,
+        )
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+        log.warning("kalshi ws: connect failed", extra={"error": str(exc)[:200]})
+        return None
+    assert isinstance(ws, PingWatchingConnection)
+    return ws
 
 
 def ws_url(base_url: str) -> str:
@@ -53,8 +98,11 @@ def ws_url(base_url: str) -> str:
 class KalshiBookState:
     """Bid ladders per ticker, kept from one connection's snapshot and deltas."""
 
-    def __init__(self, tick: Callable[[str], Decimal] = lambda _t: CENT) -> None:
+    def __init__(
+        self, tick: Callable[[str], Decimal] = lambda _t: CENT, *, yes_scale: bool = True
+    ) -> None:
         self._tick = tick
+        self.yes_scale = yes_scale  # NO ladder on the YES scale (``use_yes_price``)
         self._yes: dict[str, dict[Decimal, Decimal]] = {}
         self._no: dict[str, dict[Decimal, Decimal]] = {}
         self._seq: dict[int, int] = {}
@@ -99,8 +147,15 @@ class KalshiBookState:
         self._seq[sid] = seq
 
     def _snapshot(self, raw: Any) -> list[OrderBook]:
-        yes, no = wire.parse_ws_snapshot(raw, no_on_yes_scale=False)
-        ticker = yes.contract.market_id
+        o = wire.obj(raw, "snapshot")
+        ticker = wire.text(o, "market_ticker")
+        if self.yes_scale:
+            yes_top, no_low = _top(o.get("yes_dollars_fp")), _bottom(o.get("no_dollars_fp"))
+            if yes_top is not None and no_low is not None and yes_top >= no_low:
+                raise StreamGap(f"{ticker}: snapshot crossed, or not in the YES-price form")
+        yes, no = wire.parse_ws_snapshot(o, no_on_yes_scale=self.yes_scale)
+        if any(not 0 < lv.price < ONE for lv in yes.bids + no.bids):
+            raise StreamGap(f"{ticker}: a level at 0 or 1")
         self._yes[ticker] = {lv.price: lv.size for lv in yes.bids}
         self._no[ticker] = {lv.price: lv.size for lv in no.bids}
         return self._books(ticker)
@@ -116,6 +171,10 @@ class KalshiBookState:
         if ladder is None:
             raise StreamGap(f"{ticker}: delta before its snapshot")
         price = wire.fixed(o.get("price_dollars"), "price_dollars", high=ONE)
+        if side == "no" and self.yes_scale:
+            price = ONE - price  # the NO bid this YES-scale level stands for
+        if price <= 0 or price >= ONE:
+            raise StreamGap(f"{ticker}: delta price {price} outside (0, 1)")
         delta = _signed(o.get("delta_fp"))
         size = ladder.get(price, ZERO) + delta
         if size < 0:
@@ -129,17 +188,41 @@ class KalshiBookState:
     def _books(self, ticker: str) -> list[OrderBook]:
         yes = [Level(p, s) for p, s in sorted(self._yes[ticker].items(), reverse=True)]
         no = [Level(p, s) for p, s in sorted(self._no[ticker].items(), reverse=True)]
-        # The REST parser's builder: same complement rule, same crossed-book check.
+        if yes and no and yes[0].price + no[0].price >= ONE:
+            # Kalshi would have matched a locked or crossed book: a lost delta.
+            raise StreamGap(f"{ticker}: crossed book")
+        # The REST parser's builder: same complement rule.
         yes_book, no_book = wire._books(yes, no, ticker, self._tick(ticker), None)
         return [yes_book, no_book]
+
+
+def _prices(levels: Any) -> list[Decimal]:
+    if not isinstance(levels, list):
+        return []
+    out = []
+    for lv in levels:
+        if isinstance(lv, list) and len(lv) >= 2 and isinstance(lv[0], str):
+            try:
+                p = wire.fixed(lv[0], "level", high=ONE)
+                if wire.fixed(lv[1], "level", high=wire.MAX_COUNT) > 0:
+                    out.append(p)
+            except wire.WireError:
+                continue  # the ladder parser reports it
+    return out
+
+
+def _top(levels: Any) -> Decimal | None:
+    return max(_prices(levels), default=None)
+
+
+def _bottom(levels: Any) -> Decimal | None:
+    return min(_prices(levels), default=None)
 
 
 def _signed(value: Any) -> Decimal:
     if not isinstance(value, str):
         raise wire.WireError("delta_fp: expected a string")
-    if value.startswith("-"):
-        return -wire.fixed(value[1:], "delta_fp", high=wire.MAX_COUNT)
-    return wire.fixed(value, "delta_fp", high=wire.MAX_COUNT)
+    return wire.fixed(value, "delta_fp", low=-wire.MAX_COUNT, high=wire.MAX_COUNT)
 
 
 class KalshiBookStream(ReconnectingStream):
@@ -152,7 +235,7 @@ class KalshiBookStream(ReconnectingStream):
         rest: VenueClient,
         *,
         tick: Callable[[str], Decimal] = lambda _t: CENT,
-        stale_after_s: float = 30.0,
+        stale_after_s: float = STALE_AFTER_S,
         max_backoff_s: float = 5.0,
         clock_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
@@ -165,26 +248,23 @@ class KalshiBookStream(ReconnectingStream):
 
     async def _session(self, contracts: Sequence[Contract], sink: BookSink) -> str:
         tickers = sorted({c.market_id for c in contracts if c.venue is Venue.KALSHI})
-        path = urlsplit(self.url).path
-        try:
-            ws = await connect(
-                self.url,
-                additional_headers=self._signer.headers("GET", path),
-                max_size=2**24,
-                open_timeout=10,
-            )
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
-            log.warning("kalshi ws: connect failed", extra={"error": str(exc)[:200]})
+        ws = await open_signed(self.url, self._signer)
+        if ws is None:
             return "connect failed"
         self.connections += 1
-        state = KalshiBookState(self._tick)
+        state = KalshiBookState(self._tick, yes_scale=True)
         async with ws:
             params: dict[str, Any] = {
                 "channels": ["orderbook_delta"],
                 "market_tickers": tickers,
-                "use_yes_price": False,
+                "use_yes_price": True,
             }
             await ws.send(json.dumps({"id": SUBSCRIBE_ID, "cmd": "subscribe", "params": params}))
             return await self.pump(
-                ws, state.feed, sink, len(tickers), lambda b: b.contract.market_id
+                ws,
+                state.feed,
+                sink,
+                len(tickers),
+                lambda b: b.contract.market_id,
+                alive_at=lambda: ws.pinged_at,
             )

@@ -50,7 +50,7 @@ from predarb.venues.base import (
     VenueError,
 )
 from predarb.venues.http import JsonHttp
-from predarb.venues.polymarket_us import orders, wire
+from predarb.venues.polymarket_us import orders, wire, ws
 from predarb.venues.polymarket_us.auth import PolymarketUSSigner
 from predarb.venues.polymarket_us.errors import to_error
 from predarb.venues.polymarket_us.intents import LONG, SHORT
@@ -98,6 +98,7 @@ class PolymarketUSVenue(VenueClient):
         on_fee_mismatch: Callable[[orders.FeeMismatch], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         http_client: httpx.AsyncClient | None = None,
+        ws_url: str | None = None,
     ) -> None:
         """Without ``key_id`` and ``secret_key`` only market data works.
         ``categories`` limits ``list_markets`` (e.g. ``("sports",)``)."""
@@ -121,6 +122,7 @@ class PolymarketUSVenue(VenueClient):
             client=http_client,
             **common,
         )
+        self._ws_url = ws_url or ws.ws_url(api_url)
         self._categories = tuple(categories)
         self._max_pages = max_pages
         self._max_block_s = max_block_s
@@ -145,6 +147,14 @@ class PolymarketUSVenue(VenueClient):
     @property
     def has_credentials(self) -> bool:
         return self._signer is not None
+
+    def book_stream(self, **kwargs: Any) -> ws.PolymarketUSBookStream | None:
+        """Streamed books; the markets WebSocket needs a key, so ``None`` without one."""
+        if self._signer is None:
+            return None
+        return ws.PolymarketUSBookStream(
+            self._ws_url, self._signer, self, self._markets.get, **kwargs
+        )
 
     # --- market data (public) ---------------------------------------------------
 
@@ -196,8 +206,19 @@ class PolymarketUSVenue(VenueClient):
             return ()
 
     async def get_resolution(self, market_id: str) -> Resolution | None:
+        """The settlement of a market that stopped trading. An open market's settlement
+        value is never trusted (the endpoint's answer before resolution is not
+        documented, and a 0 read as "long lost" would settle a live position)."""
+        slug = quote(market_id, safe="")
         try:
-            body = await self._public.get(f"/v1/markets/{quote(market_id, safe='')}/settlement")
+            body = await self._public.get(f"/v1/market/slug/{slug}")
+            market = _parse(
+                lambda b: wire.parse_market(wire.obj(b, "body").get("market")), body, "market"
+            )
+            self._markets[market_id] = market
+            if market.status in (MarketStatus.OPEN, MarketStatus.PAUSED):
+                return None
+            body = await self._public.get(f"/v1/markets/{slug}/settlement")
         except NotFound:
             return None
         return _parse(

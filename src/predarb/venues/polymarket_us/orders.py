@@ -30,6 +30,7 @@ from predarb.domain import (
     OrderResult,
     OrderStatus,
     TimeInForce,
+    Venue,
 )
 from predarb.venues.polymarket_us.intents import Intent, intent_for, long_side_price
 from predarb.venues.polymarket_us.wire import WireExecution, WireOrder, WireTrade
@@ -62,6 +63,7 @@ class FeeMismatch:
     price: Decimal  # of the contract bought or sold
     expected: Decimal
     reported: Decimal
+    venue: Venue = Venue.POLYMARKET_US
 
     def describe(self) -> str:
         return (

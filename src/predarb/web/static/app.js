@@ -149,7 +149,9 @@ function renderOverview(s, data) {
   return [
     h("div", { class: "cards" },
       card("Balances",
-        h("dl", {}, balances.map(([v, b]) => [h("dt", {}, v), h("dd", { "data-balance": v }, money(b))]),
+        h("dl", {}, balances.map(([v, b]) => [h("dt", {}, v), h("dd", { "data-balance": v }, money(b)),
+          Object.entries((s.shard_balances || {})[v] || {}).map(([i, sb]) => [
+            h("dt", { class: "sub" }, `shard ${i}`), h("dd", { "data-shard": `${v}/${i}` }, money(sb))])]),
           h("dt", {}, "total"), h("dd", {}, money(total)))),
       card("Today (UTC)",
         h("dl", {},
@@ -211,7 +213,7 @@ function renderPairs(data) {
       h("td", { class: "num" }, Number(p.confidence).toFixed(2)),
       h("td", {}, p.tradable ? "yes" : h("span", { class: "neg" }, "no")),
       h("td", {}, p.flags.join(", ") || "–"),
-      h("td", { class: "legs" }, p.mapping.map((m) => h("div", {}, `kalshi ${m.kalshi} ${m.kalshi_side} ⇔ polymarket ${m.polymarket} ${m.outcome}`))),
+      h("td", { class: "legs" }, p.mapping.map((m) => h("div", {}, `kalshi ${m.kalshi} ${m.kalshi_side} ⇔ ${p.polymarket_venue || "polymarket"} ${m.polymarket} ${m.outcome}`))),
       h("td", {}, p.blocked_until ? h("span", { class: "neg" }, `until ${time(p.blocked_until)}`) : "–")));
   const input = h("input", { id: "filter", type: "search", placeholder: "filter", value: filter, oninput: () => rerender() });
   return card(`Pairs (${shown.length} of ${data.pairs.length})`, input,
