@@ -438,6 +438,83 @@ def run(
     run_async(until_stopped(lambda stop: run_bot(settings, live=live, stop=stop)))
 
 
+@app.command()
+def record(
+    duration: Annotated[
+        float, typer.Option(help="seconds to record, then stop", min=1, max=30 * 86_400)
+    ] = 3600.0,
+    out: Annotated[
+        Path, typer.Option(help="the recording; parts after the first are OUT.1, OUT.2...")
+    ] = Path("predarb-recording.jsonl.gz"),
+    part_mb: Annotated[
+        int, typer.Option(help="start a new part at this many MB (compressed)", min=1)
+    ] = 256,
+) -> None:
+    """Record public market data (listings, books, results) to a file. No keys needed."""
+    from predarb.rehearsal.recorder import record as record_markets
+
+    settings = settings_or_exit()
+
+    async def work(stop: StopRequest) -> None:
+        def attach(recorder: Any) -> None:
+            stop.when_set(recorder.stop)
+
+        summary = await record_markets(
+            settings,
+            out,
+            duration_s=duration,
+            max_part_bytes=part_mb * 1024 * 1024,
+            say=lambda text: print(text, flush=True),
+            on_start=attach,
+        )
+        print(
+            f"recorded {summary.lines} lines ({summary.book_updates} book updates,"
+            f" {summary.resolutions} results, {summary.pairs} pairs) into {summary.path}"
+            + (f" and {summary.parts - 1} more parts" if summary.parts > 1 else ""),
+            flush=True,
+        )
+
+    run_async(until_stopped(work))
+
+
+@app.command()
+def replay(
+    recording: Annotated[Path, typer.Argument(help="the first part of a recording")],
+    speed: Annotated[
+        float, typer.Option(help="times real time; 0 runs as fast as it can", min=0)
+    ] = 0.0,
+    latency_ms: Annotated[
+        str,
+        typer.Option(
+            help="order latency: one number for both venues, or kalshi=MS,polymarket=MS"
+            " (default: PREDARB_PAPER_LATENCY_MS_KALSHI / _POLYMARKET)"
+        ),
+    ] = "",
+) -> None:
+    """Run the whole engine on a recording, offline, and print the report."""
+    import time
+
+    from predarb.rehearsal.replay import parse_latencies
+    from predarb.rehearsal.replay import replay as replay_recording
+
+    settings = load_or_exit()
+    setup_logging(
+        settings.log_level if "log_level" in settings.model_fields_set else "WARNING",
+        settings.log_format.value,
+        settings.secrets(),
+    )
+    try:
+        latencies = parse_latencies(latency_ms, settings.paper_latencies_ms())
+    except ValueError as exc:
+        fail(f"--latency-ms: {exc}")
+    started = time.monotonic()
+    report = run_async(
+        lambda: replay_recording(settings, recording, latency_ms=latencies, speed=speed)
+    )
+    print(report.text())
+    print(f"replayed in {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+
 def invoked_as() -> str:
     """How the user ran predarb, to tell them the next command they can type."""
     argv0 = sys.argv[0]

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
     predarb_settlement_interval_s: float = Field(300, ge=10, le=86_400)
     predarb_poll_interval_s: float = Field(2, ge=0.2, le=3600)
     predarb_redeem_interval_s: float = Field(600, ge=60, le=86_400)
+    # Paper and replay: how long a simulated order takes to reach each venue's book
+    # (order round trips from a US-East box: signing, TLS on a warm connection, matching).
+    predarb_paper_latency_ms_kalshi: int = Field(120, ge=0, le=10_000)
+    predarb_paper_latency_ms_polymarket: int = Field(150, ge=0, le=10_000)
 
     # The dashboard (``predarb.web``): port 0 turns it off.
     predarb_web_host: str = "127.0.0.1"
@@ -271,6 +275,14 @@ class Settings(BaseSettings):
             missing = "kalshi_private_key_path" if self.kalshi_api_key_id else "kalshi_api_key_id"
             raise _field_error(missing, "required when the other KALSHI_ key variable is set")
         return self
+
+    def paper_latencies_ms(self) -> dict[Venue, int]:
+        return {
+            Venue.KALSHI: self.predarb_paper_latency_ms_kalshi,
+            Venue.POLYMARKET: self.predarb_paper_latency_ms_polymarket,
+            # Polymarket US has no figure of its own yet: its CLOB's.
+            Venue.POLYMARKET_US: self.predarb_paper_latency_ms_polymarket,
+        }
 
     @property
     def blacklist(self) -> frozenset[str]:

@@ -148,7 +148,8 @@ def polymarket_us_with_key(settings: Settings) -> VenueClient:
 
 def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClient]:
     """The real adapters of the venues configured (Kalshi and ``PREDARB_POLYMARKET``'s
-    one or two Polymarkets); in paper mode wrapped so that orders are only simulated."""
+    one or two Polymarkets); in paper mode wrapped so that orders are only simulated (the
+    runner gives them their ledger on disk once the database is open)."""
     from predarb.venues.kalshi import KalshiVenue
     from predarb.venues.paper import PaperVenue
     from predarb.venues.polymarket import PolymarketVenue
@@ -174,4 +175,8 @@ def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClie
             categories=settings.poly_us_category_list,
         ),
     }
-    return {v: PaperVenue(public[v](), balance=PAPER_BALANCE) for v in settings.venues}
+    latency = settings.paper_latencies_ms()
+    return {
+        v: PaperVenue(public[v](), balance=PAPER_BALANCE, latency_s=latency[v] / 1000)
+        for v in settings.venues
+    }

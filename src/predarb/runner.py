@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from predarb.risk import RiskLimits, max_bet_warning
 from predarb.runtime_settings import RuntimeSettings, apply_to
 from predarb.store import Store
 from predarb.venues.base import AuthError, VenueClient, VenueError
+from predarb.venues.paper import PaperVenue
 
 if TYPE_CHECKING:
     import socket
@@ -209,6 +211,7 @@ async def _run_on(
     )
     if review is not None:
         review.attach(engine)
+    _paper_ledgers(settings, venues, engine)
     halt_on_fee_mismatch(venues, engine.state)
     dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
     engine.notifier = notifiers(
@@ -279,6 +282,29 @@ def phone_operations(engine: Engine, runtime: RuntimeSettings) -> Operations:
         return was
 
     return Operations(runtime, unwind=unwind, unblock=unblock)
+
+
+def _paper_ledgers(settings: Settings, venues: dict[Venue, VenueClient], engine: Engine) -> None:
+    """Paper venues keep their ledger in a file beside the database (so a restart goes on
+    with the same money and positions) and fill against the engine's streamed books."""
+    paper = [v for v in venues.values() if isinstance(v, PaperVenue)]
+    if not paper:
+        return
+    for client in paper:
+        client.use_books(engine.book_cache)
+    if engine.mode != Mode.PAPER.value:
+        return  # the demo's accounts start afresh each run
+    from predarb.venues.paper_journal import PaperJournal, journal_path
+
+    path = journal_path(settings.predarb_db_path)
+    try:
+        journal = PaperJournal(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            "PREDARB_DB_PATH", f"{path}: cannot open the paper ledger: {exc}"
+        ) from None
+    for client in paper:
+        client.keep_ledger(journal)
 
 
 async def _remember_limits(store: Store, settings: Settings) -> None:

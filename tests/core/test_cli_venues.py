@@ -333,3 +333,65 @@ async def first_execution(
                 return str(row[0]), str(row[1])
         await asyncio.sleep(0.1)
     return None
+
+
+async def test_paper_run_killed_and_started_again_keeps_its_ledger(
+    venues: Venues, tmp_path: Path
+) -> None:
+    """SIGKILL after the first paper trade: the next start goes on with the same paper
+    cash and positions (``predarb.paper.sqlite3`` beside the database), not a fresh $1,000."""
+    ledger = venues.db.with_name("predarb.paper.sqlite3")
+
+    def accounts() -> dict[str, Decimal]:
+        with closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)) as conn:
+            rows = conn.execute("SELECT venue, balance FROM paper_accounts").fetchall()
+        return {venue: Decimal(balance) for venue, balance in rows}
+
+    proc = await start_predarb(["run"], venues.env, tmp_path)
+    try:
+        execution = await first_execution(venues.db, proc, timeout_s=20)
+    finally:
+        proc.kill()
+        await proc.communicate()
+    assert execution == ("paper", "success")
+    before = accounts()
+    assert before["kalshi"] < 1000 and before["polymarket"] < 1000, before
+    with closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)) as conn:
+        held = conn.execute("SELECT venue, contracts FROM paper_positions").fetchall()
+    assert {venue for venue, _ in held} == {"kalshi", "polymarket"}
+
+    proc = await start_predarb(["run"], venues.env, tmp_path)
+    try:
+        seen = await balances_written(venues.db, proc, timeout_s=20)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), timeout=10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.communicate()
+    # The restarted bot reports the ledger's cash, not a new account's.
+    assert seen == {venue: balance for venue, balance in before.items()}, (seen, before)
+    assert accounts()["kalshi"] <= before["kalshi"]
+
+
+async def balances_written(
+    db: Path, proc: asyncio.subprocess.Process, *, timeout_s: float
+) -> dict[str, Decimal] | None:
+    """The balances the running bot wrote at its start (``balance:<venue>`` in
+    ``bot_state``), once both are there and newer than its start."""
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline and proc.returncode is None:
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
+                rows = conn.execute(
+                    "SELECT key, value FROM bot_state WHERE key LIKE 'balance:%'"
+                    " AND updated_at >= ?",
+                    (started,),
+                ).fetchall()
+        except sqlite3.OperationalError:
+            rows = []
+        if len(rows) == 2:
+            return {key.split(":", 1)[1]: Decimal(value) for key, value in rows}
+        await asyncio.sleep(0.1)
+    return None

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,15 +91,28 @@ def best_ask(cache: BookCache, c: Contract) -> Decimal | None:
 # --- Kalshi ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def kalshi(tmp_path: Path) -> AsyncIterator[tuple[FakeKalshi, FakeKalshiWs, KalshiVenue]]:
-    async with FakeKalshi() as rest, FakeKalshiWs(rest) as ws:
+KalshiRig = tuple[FakeKalshi, FakeKalshiWs, KalshiVenue]
+
+
+@contextlib.asynccontextmanager
+async def kalshi_rig(tmp_path: Path, **ws_options: Any) -> AsyncIterator[KalshiRig]:
+    """REST and WebSocket fakes on one market (YES bid 0.40×10, NO bid 0.55×5) and a
+    signed venue on them."""
+    async with FakeKalshi() as rest, FakeKalshiWs(rest, **ws_options) as ws:
         key_id = rest.new_key(tmp_path / "k.pem")
         rest.add_market(TICKER)
         rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
         venue = KalshiVenue(rest.base_url, key_id, tmp_path / "k.pem", ws_url=ws.url)
-        yield rest, ws, venue
-        await venue.close()
+        try:
+            yield rest, ws, venue
+        finally:
+            await venue.close()
+
+
+@pytest.fixture
+async def kalshi(tmp_path: Path) -> AsyncIterator[KalshiRig]:
+    async with kalshi_rig(tmp_path) as rig:
+        yield rig
 
 
 async def test_kalshi_stream_keeps_the_book_from_snapshot_and_deltas(
@@ -122,11 +136,7 @@ async def test_kalshi_stream_reads_the_yes_price_form_before_and_after_the_flag_
 ) -> None:
     """Subscribed with ``use_yes_price: true``, the stream gets the YES-price form while
     the flag is honoured, after its default flips and once it is removed."""
-    async with FakeKalshi() as rest, FakeKalshiWs(rest, price_form=price_form) as ws:
-        key_id = rest.new_key(tmp_path / "k.pem")
-        rest.add_market(TICKER)
-        rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
-        venue = KalshiVenue(rest.base_url, key_id, tmp_path / "k.pem", ws_url=ws.url)
+    async with kalshi_rig(tmp_path, price_form=price_form) as (_, ws, venue):
         stream = venue.book_stream()
         assert stream is not None
         async with running(stream, [KYES, KNO]) as r:
@@ -139,7 +149,6 @@ async def test_kalshi_stream_reads_the_yes_price_form_before_and_after_the_flag_
             await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.45"))
             assert best_ask(r.cache, KNO) == Decimal("0.60")
             assert stream.resyncs == 0  # type: ignore[attr-defined]
-        await venue.close()
 
 
 # Kalshi pings every 10 s; here every 0.1 s, and the stream is stale after 1 s without a
@@ -149,16 +158,9 @@ FAST_STALE_S = 1.0
 
 
 @pytest.fixture
-async def kalshi_pinging(
-    tmp_path: Path,
-) -> AsyncIterator[tuple[FakeKalshi, FakeKalshiWs, KalshiVenue]]:
-    async with FakeKalshi() as rest, FakeKalshiWs(rest, ping_interval_s=FAST_PING_S) as ws:
-        key_id = rest.new_key(tmp_path / "k.pem")
-        rest.add_market(TICKER)
-        rest.set_book(TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
-        venue = KalshiVenue(rest.base_url, key_id, tmp_path / "k.pem", ws_url=ws.url)
-        yield rest, ws, venue
-        await venue.close()
+async def kalshi_pinging(tmp_path: Path) -> AsyncIterator[KalshiRig]:
+    async with kalshi_rig(tmp_path, ping_interval_s=FAST_PING_S) as rig:
+        yield rig
 
 
 async def test_kalshi_quiet_book_with_pings_stays_connected_for_minutes(

@@ -19,9 +19,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
+from predarb.arbitrage import precision
 from predarb.arbitrage.fees import taker_fee
 from predarb.domain import (
+    CENT,
     ONE,
     ZERO,
     Action,
@@ -41,6 +44,10 @@ from predarb.domain import (
     VenuePosition,
 )
 from predarb.venues.base import VenueClient, VenueError
+from predarb.venues.paper_journal import PaperJournal
+
+if TYPE_CHECKING:
+    from predarb.marketdata import BookCache, BookStream
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,15 @@ def check_order(order: OrderRequest, market: Market | None) -> tuple[str, str] |
         return "invalid_price", f"price {price} outside [tick, 1 - tick]"
     if price % market.tick_size != 0:
         return "invalid_price", f"price {price} is not on the {market.tick_size} grid"
+    # Both venues count in hundredths of a contract (Kalshi's fixed-point counts,
+    # Polymarket's 2-decimal sizes); Polymarket's market orders also cap the decimals
+    # of their amounts (``precision``).
+    if order.contracts != order.contracts.quantize(CENT):
+        return "invalid_count", f"{order.contracts} contracts: at most 2 decimals"
+    if market.venue is Venue.POLYMARKET:
+        why = precision.refusal(order.action, order.contracts, price, market.tick_size)
+        if why is not None:
+            return "invalid_amounts", why
     return None
 
 
@@ -90,12 +106,21 @@ def take_levels(
 class PaperLedger:
     """Cash, positions, orders and fills of one simulated account on one venue."""
 
-    def __init__(self, venue: Venue, balance: Decimal, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        venue: Venue,
+        balance: Decimal,
+        clock: Callable[[], datetime],
+        journal: PaperJournal | None = None,
+    ) -> None:
+        """``balance`` is the starting cash of a new account; with a ``journal`` that
+        already holds this venue's account, the account goes on from there."""
         if not balance.is_finite() or balance < 0:
             raise ValueError(f"bad starting balance {balance}")
         self.venue = venue
         self.balance = balance
         self._clock = clock
+        self._journal = journal
         self._positions: dict[Contract, VenuePosition] = {}
         self._orders: dict[str, OrderResult] = {}
         self._fills: list[Fill] = []
@@ -103,6 +128,25 @@ class PaperLedger:
         # Ids must not repeat after a restart on the same database: a fill id already
         # stored (the key is venue + fill id) would hide the new fill.
         self._run = uuid.uuid4().hex[:8]
+        saved = journal.load(venue) if journal is not None else None
+        if saved is not None:
+            self.balance, self._seq = saved.balance, saved.seq
+            self._positions = saved.positions
+            self._orders = saved.orders
+            self._fills = [f for r in saved.orders.values() for f in r.fills]
+        elif journal is not None:
+            self._save()
+
+    def _save(self, orders: Sequence[OrderResult] = (), contracts: Sequence[Contract] = ()) -> None:
+        """What changed, on disk before the caller sees the result."""
+        if self._journal is not None:
+            self._journal.save(
+                self.venue,
+                self.balance,
+                self._seq,
+                orders=orders,
+                positions=[(c, self._positions.get(c)) for c in contracts],
+            )
 
     def known(self, client_order_id: str) -> OrderResult | None:
         return self._orders.get(client_order_id)
@@ -118,6 +162,7 @@ class PaperLedger:
             return ZERO
         amount = held.contracts * per_contract
         self.balance += amount
+        self._save(contracts=[contract])
         return amount
 
     def merge(self, a: Contract, b: Contract, pairs: Decimal) -> Decimal:
@@ -131,6 +176,7 @@ class PaperLedger:
                 after = replace(held, contracts=left, cost=held.cost * left / held.contracts)
                 self._positions[contract] = after
         self.balance += pairs
+        self._save(contracts=[a, b])
         return pairs
 
     def fills(self, client_order_id: str = "") -> list[Fill]:
@@ -148,6 +194,7 @@ class PaperLedger:
             error=msg,
         )
         self._orders[order.client_order_id] = result
+        self._save([result])
         return result
 
     def affordable(self, order: OrderRequest, fee: FeeSchedule | None) -> tuple[str, str] | None:
@@ -213,6 +260,7 @@ class PaperLedger:
         )
         self._orders[order.client_order_id] = result
         self._fills.extend(fills)
+        self._save([result], [order.contract])
         return result, taken
 
     def _book_position(
@@ -237,13 +285,17 @@ class PaperLedger:
 
 
 class PaperVenue(VenueClient):
-    """Live (or simulated) market data from ``source``; orders filled in memory.
+    """Live (or simulated) market data from ``source``; orders filled in the paper ledger.
 
-    An order waits ``latency_s`` (through ``sleep``), then re-reads the book and takes only
-    what it offers at the limit, net of what earlier paper orders took in the last
-    ``consumed_ttl_s``. With probability ``fail_rate`` the fill is killed as if the book had
-    moved. Client order ids are idempotent. Settling positions is the engine's job.
-    The venue owns ``source`` and closes it.
+    An order waits ``latency_s`` (through ``sleep``: the time it would take to reach the
+    venue), then meets the book as it is then and takes only what it offers at the limit,
+    net of what earlier paper orders took in the last ``consumed_ttl_s``: the streamed book
+    (``use_books``) while the venue's stream is live, else a fresh REST read. A move in
+    flight can so kill a FOK leg or fill it at other prices than those seen. With
+    probability ``fail_rate`` the fill is killed as if the book had moved. Client order
+    ids are idempotent. With a ``journal`` the ledger survives restarts. A market's paper
+    positions are paid out when its result is read (``get_resolution``). The venue owns
+    ``source`` and closes it.
     """
 
     def __init__(
@@ -257,6 +309,7 @@ class PaperVenue(VenueClient):
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         consumed_ttl_s: float = 10.0,
+        journal: PaperJournal | None = None,
     ) -> None:
         if latency_s < 0 or not 0 <= fail_rate <= 1 or consumed_ttl_s < 0:
             raise ValueError("latency_s and consumed_ttl_s must be >= 0, fail_rate in [0, 1]")
@@ -268,11 +321,33 @@ class PaperVenue(VenueClient):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._sleep = sleep
         self._ttl = timedelta(seconds=consumed_ttl_s)
-        self.ledger = PaperLedger(self.venue, balance, self._clock)
+        self._journal = journal
+        self._starting_balance = balance
+        self.ledger = PaperLedger(self.venue, balance, self._clock, journal)
+        self._books: BookCache | None = None
         self._markets: dict[str, Market] = {}
         self._inflight: dict[str, asyncio.Event] = {}
         # (contract key, "asks" | "bids", price) -> [(expires, size)]
         self._consumed: dict[tuple[str, str, Decimal], list[tuple[datetime, Decimal]]] = {}
+
+    def keep_ledger(self, journal: PaperJournal) -> None:
+        """From now on the ledger is ``journal``'s (loaded from it when it holds this
+        venue's account): call it before the first order."""
+        self._journal = journal
+        self.ledger = PaperLedger(self.venue, self._starting_balance, self._clock, journal)
+
+    def use_books(self, cache: BookCache) -> None:
+        """Fill against ``cache``'s books while this venue's stream keeps it live (the
+        engine's cache: the same books the calculator priced, as they are now)."""
+        self._books = cache
+
+    def book_stream(self, **kwargs: Any) -> BookStream | None:
+        """The source's stream, when it has one: paper reads the markets as live does."""
+        factory = getattr(self.source, "book_stream", None)
+        if factory is None:
+            return None
+        stream: BookStream | None = factory(**kwargs)
+        return stream
 
     async def list_markets(self) -> list[Market]:
         markets = await self.source.list_markets()
@@ -284,7 +359,25 @@ class PaperVenue(VenueClient):
         return {c: self._net(b) for c, b in books.items()}
 
     async def get_resolution(self, market_id: str) -> Resolution | None:
-        return await self.source.get_resolution(market_id)
+        """The venue's result; the paper positions in that market are paid out by it
+        (once: a paid position is gone)."""
+        resolution = await self.source.get_resolution(market_id)
+        if resolution is not None:
+            self._pay_out(resolution)
+        return resolution
+
+    def _pay_out(self, resolution: Resolution) -> None:
+        for pos in self.ledger.positions():
+            if pos.contract.market_id != resolution.market_id:
+                continue
+            try:
+                per = resolution.payout(pos.contract)
+            except KeyError:
+                if not resolution.void:
+                    log.warning("paper: no payout for %s", pos.contract.key)
+                    continue
+                per = pos.cost / pos.contracts  # a void without payouts refunds the cost
+            self.ledger.pay_out(pos.contract, per)
 
     async def get_balance(self) -> Decimal:
         return self.ledger.balance
@@ -308,6 +401,8 @@ class PaperVenue(VenueClient):
 
     async def close(self) -> None:
         await self.source.close()
+        if self._journal is not None:
+            self._journal.close()  # shared by the venues: closing twice is harmless
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         coid = order.client_order_id
@@ -330,7 +425,9 @@ class PaperVenue(VenueClient):
         if self._latency_s:
             await self._sleep(self._latency_s)
         try:
-            book = await self.source.get_order_book(order.contract)
+            book = self._streamed(order.contract) or await self.source.get_order_book(
+                order.contract
+            )
         except VenueError as exc:
             log.warning("paper: book unreadable", extra={"contract": order.contract.key})
             return self.ledger.finish(order, OrderStatus.CANCELED, "book_unavailable", str(exc))
@@ -353,6 +450,12 @@ class PaperVenue(VenueClient):
             extra={"client_order_id": order.client_order_id, "status": result.status.value},
         )
         return result
+
+    def _streamed(self, contract: Contract) -> OrderBook | None:
+        cache = self._books
+        if cache is None or contract.venue not in cache.live:
+            return None
+        return cache.books.get(contract)
 
     async def _market(self, contract: Contract) -> Market | None:
         if contract.market_id not in self._markets:

@@ -95,6 +95,22 @@ def ws_url(base_url: str) -> str:
     return urlunsplit((scheme, host, prefix + WS_PATH, "", ""))
 
 
+def read_frame(frame: str | bytes) -> dict[str, Any]:
+    """A frame's JSON object. Raises ``StreamGap`` for one that is not JSON, not an
+    object, or the venue's ``error`` reply (the session cannot go on)."""
+    try:
+        msg = json.loads(frame)
+    except ValueError:
+        raise StreamGap("unreadable frame") from None
+    if not isinstance(msg, dict):
+        raise StreamGap("frame is not an object")
+    if msg.get("type") == "error":
+        inner = msg.get("msg")
+        detail = inner.get("msg") if isinstance(inner, dict) else inner
+        raise StreamGap(f"venue error: {str(detail)[:100]}")
+    return msg
+
+
 class KalshiBookState:
     """Bid ladders per ticker, kept from one connection's snapshot and deltas."""
 
@@ -110,12 +126,7 @@ class KalshiBookState:
 
     def feed(self, frame: str | bytes) -> list[OrderBook]:
         """One text frame -> the books it changed (YES and NO of one market)."""
-        try:
-            msg = json.loads(frame)
-        except ValueError:
-            raise StreamGap("unreadable frame") from None
-        if not isinstance(msg, dict):
-            raise StreamGap("frame is not an object")
+        msg = read_frame(frame)
         kind = msg.get("type")
         if kind == "subscribed":
             inner = msg.get("msg")
@@ -123,10 +134,6 @@ class KalshiBookState:
                 sid = inner.get("sid")
                 self.delta_sid = sid if isinstance(sid, int) else None
             return []
-        if kind == "error":
-            inner = msg.get("msg")
-            detail = inner.get("msg") if isinstance(inner, dict) else inner
-            raise StreamGap(f"venue error: {str(detail)[:100]}")
         if kind not in ("orderbook_snapshot", "orderbook_delta"):
             return []
         self._check_seq(msg)

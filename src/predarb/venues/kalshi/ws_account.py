@@ -34,7 +34,7 @@ from predarb.domain import ONE, Fill
 from predarb.marketdata import CLOSE_TIMEOUT_S, StaleStream, StreamGap, next_frame
 from predarb.venues.kalshi import wire, wire_orders
 from predarb.venues.kalshi.auth import KalshiSigner
-from predarb.venues.kalshi.ws import STALE_AFTER_S, open_signed
+from predarb.venues.kalshi.ws import STALE_AFTER_S, open_signed, read_frame
 
 log = logging.getLogger(__name__)
 
@@ -153,17 +153,8 @@ PARSERS: dict[str, Callable[[dict[str, Any]], News]] = {
 def parse_account_frame(frame: str | bytes) -> list[News]:
     """One text frame -> its news (none for acks and other types). Raises
     ``StreamGap`` for an ``error`` frame or one that is not JSON."""
-    try:
-        msg = json.loads(frame)
-    except ValueError:
-        raise StreamGap("unreadable frame") from None
-    if not isinstance(msg, dict):
-        raise StreamGap("frame is not an object")
+    msg = read_frame(frame)
     kind = msg.get("type")
-    if kind == "error":
-        inner = msg.get("msg")
-        detail = inner.get("msg") if isinstance(inner, dict) else inner
-        raise StreamGap(f"venue error: {str(detail)[:100]}")
     parse = PARSERS.get(kind) if isinstance(kind, str) else None
     if parse is None:
         return []
