@@ -23,6 +23,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import os
 import random
 import resource
 import sys
@@ -347,7 +348,9 @@ def run(scale: float) -> dict[str, float]:
     tradable = sum(p.tradable for p in pairs)
     comparisons = matcher.comparisons
     listing = kalshi.seconds + poly.seconds - making
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{kalshi.n} Kalshi x {poly.n} Polymarket markets (scale {scale})")
+    print(f"  machine load (1/5/15 min) at the end: {load} on {os.cpu_count()} cores")
     print(
         f"  listed and matched in {wall:.1f} s wall, {cpu:.1f} s CPU (CPU is what a loaded"
         f" machine does not inflate); of it listing (JSON, adapters) {listing:.1f} s CPU;"

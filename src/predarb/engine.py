@@ -446,6 +446,12 @@ class Engine:
             log.warning("a venue listed no markets; keeping the %d known pairs", len(self.pairs))
             return self.pairs
         pairs = match_venues(self.matcher, listed)
+        del listed
+        # Only the paired markets are needed from here on (fees, shards): the rest of a
+        # listing of hundreds of thousands is let go.
+        wanted = {c for p in pairs for c in p.contracts}
+        self.markets = {c: m for c, m in self.markets.items() if c in wanted}
+        self.state.shard_of = ShardIndex(self.markets)
         self._matched_at = time.monotonic()
         self.pairs = pairs
         await self.store.save_pairs([pair_to_json(p) for p in pairs], self.clock())

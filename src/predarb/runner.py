@@ -85,16 +85,16 @@ def halt_on_fee_mismatch(venues: Mapping[Venue, VenueClient], state: TradingStat
             )
 
 
-def pair_review(settings: Settings, store: Store) -> PairReview | None:
-    """Uncertain pairs are asked about in the chat (earlier answers apply from the
-    start); only the users allowed to command the bot may answer."""
-    if not settings.telegram_enabled or settings.telegram_chat_id is None:
+def pair_review(settings: Settings, store: Store, *, dashboard: bool = False) -> PairReview | None:
+    """Uncertain pairs are asked about in the chat and on the dashboard (earlier answers
+    apply from the start); only the users allowed to command the bot may answer in the
+    chat. Without a chat, chat id 0 matches no update: the dashboard alone asks."""
+    chat = settings.telegram_chat_id if settings.telegram_enabled else None
+    if chat is None and not dashboard:
         return None
     from predarb.notify.pair_review import PairReview
 
-    return PairReview(
-        store, settings.telegram_chat_id, utcnow, allowed_users=settings.allowed_user_ids
-    )
+    return PairReview(store, chat or 0, utcnow, allowed_users=settings.allowed_user_ids)
 
 
 def notifiers(
@@ -192,7 +192,7 @@ async def _run_on(
 
     # The database is this mode's alone (a paper run never counts toward live limits).
     await store.claim_mode(mode.value, datetime.now(UTC))
-    review = pair_review(settings, store)
+    review = pair_review(settings, store, dashboard=served is not None)
     if review is not None:
         await review.load()
     # Limits and the blacklist changed from the phone before this start apply from it.
@@ -213,7 +213,7 @@ async def _run_on(
         review.attach(engine)
     _paper_ledgers(settings, venues, engine)
     halt_on_fee_mismatch(venues, engine.state)
-    dashboard = web.Dashboard(engine, *served, say=say) if served is not None else None
+    dashboard = web.Dashboard(engine, *served, say=say, review=review) if served else None
     engine.notifier = notifiers(
         settings,
         store,

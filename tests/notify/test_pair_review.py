@@ -7,8 +7,7 @@ changes nothing, and the answers outlive a restart."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -17,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from predarb import runner
-from predarb.arbitrage.fees import kalshi_schedule, polymarket_schedule
 from predarb.config import Settings
-from predarb.domain import Contract, Level, Market, OrderBook, Venue
+from predarb.domain import Market, Venue
 from predarb.engine import Engine
 from predarb.matching.matcher import Matcher
 from predarb.notify.base import FanOut
@@ -27,67 +25,14 @@ from predarb.notify.console import ConsoleNotifier
 from predarb.notify.pair_review import PairReview
 from predarb.notify.telegram import TelegramNotifier
 from predarb.store import Store
-from tests.fakes.scripted_venue import ScriptedVenue
 from tests.fakes.telegram_server import TOKEN, FakeBotApi
 from tests.notify.conftest import CHAT, STRANGER
+from tests.notify.review_world import JAPAN, PERU, listing_venues
 
 GROUP, OWNER = -1001234, 111
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 K = Venue.KALSHI
-P = Venue.POLYMARKET
-
-
-@dataclass
-class ListingVenue(ScriptedVenue):
-    """A scripted venue that also lists markets and shows books."""
-
-    markets: list[Market] = field(default_factory=list)
-    asks: dict[Contract, Decimal] = field(default_factory=dict)
-
-    async def list_markets(self) -> list[Market]:
-        return list(self.markets)
-
-    async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
-        return {
-            c: OrderBook(c, (), (Level(self.asks[c], Decimal(50)),), datetime.now(UTC))
-            for c in contracts
-            if c in self.asks
-        }
-
-
-def _kalshi(ticker: str, title: str) -> Market:
-    contracts = (Contract(K, ticker, "yes"), Contract(K, ticker, "no"))
-    return Market(K, ticker, ticker.rsplit("-", 1)[0], title, contracts,
-                  rules=f"If {title[5:-1]}, then the market resolves to Yes.",
-                  fee=kalshi_schedule())  # fmt: skip
-
-
-def _poly(mid: str, question: str) -> Market:
-    contracts = (Contract(P, mid, "Yes", f"{mid}1"), Contract(P, mid, "No", f"{mid}2"))
-    return Market(P, mid, f"ev{mid}", question, contracts, rules=f'Resolves "Yes" if {question}',
-                  fee=polymarket_schedule(Decimal("0.02")))  # fmt: skip
-
-
-# The window edges differ (10:00 ET on Jul 1 against the end of Jun 30): likely the same
-# claim, not certain, so each pair is asked about.
-JAPAN = (
-    _kalshi("KXTRUMPJAPAN-26JUL01-T", "Will Donald Trump visit Japan before 2026-07-01T14:00:00Z?"),
-    _poly("7001", "Will Trump visit Japan by June 30, 2026?"),
-)
-PERU = (
-    _kalshi("KXTRUMPPERU-26JUL01-T", "Will Donald Trump visit Peru before 2026-07-01T14:00:00Z?"),
-    _poly("7002", "Will Trump visit Peru by June 30, 2026?"),
-)
-
-
-def _venues() -> dict[Venue, ListingVenue]:
-    kalshi = ListingVenue(K, markets=[JAPAN[0], PERU[0]])
-    poly = ListingVenue(P, markets=[JAPAN[1], PERU[1]])
-    for km, pm in (JAPAN, PERU):  # Kalshi YES 0.40 + Polymarket NO 0.45: an arbitrage
-        kalshi.asks[km.contract("yes")] = Decimal("0.40")
-        poly.asks[pm.contract("No")] = Decimal("0.45")
-    return {K: kalshi, P: poly}
 
 
 class Bot:
@@ -102,7 +47,7 @@ class Bot:
     ) -> None:
         settings = Settings(_env_file=None, executor_max_bet=Decimal(10))
         self.review = review or PairReview(store, CHAT, lambda: NOW)
-        self.venues = _venues()
+        self.venues = listing_venues()
         clock = iter(NOW + timedelta(milliseconds=n) for n in range(10**6))
         self.engine = Engine(
             settings, store, self.venues, FanOut([]), mode="paper",

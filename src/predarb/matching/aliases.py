@@ -19,7 +19,7 @@ from importlib import resources
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)  # repeats are near: a listing page
 def ascii_lower(text: str) -> str:
     """Lowercase and strip accents, keeping punctuation (numbers need it)."""
     if text.isascii():
@@ -28,7 +28,7 @@ def ascii_lower(text: str) -> str:
     return decomposed.encode("ascii", "ignore").decode("ascii").lower()
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)  # repeats are near: a listing page
 def fold(text: str) -> str:
     """Lowercase ASCII words separated by single spaces."""
     return _NON_WORD.sub(" ", ascii_lower(text)).strip()

@@ -34,6 +34,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("pnl", "P&L today, this week, all time; /pnl day|week|month|kind|category|pair"),
     ("positions", "open positions"),
     ("balance", "balance per venue"),
+    ("pairs", "pairs waiting for review (Approve / Reject / Show rules)"),
     ("help", "this list"),
     ("quality", "execution quality: slippage, fill rate, leg latency; /quality DAYS"),
     ("daily", "P&L of each of the last days; /daily DAYS"),

@@ -168,14 +168,10 @@ class PairReview:
             await self._send(rules_text(review) if review else "That review is gone.")
             return
         user = update.effective_user
-        review = await self.reviews.answer(
-            pair_id, action == "approve", user.id if user else 0, self.clock()
-        )
+        review = await self.decide(pair_id, action == "approve", user.id if user else 0)
         if review is None:
             await query.answer("Already answered.")
             return
-        self.answers[pair_id] = action == "approve"
-        self._apply_now()
         word = "APPROVED: it trades from now on" if action == "approve" else "REJECTED"
         await query.answer(word.split(":")[0].capitalize())
         try:
@@ -184,6 +180,15 @@ class PairReview:
             )
         except TelegramError as exc:
             log.info("telegram: review message not edited (%s)", type(exc).__name__)
+
+    async def decide(self, pair_id: str, approve: bool, by: int = 0) -> Review | None:
+        """Store an answer (from the chat, or the dashboard with ``by`` 0) and apply it
+        at once; None when the question is unknown or already answered."""
+        review = await self.reviews.answer(pair_id, approve, by, self.clock())
+        if review is not None:
+            self.answers[pair_id] = approve
+            self._apply_now()
+        return review
 
     def _apply_now(self) -> None:
         """The engine's current pairs get the answers at once (a new list, which the

@@ -208,6 +208,7 @@ class Commands:
             "quality": self.quality,
             "daily": self.daily,
         }
+        # /pairs is answered by notify.pair_review, beside these.
         out: list[BaseHandler[Any, Any, Any]] = [
             CommandHandler(name, handler) for name, handler in table.items()
         ]

@@ -7,6 +7,7 @@ Reviews are few (a handful a day), so one row is simpler than a table of their o
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,6 +41,9 @@ class PairReviews:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # Each change reads the one row and writes it back: an answer from the dashboard
+        # and a question being marked sent must not overwrite each other.
+        self._changing = asyncio.Lock()
 
     async def all(self) -> dict[str, Review]:
         raw = await self.store.get_state(REVIEWS_KEY)
@@ -53,30 +57,33 @@ class PairReviews:
 
     async def ask(self, reviews: list[Review], now: datetime, limit: int) -> list[Review]:
         """Record up to ``limit`` new questions; returns those (not asked before)."""
-        known = await self.all()
-        new = [r for r in reviews if r.pair_id not in known][:limit]
-        for r in new:
-            r.asked_at = iso(now)
-            known[r.pair_id] = r
-        if new:
-            await self._save(known, now)
+        async with self._changing:
+            known = await self.all()
+            new = [r for r in reviews if r.pair_id not in known][:limit]
+            for r in new:
+                r.asked_at = iso(now)
+                known[r.pair_id] = r
+            if new:
+                await self._save(known, now)
         return new
 
     async def mark_notified(self, pair_id: str, now: datetime) -> None:
-        known = await self.all()
-        if pair_id in known and not known[pair_id].notified:
-            known[pair_id].notified = True
-            await self._save(known, now)
+        async with self._changing:
+            known = await self.all()
+            if pair_id in known and not known[pair_id].notified:
+                known[pair_id].notified = True
+                await self._save(known, now)
 
     async def answer(self, pair_id: str, approve: bool, by: int, now: datetime) -> Review | None:
         """Store an answer to a pending question; None if unknown or already answered."""
-        known = await self.all()
-        review = known.get(pair_id)
-        if review is None or review.status != PENDING:
-            return None
-        review.status = APPROVED if approve else REJECTED
-        review.answered_at, review.answered_by = iso(now), by
-        await self._save(known, now)
+        async with self._changing:
+            known = await self.all()
+            review = known.get(pair_id)
+            if review is None or review.status != PENDING:
+                return None
+            review.status = APPROVED if approve else REJECTED
+            review.answered_at, review.answered_by = iso(now), by
+            await self._save(known, now)
         return review
 
     async def answers(self) -> dict[str, bool]:

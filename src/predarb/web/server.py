@@ -21,14 +21,17 @@ from aiohttp import web
 
 from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind
+from predarb.store.pair_reviews import REVIEWS_KEY
 from predarb.store.records import iso
 from predarb.web import views
 from predarb.web.access import SECURITY_HEADERS, Access, guard
 from predarb.web.board import OpportunityBoard
 from predarb.web.feed import DashboardFeed, Hub, event
+from predarb.web.reviews import ReviewApi
 
 if TYPE_CHECKING:
     from predarb.engine import Engine
+    from predarb.notify.pair_review import PairReview
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ STOP_REASON = "stopped from the dashboard"
 WATCH_INTERVAL_S = 0.5  # how often open pages learn that something changed
 HEARTBEAT_S = 15.0  # keeps proxies and SSH tunnels from closing an idle stream
 BALANCE_POINTS = 2000
-PARTS = ("status", "executions", "opportunities", "pairs", "pnl")
+PARTS = ("status", "executions", "opportunities", "pairs", "reviews", "pnl")
 PAGES = {
     "/": "overview",
     "/opportunities": "opportunities",
@@ -60,8 +63,10 @@ class Dashboard:
         sock: socket.socket,
         *,
         say: Callable[[str], None] | None = None,
+        review: PairReview | None = None,
     ) -> None:
         self.engine = engine
+        self.reviews = ReviewApi(review, self._announce)
         self.access = access
         self.sock = sock
         self.say = say or (lambda text: print(text, flush=True))
@@ -102,6 +107,7 @@ class Dashboard:
         app.router.add_get("/api/stream", self.stream)
         app.router.add_post("/api/stop", self.stop)
         app.router.add_post("/api/start", self.start_trading)
+        self.reviews.add_routes(app)
         return app
 
     async def start(self) -> None:
@@ -287,9 +293,11 @@ class Dashboard:
         e = self.engine
         rows = await e.store.query(
             "SELECT (SELECT COUNT(*) FROM executions), (SELECT MAX(updated_at) FROM executions),"
-            " (SELECT MAX(updated_at) FROM bot_state WHERE key != 'last_scan')"
+            " (SELECT MAX(updated_at) FROM bot_state WHERE key != 'last_scan'),"
+            " (SELECT updated_at FROM bot_state WHERE key = ?)",
+            (REVIEWS_KEY,),
         )
-        executions, state = (rows[0][0], rows[0][1]), rows[0][2]
+        executions, state, reviews = (rows[0][0], rows[0][1]), rows[0][2], rows[0][3]
         balances = tuple(sorted((v.value, str(b)) for v, b in e.balances.items()))
         switch = (e.control.enabled, e.control.reason, e.safety.halt_reason())
         return {
@@ -298,6 +306,7 @@ class Dashboard:
             "pnl": (executions, balances),
             "opportunities": self.board.version,
             "pairs": id(e.pairs),
+            "reviews": reviews,
         }
 
 

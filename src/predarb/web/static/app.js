@@ -8,11 +8,11 @@ const PAGE = document.body.dataset.page;
 const NEEDS = {
   overview: ["status", "executions", "alerts"],
   opportunities: ["status", "opportunities"],
-  pairs: ["status", "pairs"],
+  pairs: ["status", "reviews", "pairs"],
   trades: ["status", "executions"],
   pnl: ["status", "pnl"],
 };
-const state = { status: null, alerts: [], shown: 50, busy: false };
+const state = { status: null, alerts: [], shown: 50, busy: false, rules: new Set() };
 
 // -- small helpers ---------------------------------------------------------------
 
@@ -202,6 +202,49 @@ function renderOpportunities(data) {
     table(["event", "kind", "legs", "cost", "profit", "ROI", "tradable", "risk", "quote age"], rows, "No arbitrage priced right now."));
 }
 
+// Pairs waiting for review: the questions the chat is asked, answered the same way.
+function renderReviews(list) {
+  const items = list.map((r) => {
+    const open = state.rules.has(r.pair_id);
+    const rules = Object.entries(r.rules);
+    return h("article", { class: "review", "data-review": r.pair_id },
+      h("strong", {}, r.event),
+      h("span", { class: "muted" }, `  ${r.kind}, confidence ${Number(r.confidence).toFixed(2)}, id ${r.pair_id}`),
+      r.mapping.map((m) => h("div", { class: "legs" }, `kalshi ${m.kalshi} ${m.kalshi_side} ⇔ polymarket ${m.polymarket} ${m.outcome}`)),
+      h("ul", { class: "flags" }, r.flags.map((f) => h("li", {}, h("code", {}, f.flag), `: ${f.meaning}`))),
+      h("div", { class: "muted" }, `evidence: ${r.evidence}`),
+      h("div", { class: "actions" },
+        h("button", { type: "button", "data-answer": "approve", disabled: state.busy, onclick: () => answer(r.pair_id, "approve") }, "Approve"),
+        h("button", { type: "button", "data-answer": "reject", disabled: state.busy, onclick: () => answer(r.pair_id, "reject") }, "Reject"),
+        h("button", { type: "button", "data-rules": open ? "shown" : "hidden", onclick: () => toggleRules(r.pair_id) }, open ? "Hide rules" : "Show rules")),
+      open ? h("div", { class: "rules" }, rules.length ? rules.map(([market, text]) => [h("h3", {}, market), h("pre", {}, text || "(none)")]) : h("p", { class: "muted" }, "No rules text was listed.")) : null);
+  });
+  return card(`Pairs waiting for review (${list.length})`,
+    h("p", { class: "muted" }, "Likely but not certain: each flag says why. Approve makes the pair tradable at once with the mapping shown; Reject drops it. The same questions as in the Telegram chat."),
+    items.length ? items : h("p", { class: "muted", id: "no-reviews" }, "No pairs waiting for review."));
+}
+
+function toggleRules(pairId) {
+  if (state.rules.has(pairId)) state.rules.delete(pairId);
+  else state.rules.add(pairId);
+  rerender();
+}
+
+async function answer(pairId, action) {
+  if (state.busy) return;
+  state.busy = true;
+  rerender();
+  try {
+    const body = await api(`/api/reviews/${encodeURIComponent(pairId)}/${action}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: "{}" });
+    notice(body.message, !body.changed);
+  } catch (err) {
+    notice(`${action} failed: ${err.message}`, true);
+  } finally {
+    state.busy = false;
+    await refresh(["status", "reviews", "pairs"]);
+  }
+}
+
 function renderPairs(data) {
   const filter = (document.getElementById("filter") || {}).value || "";
   const q = filter.toLowerCase();
@@ -335,7 +378,7 @@ function rerender() {
   let view;
   if (PAGE === "overview" && data.latest) view = renderOverview(s, data);
   else if (PAGE === "opportunities" && data.opportunities) view = renderOpportunities(data.opportunities);
-  else if (PAGE === "pairs" && data.pairs) view = renderPairs(data.pairs);
+  else if (PAGE === "pairs" && data.pairs) view = [renderReviews((data.reviews || { reviews: [] }).reviews), renderPairs(data.pairs)];
   else if (PAGE === "trades" && data.trades) view = renderTrades(data.trades);
   else if (PAGE === "pnl" && data.pnl) view = renderPnl(data.pnl);
   if (!view) return;
