@@ -21,6 +21,7 @@ from predarb.errors import ConfigError
 from predarb.modes import Mode
 from predarb.notify.base import FanOut, Notifier
 from predarb.notify.console import ConsoleNotifier
+from predarb.runtime_settings import RuntimeSettings, apply_to
 from predarb.store import Store
 from predarb.venues.base import VenueClient
 from predarb.venues.paper import PaperVenue
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     import socket
 
     from predarb.notify.pair_review import PairReview
+    from predarb.notify.telegram_control import Operations
     from predarb.trading_state import TradingState
     from predarb.web import Access, Dashboard
 
@@ -38,6 +40,7 @@ class App:
     engine: Engine
     dashboard: Dashboard | None
     review: PairReview | None
+    settings: Settings  # as configured, with the limits changed from the phone applied
 
 
 async def build(
@@ -58,6 +61,9 @@ async def build(
     review = pair_review(settings, store, dashboard=served is not None)
     if review is not None:
         await review.load()
+    # Limits and the blacklist changed from the phone before this start apply from it.
+    runtime = RuntimeSettings(store, settings, utcnow)
+    settings = await runtime.load()
     engine = Engine(
         settings,
         store,
@@ -77,9 +83,15 @@ async def build(
         web.Dashboard(engine, *served, say=say, review=review) if served is not None else None
     )
     engine.notifier = notifiers(
-        settings, store, engine.control, echo_alerts, review, [dashboard.feed] if dashboard else []
+        settings,
+        store,
+        engine.control,
+        echo_alerts,
+        review,
+        [dashboard.feed] if dashboard else [],
+        operations=phone_operations(engine, runtime),
     )
-    return App(engine, dashboard, review)
+    return App(engine, dashboard, review, settings)
 
 
 def make_matcher(
@@ -128,6 +140,7 @@ def notifiers(
     echo: bool,
     review: PairReview | None = None,
     extra: Sequence[Notifier] = (),
+    operations: Operations | None = None,
 ) -> Notifier:
     channels: list[Notifier] = [ConsoleNotifier(echo=echo), *extra]
     if settings.telegram_enabled:
@@ -143,9 +156,42 @@ def notifiers(
                 store,
                 review=review,
                 allowed_users=settings.allowed_user_ids,
+                operations=operations,
             )
         )
     return FanOut(channels)
+
+
+def phone_operations(engine: Engine, runtime: RuntimeSettings) -> Operations:
+    """What ``/set``, ``/blacklist``, ``/unblock`` and ``/unwind`` do to this engine:
+    a change reaches risk at once, and the opportunities it refused are priced again."""
+    from predarb.events import PairUnblocked
+    from predarb.execution.hedging import HedgePolicy
+    from predarb.execution.manual_unwind import unwind_execution
+    from predarb.notify.telegram_control import Operations
+
+    def changed(settings: Settings) -> None:
+        apply_to(engine, settings)
+        if engine.standing:
+            engine.book_cache.mark(engine.standing)
+
+    runtime.listen(changed)
+
+    async def unwind(execution_id: str) -> str:
+        policy = HedgePolicy.from_settings(engine.settings)
+        result = await unwind_execution(engine.placer, execution_id, policy)
+        engine.state.stale()
+        await engine.refresh_balances()
+        return result.text
+
+    async def unblock(name: str) -> bool:
+        was = await engine.store.unblock(name, utcnow())
+        engine.state.stale()
+        if was:
+            await engine.bus.publish(PairUnblocked(name))
+        return was
+
+    return Operations(runtime, unwind=unwind, unblock=unblock)
 
 
 def _paper_ledgers(settings: Settings, venues: dict[Venue, VenueClient], engine: Engine) -> None:

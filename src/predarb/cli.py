@@ -25,6 +25,7 @@ from predarb.store import Store
 
 if TYPE_CHECKING:
     from predarb.runner import StopRequest
+    from predarb.runtime_settings import RuntimeSettings
 
 log = logging.getLogger("predarb")
 T = TypeVar("T")
@@ -227,6 +228,149 @@ def daily(days: DaysOption = 7) -> None:
         return report_texts.daily_text(await reports_periods.daily(store, now(), days))
 
     print(plain(run_async(lambda: with_store(settings, show, readonly=True))))
+
+
+# -- runtime settings (the same as /settings, /set, /blacklist, /unblock, /mute) ------
+
+
+async def _runtime(settings: Settings, store: Store) -> RuntimeSettings:
+    from predarb.runtime_settings import RuntimeSettings
+
+    runtime = RuntimeSettings(store, settings, now)
+    await runtime.load()
+    return runtime
+
+
+def _change(settings: Settings, change: Callable[[RuntimeSettings], Awaitable[str]]) -> None:
+    """A change to the stored runtime settings, made while no bot runs on the database
+    (the bot holds it; from the phone the change applies at once)."""
+    from predarb.runtime_settings import SettingRefused
+    from predarb.store.lock import DatabaseInUse
+
+    async def use(store: Store) -> str:
+        return await change(await _runtime(settings, store))
+
+    async def main() -> tuple[str, str]:  # (what changed, why nothing did)
+        try:
+            return await with_store(settings, use), ""
+        except SettingRefused as exc:
+            return "", f"refused: {exc}"
+        except DatabaseInUse:
+            return "", (
+                "the bot is running on this database: send the command from Telegram"
+                " (it applies at once), or stop the bot first"
+            )
+
+    done, refused = run_async(main)
+    if refused:
+        fail(refused)
+    print(plain(done))
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Limits set at run time, the blacklist, muted alerts, blocked pairs, all limits."""
+    from predarb.notify import control_texts
+
+    settings = settings_or_exit()
+
+    async def show(store: Store) -> str:
+        runtime = await _runtime(settings, store)
+        blocks = await store.pair_blocks(now())
+        return (
+            control_texts.settings_text(runtime, blocks)
+            + "\n\n"
+            + control_texts.limits_text(runtime.limits())
+        )
+
+    print(plain(run_async(lambda: with_store(settings, show, readonly=True))))
+
+
+@app.command("set")
+def set_limit(name: str, value: str) -> None:
+    """Change a trading limit (VALUE ``default`` undoes it), validated like the
+    configuration; kept in the database, applied from the bot's next start."""
+    settings = settings_or_exit()
+
+    async def change(runtime: RuntimeSettings) -> str:
+        limit = await runtime.set_limit(name, value)
+        return f"{limit.name} is now {limit.value} ({limit.source})."
+
+    _change(settings, change)
+
+
+@app.command()
+def blacklist(
+    action: Annotated[str, typer.Argument(help="add or remove")],
+    item: Annotated[str, typer.Argument(help="a series, league, category or pair id")],
+) -> None:
+    """Never trade a series, league, category or pair (or trade it again)."""
+    if action not in ("add", "remove"):
+        fail("ACTION: add or remove")
+    settings = settings_or_exit()
+
+    async def change(runtime: RuntimeSettings) -> str:
+        if action == "add":
+            done = await runtime.blacklist_add(item)
+            return f"{item}: " + ("blacklisted" if done else "was already blacklisted")
+        done = await runtime.blacklist_remove(item)
+        return f"{item}: " + ("no longer blacklisted" if done else "was not blacklisted")
+
+    _change(settings, change)
+
+
+@app.command()
+def unblock(pair: Annotated[str, typer.Argument(help="a pair id or a series")]) -> None:
+    """Lift the block a pair (or series) got after one-legged results."""
+    settings = settings_or_exit()
+
+    async def change(runtime: RuntimeSettings) -> str:
+        was = await runtime.store.unblock(pair, now())
+        return f"{pair}: " + ("unblocked" if was else "was not blocked")
+
+    _change(settings, change)
+
+
+@app.command()
+def mute(kind: str) -> None:
+    """Stop sending one kind of alert to Telegram (a partial fill never)."""
+    settings = settings_or_exit()
+
+    async def change(runtime: RuntimeSettings) -> str:
+        return f"{(await runtime.mute(kind, True)).value} alerts muted"
+
+    _change(settings, change)
+
+
+@app.command()
+def unmute(kind: str) -> None:
+    """Send that kind of alert to Telegram again."""
+    settings = settings_or_exit()
+
+    async def change(runtime: RuntimeSettings) -> str:
+        return f"{(await runtime.mute(kind, False)).value} alerts unmuted"
+
+    _change(settings, change)
+
+
+@app.command()
+def chart(target: Annotated[Path, typer.Argument(help="the PNG file to write")]) -> None:
+    """The /chart picture (cumulative realized P&L, balances) as a PNG file."""
+    from predarb import reports, reports_periods
+    from predarb.notify.chart import render
+
+    settings = settings_or_exit()
+
+    async def draw(store: Store) -> bytes:
+        points = await reports_periods.cumulative(store)
+        return await render(points, (await reports.status(store, now())).balances, now())
+
+    png = run_async(lambda: with_store(settings, draw, readonly=True))
+    try:
+        target.write_bytes(png)
+    except OSError as exc:
+        fail(f"PATH: cannot write {target}: {exc.strerror}")
+    print(f"wrote {target}")
 
 
 @app.command()

@@ -357,6 +357,35 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"{exc.field.upper()}: {exc}") from None
 
 
+def revalidate(settings: Settings, **changes: Any) -> Settings:
+    """A copy of ``settings`` with ``changes`` (field names, values as typed), each
+    validated by the rules the configuration has for it (its bounds and format, then
+    the bands such as EXECUTOR_MIN_BET <= EXECUTOR_MAX_BET), or the same one-line
+    ``ConfigError`` a bad environment gets. The environment is not read again, and
+    the fields not changed are kept as they are (the demo's own limits included).
+    Changes that depend on each other (both ends of a band) may come in any order."""
+    out = settings.model_copy()
+    pending = dict(changes)
+    while pending:
+        problem = ""
+        for name, value in list(pending.items()):
+            trial = out.model_copy()  # a refused assignment may leave its value behind
+            try:
+                Settings.__pydantic_validator__.validate_assignment(trial, name, value)
+            except ValidationError as exc:
+                problem = _one_line(exc)
+            except _FieldError as exc:
+                problem = f"{exc.field.upper()}: {exc}"
+            else:
+                out = trial
+                del pending[name]
+                problem = ""
+                break
+        if problem:
+            raise ConfigError(problem)
+    return out
+
+
 # Why a bound is where it is, said with the error. The venues' published limits (Kalshi's
 # Basic tier: 200 read and 100 write tokens a second, 10 tokens a request, so 20 reads and
 # 10 orders a second; Polymarket's CLOB: 9,000 requests per 10 s, POST /books 500, balance

@@ -232,10 +232,9 @@ class RiskManager:
     """
 
     def __init__(self, limits: RiskLimits) -> None:
-        self.limits = limits
         self.rejections: Counter[str] = Counter()
         self.approvals = 0
-        self._blacklist = frozenset(item.strip().lower() for item in limits.blacklist)
+        self.set_limits(limits)
         self._checks: tuple[Check, ...] = (
             self._kill_switch,
             self._venues_up,
@@ -255,6 +254,11 @@ class RiskManager:
             self._order_rate,
             self._shard_balances,
         )
+
+    def set_limits(self, limits: RiskLimits) -> None:
+        """From the next check on (limits and the blacklist changed at run time)."""
+        self.limits = limits
+        self._blacklist = frozenset(item.strip().lower() for item in limits.blacklist)
 
     def check(
         self,

@@ -124,7 +124,7 @@ async def _run_on(
         echo_alerts=echo_alerts,
         rematch_interval_s=rematch_interval_s,
     )
-    engine, dashboard = app.engine, app.dashboard
+    engine, dashboard, settings = app.engine, app.dashboard, app.settings
     await _remember_limits(store, settings)
     warning = max_bet_warning(RiskLimits.from_settings(settings))
     if warning:

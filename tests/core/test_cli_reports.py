@@ -47,3 +47,37 @@ async def test_quality_pnl_by_and_daily_print_the_reports(tmp_path: Path) -> Non
 
     out = run_predarb(["pnl", "--by", "weekday"], env, cwd=tmp_path)
     assert out.returncode == 2 and "--by: one of day, week" in out.stderr
+
+
+async def test_set_blacklist_mute_settings_and_chart_from_the_cli(tmp_path: Path) -> None:
+    db = tmp_path / "predarb.sqlite3"
+    env = {"PREDARB_DB_PATH": str(db)}
+    out = run_predarb(["set", "EXECUTOR_MAX_BET", "1e9"], env, cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "predarb: refused: EXECUTOR_MAX_BET: must be a number above 0 and at most 1000000"
+    ]
+    out = run_predarb(["set", "EXECUTOR_MAX_BET", "6"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "EXECUTOR_MAX_BET is now 6 (set)."
+    assert run_predarb(["blacklist", "add", "NBA"], env, cwd=tmp_path).returncode == 0
+    refused = run_predarb(["mute", "partial"], env, cwd=tmp_path)
+    assert refused.returncode == 2 and "can never be muted" in refused.stderr
+    assert run_predarb(["mute", "settled"], env, cwd=tmp_path).returncode == 0
+
+    out = run_predarb(["settings"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "limits set at run time: EXECUTOR_MAX_BET = 6" in out.stdout
+    assert "blacklist: nba" in out.stdout and "muted alerts: settled" in out.stdout
+    assert "EXECUTOR_MAX_BET = 6 (set)" in out.stdout
+
+    out = run_predarb(["chart", str(tmp_path / "pnl.png")], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "pnl.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    store = await Store.open(db)  # a running bot holds the database
+    try:
+        out = run_predarb(["set", "EXECUTOR_MAX_BET", "5"], env, cwd=tmp_path)
+    finally:
+        await store.close()
+    assert out.returncode == 2 and "send the command from Telegram" in out.stderr

@@ -55,6 +55,18 @@ class Sent:
     reply_markup: Any
 
 
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """A sendPhoto the fake accepted: the file as uploaded (multipart/form-data)."""
+
+    chat_id: int
+    data: bytes
+    filename: str
+    content_type: str
+    caption: str | None
+    parse_mode: str | None
+
+
 @dataclass(slots=True)
 class _Failure:
     status: int
@@ -67,6 +79,7 @@ class FakeBotApi:
     token: str = TOKEN
     calls: list[Call] = field(default_factory=list)
     sent: list[Sent] = field(default_factory=list)
+    photos: list[Photo] = field(default_factory=list)
     port: int = 0
     known_chats: set[int] = field(default_factory=set)  # the chats getChat finds
     chat_types: dict[int, str] = field(default_factory=dict)  # getChat's type; else private
@@ -230,7 +243,14 @@ class FakeBotApi:
                 request.transport.abort()
             return web.Response(status=503)
         method = request.match_info["method"]
-        params = {k: str(v) for k, v in (await request.post()).items()}
+        # Form-encoded, or multipart/form-data when a file is uploaded (sendPhoto).
+        params: dict[str, str] = {}
+        files: dict[str, web.FileField] = {}
+        for k, v in (await request.post()).items():
+            if isinstance(v, web.FileField):
+                files[k] = v
+            else:
+                params[k] = str(v)
         if request.match_info["token"] != self.token:
             self._record(method, params, 401)
             return _error(401, "Unauthorized")
@@ -239,6 +259,8 @@ class FakeBotApi:
             failure = queue.popleft()
             self._record(method, params, failure.status)
             return _error(failure.status, failure.description, failure.retry_after)
+        if method == "sendPhoto":
+            return self._send_photo(params, files)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             self._record(method, params, 404)
@@ -303,6 +325,37 @@ class FakeBotApi:
             )
         )
         return self._message(chat_id, text)
+
+    def _send_photo(self, params: dict[str, str], files: dict[str, web.FileField]) -> web.Response:
+        """``photo`` must be an uploaded file (or ``attach://NAME`` naming one)."""
+        name = params.get("photo", "photo").removeprefix("attach://")
+        upload = files.get(name)
+        if upload is None:
+            self._record("sendPhoto", params, 400)
+            return _error(400, "Bad Request: there is no photo in the request")
+        chat_id = int(params["chat_id"])
+        self.photos.append(
+            Photo(
+                chat_id=chat_id,
+                data=upload.file.read(),
+                filename=upload.filename,
+                content_type=upload.content_type,
+                caption=params.get("caption"),
+                parse_mode=params.get("parse_mode"),
+            )
+        )
+        self._record("sendPhoto", params, 200)
+        message = self._message(chat_id, "")
+        message.pop("text")
+        message["photo"] = [
+            {
+                "file_id": f"photo{len(self.photos)}",
+                "file_unique_id": f"u{len(self.photos)}",
+                "width": 800,
+                "height": 500,
+            }
+        ]
+        return web.json_response({"ok": True, "result": message})
 
     async def _m_editMessageText(self, params: dict[str, str]) -> Any:
         return self._message(int(params.get("chat_id") or 0), params["text"])

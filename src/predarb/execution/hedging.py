@@ -159,10 +159,13 @@ def plan_unwind(
     legs: Sequence[LegHolding],
     books: Mapping[Contract, OrderBook],
     rung: int,
+    *,
+    floor: Decimal | None = None,
 ) -> Unwind | GiveUp:
     """Rung ``rung`` (0 first) of the ladder selling each leg's excess over the least-held
-    leg: the price that sells it all into the current bids, lowered one tick a rung."""
-    floor_held = min((leg.held for leg in legs), default=ZERO)
+    leg (over ``floor`` when given: 0 sells everything back, ``/unwind``): the price that
+    sells it all into the current bids, lowered one tick a rung."""
+    floor_held = min((leg.held for leg in legs), default=ZERO) if floor is None else floor
     orders: list[PlannedOrder] = []
     stuck: list[int] = []
     for leg in legs:

@@ -38,6 +38,15 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "this list"),
     ("quality", "execution quality: slippage, fill rate, leg latency; /quality DAYS"),
     ("daily", "P&L of each of the last days; /daily DAYS"),
+    ("chart", "a picture of cumulative realized P&L and the balances"),
+    ("settings", "limits set at run time, blacklist, muted alerts, blocked pairs"),
+    ("limits", "the trading limits now"),
+    ("set", "/set NAME VALUE: change a limit (validated like the configuration)"),
+    ("blacklist", "/blacklist add|remove X: series, league, category or pair"),
+    ("unblock", "/unblock PAIR: lift a pair's block"),
+    ("mute", "/mute KIND: stop an alert kind (never partial fills)"),
+    ("unmute", "/unmute KIND"),
+    ("unwind", "/unwind EXECUTION: sell an open position back (asks first)"),
 )
 
 

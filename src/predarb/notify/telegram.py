@@ -25,6 +25,7 @@ from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.notify.delivery import OutboxSender
 from predarb.notify.pair_review import PairReview
 from predarb.notify.telegram_commands import Commands
+from predarb.notify.telegram_control import ControlCommands, Operations
 from predarb.store import Store
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class TelegramNotifier(Notifier):
         stop_timeout_s: float = 5.0,
         review: PairReview | None = None,
         allowed_users: frozenset[int] = frozenset(),
+        operations: Operations | None = None,
     ) -> None:
         self._token = token
         self.review = review  # pairs reviewed from the chat (notify.pair_review)
@@ -82,6 +84,20 @@ class TelegramNotifier(Notifier):
         self.stop_timeout_s = stop_timeout_s
         self.commands = Commands(
             chat_id, control, store, clock, self._send_reply, allowed_users=allowed_users
+        )
+        # /settings /set /blacklist /unblock /mute /unwind /chart (notify.telegram_control)
+        self.operations = operations
+        self.control_commands = (
+            ControlCommands(
+                operations,
+                store,
+                clock,
+                self._control_reply,
+                self._send_photo,
+                balances=control.balances,
+            )
+            if operations is not None
+            else None
         )
         self.ready = asyncio.Event()  # set once getMe succeeded: sending may begin
         self.polling = asyncio.Event()  # set once commands are being received
@@ -95,6 +111,7 @@ class TelegramNotifier(Notifier):
         )
         self.app: AnyApp | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._charts: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         app = (
@@ -109,6 +126,8 @@ class TelegramNotifier(Notifier):
             app.add_handler(handler)
         for handler in self.review.handlers() if self.review else ():
             app.add_handler(handler)
+        for handler in self.control_commands.handlers() if self.control_commands else ():
+            app.add_handler(handler)
         app.add_error_handler(self._on_handler_error)
         self.app = app
         self.commands.begin()
@@ -119,12 +138,28 @@ class TelegramNotifier(Notifier):
         self.sender.wake()  # alerts left unsent by the previous run
 
     async def send(self, alert: Alert) -> None:
+        if self.operations is not None and self.operations.runtime.is_muted(alert.kind):
+            log.info("telegram: %s alert muted (/unmute %s)", alert.kind.value, alert.kind.value)
+            return
         await self.sender.enqueue(alert)
+        if alert.kind is AlertKind.DAILY_SUMMARY and self.control_commands is not None:
+            # The day's picture follows its summary (sent once connected; not queued).
+            task = asyncio.create_task(self._chart_when_ready(), name="telegram-daily-chart")
+            self._charts.add(task)
+            task.add_done_callback(self._charts.discard)
+
+    async def _chart_when_ready(self) -> None:
+        assert self.control_commands is not None
+        try:
+            await self.ready.wait()
+            await self.control_commands.send_chart()
+        except Exception:
+            log.exception("telegram: the daily chart failed")
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._charts]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._charts, return_exceptions=True)
         self._tasks = []
         await self.commands.replies.stop()
         app, self.app = self.app, None
@@ -205,6 +240,15 @@ class TelegramNotifier(Notifier):
         await self.app.bot.send_message(
             self.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
         )
+
+    def _control_reply(self, key: str, text: str, markup: InlineKeyboardMarkup | None) -> None:
+        # A listing asked again replaces its unsent reply; the answer to a change never.
+        self.commands.replies.put(text, markup, key=key, replaces=key in ("settings", "limits"))
+
+    async def _send_photo(self, png: bytes, caption: str) -> None:
+        if self.app is None:
+            raise RuntimeError("telegram is stopped")
+        await self.app.bot.send_photo(self.chat_id, png, caption=caption, parse_mode=ParseMode.HTML)
 
     async def _send_text(self, text: str, silent: bool, as_html: bool) -> None:
         if self.app is None:

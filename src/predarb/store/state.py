@@ -48,6 +48,9 @@ class StateTables(StoreConnection):
             (key, value, iso(now)),
         )
 
+    async def delete_state(self, key: str) -> None:
+        await self._write("DELETE FROM bot_state WHERE key = ?", (key,))
+
     async def claim_mode(self, mode: str, now: datetime) -> None:
         """Make this database ``mode``'s, or refuse with ``ModeConflict``: simulated
         trades never count toward live exposure, limits or P&L, nor the reverse. A
@@ -167,6 +170,19 @@ class StateTables(StoreConnection):
             until = series[str(key)]
             blocks[str(pair_id)] = max(until, blocks.get(str(pair_id), until))
         return blocks
+
+    async def unblock(self, name: str, now: datetime) -> bool:
+        """Lift the block of a pair (by id) or of a series (by name); False if neither
+        was blocked."""
+        rows = await self._rows(
+            "SELECT 1 FROM pair_blocks WHERE pair_id = ? AND until > ?", (name, iso(now))
+        )
+        await self._write("DELETE FROM pair_blocks WHERE pair_id = ?", (name,))
+        current = json.loads(await self.get_state(SERIES_BLOCKS_KEY, "{}"))
+        series = current.pop(name.strip().lower(), None)
+        if series is not None:
+            await self.set_state(SERIES_BLOCKS_KEY, json.dumps(current, sort_keys=True), now)
+        return bool(rows) or (series is not None and parse_iso(series["until"]) > now)
 
     async def block_series(
         self, names: Iterable[str], until: datetime, reason: str, now: datetime

@@ -1,0 +1,349 @@
+"""Control from the phone, end to end: the real python-telegram-bot polls the fake Bot
+API; /set, /blacklist, /unblock, /mute, /unwind and /chart change real SQLite state (and
+risk), /unwind sells back through the real placer to the Kalshi and Polymarket fakes
+over loopback, and a stranger changes nothing."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from predarb.config import Settings
+from predarb.control import Control
+from predarb.domain import ExecutionStatus, Venue
+from predarb.execution import placer as placer_module
+from predarb.execution.hedging import HedgePolicy
+from predarb.execution.manual_unwind import unwind_execution
+from predarb.execution.placer import Placer
+from predarb.notify import messages
+from predarb.notify.base import AlertKind
+from predarb.notify.telegram import TelegramNotifier
+from predarb.notify.telegram_control import Operations
+from predarb.risk import RiskLimits, RiskManager
+from predarb.runtime_settings import RuntimeSettings, SettingRefused, apply_to
+from predarb.store import Store
+from predarb.venues.base import VenueClient
+from tests.execution.world import Fakes, make_venues, opportunity, running_fakes
+from tests.fakes.telegram_server import TOKEN, FakeBotApi, Sent
+from tests.notify.conftest import CHAT, STRANGER
+from tests.notify.seed import NOW, execution
+from tests.notify.test_telegram_commands import ask
+
+D = Decimal
+POLICY = HedgePolicy(unwind_steps=3)
+
+
+def settings() -> Settings:
+    return Settings.model_validate({})  # the defaults, whatever this shell's environment
+
+
+class Tuned:
+    """What ``apply_to`` changes, as the engine holds it."""
+
+    def __init__(self, control: Control, s: Settings) -> None:
+        self.settings = s
+        self.limits = RiskLimits.from_settings(s)
+        self.control = control
+        self.risk = RiskManager(self.limits)
+
+
+@pytest.fixture(autouse=True)
+def fast_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(placer_module, "LOOKUP_DELAY_S", 0.0)
+
+
+@pytest.fixture
+async def fakes(tmp_path: Path) -> AsyncIterator[Fakes]:
+    async with running_fakes(tmp_path) as f:
+        yield f
+
+
+@pytest.fixture
+async def venues(fakes: Fakes) -> AsyncIterator[dict[Venue, VenueClient]]:
+    v = make_venues(fakes.cfg)
+    yield v
+    for client in v.values():
+        await client.close()
+
+
+@pytest.fixture
+async def runtime(store: Store) -> RuntimeSettings:
+    r = RuntimeSettings(store, settings(), lambda: NOW)
+    await r.load()
+    return r
+
+
+@pytest.fixture
+async def tuned(control: Control, runtime: RuntimeSettings) -> Tuned:
+    t = Tuned(control, runtime.current)
+    runtime.listen(lambda s: apply_to(t, s))
+    return t
+
+
+@pytest.fixture
+async def placer(store: Store, venues: dict[Venue, VenueClient]) -> Placer:
+    return Placer(store, venues, mode="paper", clock=lambda: datetime.now(UTC))
+
+
+@pytest.fixture
+async def phone(
+    fake: FakeBotApi,
+    control: Control,
+    store: Store,
+    runtime: RuntimeSettings,
+    tuned: Tuned,
+    placer: Placer,
+) -> AsyncIterator[TelegramNotifier]:
+    async def unwind(execution_id: str) -> str:
+        return (await unwind_execution(placer, execution_id, POLICY)).text
+
+    async def unblock(name: str) -> bool:
+        return await store.unblock(name, NOW)
+
+    notifier = TelegramNotifier(
+        TOKEN,
+        CHAT,
+        fake.base_url,
+        control,
+        store,
+        batch_window_s=0.2,
+        clock=lambda: NOW,
+        min_interval_s=0.01,
+        poll_timeout_s=1.0,
+        stop_timeout_s=2.0,
+        operations=Operations(runtime, unwind=unwind, unblock=unblock),
+    )
+    await notifier.start()
+    yield notifier
+    await notifier.stop()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Decode the PNG's chunks (signature, IHDR, CRCs, IDAT inflates, IEND): its size."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    stream = io.BytesIO(data[8:])
+    chunks: dict[bytes, bytes] = {}
+    idat = b""
+    while True:
+        length, kind = struct.unpack(">I4s", stream.read(8))
+        body = stream.read(length)
+        (crc,) = struct.unpack(">I", stream.read(4))
+        assert zlib.crc32(kind + body) == crc, kind
+        if kind == b"IDAT":
+            idat += body
+        chunks.setdefault(kind, body)
+        if kind == b"IEND":
+            break
+    width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
+    assert len(zlib.decompress(idat)) > width * height  # the pixels inflate
+    return width, height
+
+
+async def test_set_changes_risk_persists_and_refuses_bad_values(
+    fake: FakeBotApi, store: Store, runtime: RuntimeSettings, tuned: Tuned, phone: TelegramNotifier
+) -> None:
+    refused = await ask(fake, "/set EXECUTOR_MAX_BET 1e9")
+    assert refused.text.startswith("Refused: EXECUTOR_MAX_BET: must be a number above 0")
+    assert "\n" not in refused.text
+    assert tuned.risk.limits.max_bet == D("2.0")
+    band = await ask(fake, "/set EXECUTOR_MAX_BET 0.5")
+    assert band.text == "Refused: EXECUTOR_MAX_BET: must be at least EXECUTOR_MIN_BET"
+    unknown = await ask(fake, "/set POLY_PRIVATE_KEY 0x00")
+    assert unknown.text.startswith("Refused: POLY_PRIVATE_KEY: not a limit that can be set")
+
+    ok = await ask(fake, "/set EXECUTOR_MAX_BET 7.5")
+    assert ok.text == "EXECUTOR_MAX_BET is now <b>7.5</b> (set)."
+    assert tuned.risk.limits.max_bet == D("7.5") and tuned.control.limits.max_bet == D("7.5")
+    assert tuned.settings.executor_max_bet == D("7.5")
+    limits = await ask(fake, "/limits")
+    assert "EXECUTOR_MAX_BET = 7.5 <b>(set)</b>" in limits.text
+    assert "EXECUTOR_MAX_DAILY_TRADES = 50" in limits.text
+
+    again = RuntimeSettings(store, settings(), lambda: NOW)  # a restart
+    assert (await again.load()).executor_max_bet == D("7.5")
+    back = await ask(fake, "/set executor_max_bet default")
+    assert back.text == "EXECUTOR_MAX_BET is now <b>2</b> (default)."
+    assert tuned.risk.limits.max_bet == 2
+
+
+async def test_blacklist_unblock_settings(
+    fake: FakeBotApi, store: Store, runtime: RuntimeSettings, tuned: Tuned, phone: TelegramNotifier
+) -> None:
+    added = await ask(fake, "/blacklist add KXNBAGAME")
+    assert added.text == "kxnbagame: never traded from now on."
+    assert "kxnbagame" in tuned.risk.limits.blacklist
+    assert (await ask(fake, "/blacklist add kxnbagame")).text.endswith("was already blacklisted.")
+    await store.block_pair("pair-x", NOW + timedelta(hours=3), "two one-legged results")
+    shown = await ask(fake, "/settings")
+    assert "blacklist: kxnbagame" in shown.text
+    assert "blocked pairs: pair-x until 11-22 21:00 UTC" in shown.text
+    unblocked = await ask(fake, "/unblock pair-x")
+    assert unblocked.text == "pair-x: unblocked: it may trade again."
+    assert await store.pair_blocks(NOW) == {}
+    assert (await ask(fake, "/unblock pair-x")).text == "pair-x: was not blocked."
+    removed = await ask(fake, "/blacklist remove kxnbagame")
+    assert removed.text == "kxnbagame: no longer blacklisted."
+    assert tuned.risk.limits.blacklist == frozenset()
+    again = RuntimeSettings(store, settings(), lambda: NOW)
+    assert (await again.load()).blacklist == frozenset()
+
+
+async def test_mute_unmute_and_partial_fills_are_never_muted(
+    fake: FakeBotApi, store: Store, runtime: RuntimeSettings, phone: TelegramNotifier
+) -> None:
+    muted = await ask(fake, "/mute settled")
+    assert muted.text == "settled alerts muted: not sent to this chat."
+    refused = await ask(fake, "/mute partial")
+    assert refused.text.startswith("Refused: partial alerts can never be muted")
+    assert (await ask(fake, "/mute exposed")).text.startswith("Refused: exposed alerts")
+    await phone.send(messages.info("SETTLED quietly", AlertKind.SETTLED))
+    await phone.send(messages.info("PARTIAL loudly", AlertKind.PARTIAL))
+    await fake.wait_for(lambda: any("PARTIAL loudly" in s.text for s in fake.sent))
+    assert not any("SETTLED quietly" in s.text for s in fake.sent)
+    again = RuntimeSettings(store, settings(), lambda: NOW)
+    await again.load()
+    assert again.is_muted(AlertKind.SETTLED) and not again.is_muted(AlertKind.PARTIAL)
+    assert (await ask(fake, "/unmute settled")).text == "settled alerts unmuted."
+    await phone.send(messages.info("SETTLED again", AlertKind.SETTLED))
+    await fake.wait_for(lambda: any("SETTLED again" in s.text for s in fake.sent))
+
+
+async def test_chart_sends_a_photo_whose_png_decodes(
+    fake: FakeBotApi, store: Store, phone: TelegramNotifier
+) -> None:
+    await execution(store, "c-1", "Lakers @ Celtics", settle=True)
+    await execution(store, "c-2", "Knicks @ Nets", at=NOW - timedelta(days=2), settle=True)
+    fake.command("/chart", CHAT)
+    await fake.wait_for(lambda: bool(fake.photos), timeout=20)
+    photo = fake.photos[0]
+    assert photo.chat_id == CHAT and photo.parse_mode == "HTML"
+    assert photo.caption is not None and "(2 settled)" in photo.caption
+    assert png_size(photo.data) == (800, 500)
+
+
+async def unwind_prompt(fake: FakeBotApi, execution_id: str) -> tuple[Sent, str]:
+    prompt = await ask(fake, f"/unwind {execution_id}")
+    buttons = prompt.reply_markup["inline_keyboard"][0]
+    assert [b["text"] for b in buttons] == ["Sell back", "Cancel"]
+    return prompt, str(buttons[0]["callback_data"])
+
+
+async def test_unwind_does_nothing_until_confirmed(
+    fake: FakeBotApi,
+    fakes: Fakes,
+    store: Store,
+    placer: Placer,
+    phone: TelegramNotifier,
+) -> None:
+    placement = await placer.execute(opportunity(fakes.cfg))
+    assert placement.status is ExecutionStatus.SUCCESS
+    ex_id = placement.execution_id
+    orders_before = (len(fakes.kalshi_orders()), fakes.poly_posts())
+
+    prompt, yes = await unwind_prompt(fake, ex_id)
+    assert "Nothing is sent until you tap Sell back." in prompt.text
+    cancel = yes.replace(":yes:", ":no:")
+    fake.button(cancel, CHAT)
+    await fake.wait_for_calls("editMessageText", 1)
+    fake.button(yes, CHAT)  # the cancelled prompt's other button: it is spent
+    await fake.wait_for_calls("answerCallbackQuery", 2)
+    fake.button(yes, STRANGER)
+    await ask(fake, "/help")
+    assert (len(fakes.kalshi_orders()), fakes.poly_posts()) == orders_before
+    record = await store.execution(ex_id)
+    assert record is not None and record.status is ExecutionStatus.SUCCESS
+    assert not [o for o in record.orders if o.role == "unwind"]
+
+    _, yes = await unwind_prompt(fake, ex_id)
+    n = len(fake.sent)
+    fake.button(yes, CHAT)
+    done = (await fake.wait_for_messages(n + 1, timeout=20))[n]
+    assert done.text == f"{ex_id}: Unwound: everything it held is sold back."
+    record = await store.execution(ex_id)
+    assert record is not None and record.status is ExecutionStatus.UNWOUND
+    assert {o.venue for o in record.orders if o.role == "unwind" and o.filled == 5} == {
+        Venue.KALSHI,
+        Venue.POLYMARKET,
+    }
+    assert sum(h.contracts for h in await store.holdings(ex_id)) == 0
+    settled = await ask(fake, f"/unwind {ex_id}")
+    assert settled.text == f"{ex_id} cannot be unwound: it holds nothing."
+
+
+async def test_every_control_command_from_a_stranger_does_nothing(
+    fake: FakeBotApi, store: Store, runtime: RuntimeSettings, phone: TelegramNotifier
+) -> None:
+    await execution(store, "s-1", "Lakers @ Celtics")
+    await store.block_pair("pair-x", NOW + timedelta(hours=3), "blocked")
+    for text in (
+        "/settings",
+        "/limits",
+        "/set EXECUTOR_MAX_BET 9",
+        "/blacklist add nba",
+        "/unblock pair-x",
+        "/mute settled",
+        "/unwind s-1",
+        "/chart",
+        "/quality",
+        "/daily",
+    ):
+        fake.command(text, STRANGER)
+    reply = await ask(fake, "/help", n_before=0)
+    assert reply.text == messages.help_text()
+    assert len(fake.sent) == 1 and not fake.photos and not fake.sent_to(STRANGER)
+    assert runtime.current.executor_max_bet == D("2.0") and runtime.blacklist == frozenset()
+    assert not runtime.muted and await store.pair_blocks(NOW) == {
+        "pair-x": NOW + timedelta(hours=3)
+    }
+    again = RuntimeSettings(store, settings(), lambda: NOW)
+    assert (await again.load()).executor_max_bet == D("2.0")
+
+
+async def test_every_new_command_is_in_the_menu_and_help(
+    fake: FakeBotApi, phone: TelegramNotifier
+) -> None:
+    await fake.wait_for_calls("setMyCommands", 1)
+    menu = [c["command"] for c in fake.calls_of("setMyCommands")[0].json("commands")]
+    for name in ("quality", "daily", "chart", "settings", "limits", "set", "blacklist"):
+        assert name in menu
+    for name in ("unblock", "mute", "unmute", "unwind"):
+        assert name in menu and f"/{name}:" in messages.help_text()
+
+
+async def test_the_daily_summary_is_followed_by_the_chart(
+    fake: FakeBotApi, store: Store, control: Control, phone: TelegramNotifier
+) -> None:
+    from predarb import reports
+
+    report = await reports.day_report(store, NOW.date(), NOW)
+    await phone.send(messages.daily_summary("2026-11-22", await control.status(), report))
+    await fake.wait_for(lambda: bool(fake.photos), timeout=20)
+    await fake.wait_for(lambda: any("Daily summary" in s.text for s in fake.sent))
+    assert png_size(fake.photos[0].data) == (800, 500)
+
+
+async def test_stored_values_apply_in_any_order_and_misfits_are_left_out(store: Store) -> None:
+    first = RuntimeSettings(store, settings(), lambda: NOW)
+    await first.load()
+    await first.set_limit("EXECUTOR_MAX_BET", "9")
+    await first.set_limit("EXECUTOR_MIN_BET", "8")  # only valid once MAX_BET is 9
+    again = RuntimeSettings(store, settings(), lambda: NOW)
+    s = await again.load()
+    assert (s.executor_min_bet, s.executor_max_bet) == (D(8), D(9))
+    # The environment changed since: a stored value that no longer fits is left out.
+    await store.set_state("runtime:set:executor_max_roi", "0.5", NOW)
+    later = RuntimeSettings(store, settings(), lambda: NOW)
+    s = await later.load()
+    assert s.executor_max_roi == D(50) and s.executor_max_bet == D(9)
+    refused = RuntimeSettings(store, settings(), lambda: NOW)
+    await refused.load()
+    with pytest.raises(SettingRefused):
+        await refused.set_limit("EXECUTOR_MAX_BET", "7")  # below MIN_BET 8
+    assert refused.current.executor_max_bet == D(9)
