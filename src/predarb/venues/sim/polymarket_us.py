@@ -9,7 +9,6 @@ shape: contracts, fees and automatic settlement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -76,11 +75,6 @@ class SimPolymarketUS(SimVenue):
         sim = self._to_world.get(contract)
         book = self.world.book(sim) if sim is not None else None
         return replace(book, contract=contract, min_order_size=ONE) if book is not None else None
-
-    async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
-        self._advance()
-        books = {c: self._book(c) for c in contracts if c.venue is US}
-        return {c: b for c, b in books.items() if b is not None}
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         if (known := self.ledger.known(order.client_order_id)) is not None:

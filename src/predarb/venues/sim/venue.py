@@ -61,8 +61,18 @@ class SimVenue(VenueClient):
 
     async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
         self._advance()
-        books = {c: self.world.book(c) for c in contracts if c.venue is self.venue}
+        books = {c: self._book(c) for c in contracts if c.venue is self.venue}
         return {c: b for c, b in books.items() if b is not None}
+
+    async def get_order_book(self, contract: Contract) -> OrderBook | None:
+        """The book as of the world's last step: the world moves with the market-data
+        reads (``list_markets``, ``get_order_books``), not with an order's own read, so
+        that a loaded machine does not turn every order into a miss (moves in flight
+        are simulated by the paper layer's fail rate)."""
+        return self._book(contract) if contract.venue is self.venue else None
+
+    def _book(self, contract: Contract) -> OrderBook | None:
+        return self.world.book(contract)
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         if (known := self.ledger.known(order.client_order_id)) is not None:

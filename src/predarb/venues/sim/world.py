@@ -68,6 +68,10 @@ class SimWorld:
         self._respawns = respawn
         self._spawned = 0
         self.steps = 0
+        # With a clock, the world's time starts at its first sync (the first market read),
+        # so that a slow start-up does not spend the lives of the first events unseen.
+        self._offset = timedelta(0)
+        self._begun = clock is None
         self.start = self.now()
         self._synced_at = self.start
         self.events: list[SimEvent] = []
@@ -84,7 +88,7 @@ class SimWorld:
 
     def now(self) -> datetime:
         if self._clock is not None:
-            return self._clock()
+            return self._clock() - self._offset
         return START + timedelta(seconds=self.steps * self._step_s)
 
     def step(self, n: int = 1) -> None:
@@ -102,6 +106,10 @@ class SimWorld:
     def sync(self, max_steps: int = 600) -> None:
         """With an injected clock: take one step per ``step_s`` elapsed since the last sync."""
         if self._clock is None:
+            return
+        if not self._begun:
+            self._begun = True
+            self._offset = self._clock() - self.start
             return
         due = int((self.now() - self._synced_at).total_seconds() // self._step_s)
         if due > 0:
