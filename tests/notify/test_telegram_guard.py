@@ -175,3 +175,18 @@ async def test_stop_behind_a_thousand_queued_commands_acts_within_a_second(
     assert not control.enabled and await store.get_state(reports.TRADING_ENABLED) == "0"
     # A thousand /status cost a handful of replies, not a thousand.
     assert len(fake.sent) < 20
+
+
+async def test_the_stop_button_acts_before_its_press_is_answered(
+    fake: FakeBotApi, control: Control, bot: TelegramNotifier
+) -> None:
+    """The press is answered beside the stop: with answerCallbackQuery hanging (or
+    failing), trading is off and the chat told at once."""
+    fake.hold("answerCallbackQuery")
+    fake.button("stop", CHAT)
+    # Shorter than python-telegram-bot's 5 s read timeout on the held answer.
+    reply = (await fake.wait_for_messages(1, timeout=3))[0]
+    assert "turned <b>OFF</b>" in reply.text and not control.enabled
+    await fake.wait_for(lambda: fake.held("answerCallbackQuery") == 1)  # asked, still hanging
+    fake.release("answerCallbackQuery")
+    await fake.wait_for_calls("answerCallbackQuery", 1)
