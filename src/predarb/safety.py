@@ -34,6 +34,9 @@ OnCrashLoop = Callable[[str, BaseException], Awaitable[None]]
 # Told of every crash first; True means a known condition handled elsewhere (a full
 # disk), which is not counted towards a crash loop.
 OnCrash = Callable[[str, BaseException], Awaitable[bool]]
+# After the database file was lost, its rescue copy is brought up to date this often
+# (when anything was written), besides once more when the store closes.
+RESCUE_REFRESH_S = 60.0
 
 
 class Supervisor:
@@ -199,6 +202,7 @@ class EngineSafety:
         self.guarded: dict[Venue, GuardedVenue] = {}
         self.storage_probe_s = storage_probe_s
         self._storage_checked = 0.0
+        self._rescued_at = 0.0
 
     @property
     def storage_error(self) -> str:
@@ -277,8 +281,13 @@ class EngineSafety:
         """A database file deleted (or replaced) under the bot goes unnoticed by SQLite,
         which keeps writing to the file it opened: every position would be forgotten at
         the next start. New executions stop (for good: the file opened cannot come
-        back) and the chat is told once."""
-        if HALT_DATABASE in self.state.halts or self.store.file_intact():
+        back) and the chat is told once. What is written after the rescue copy still
+        goes only to the lost file: the copy is brought up to date every
+        ``RESCUE_REFRESH_S`` and when the store closes."""
+        if HALT_DATABASE in self.state.halts:
+            await self._refresh_rescue()
+            return
+        if self.store.file_intact():
             return
         path = self.store.path
         log.error(
@@ -289,12 +298,26 @@ class EngineSafety:
         rescue = None if path is None else path.with_name(f"{path.name}.rescued-{os.getpid()}")
         try:
             if rescue is not None:
-                await self.store.backup(rescue)
+                await self.store.rescue(rescue)
         except Exception as exc:
             log.error("the database could not be saved: %s", exc, extra={"code": "database_gone"})
         else:
-            reason += f"; what it held is saved in {rescue}"
+            self._rescued_at = time.monotonic()
+            reason += f"; what it held is saved in {rescue} (kept up to date until shutdown)"
         await self.state.halt(HALT_DATABASE, reason)
+
+    async def _refresh_rescue(self) -> None:
+        if time.monotonic() - self._rescued_at < RESCUE_REFRESH_S:
+            return
+        self._rescued_at = time.monotonic()
+        try:
+            await self.store.refresh_rescue()
+        except Exception as exc:
+            log.error(
+                "the rescue copy was not brought up to date: %s",
+                exc,
+                extra={"code": "database_gone"},
+            )
 
     async def _probe_storage(self) -> None:
         if time.monotonic() - self._storage_checked < self.storage_probe_s:

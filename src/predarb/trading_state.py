@@ -49,6 +49,7 @@ from predarb.events import (
 from predarb.risk import RiskSnapshot, shard_needs
 from predarb.store import Store
 from predarb.store.records import OrderRecord
+from predarb.store.state import this_mode
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ async def read_store_view(store: Store, now: datetime) -> StoreView:
     rows = await store.query(
         "SELECT DISTINCT e.event, e.status, o.filled FROM executions e"
         " LEFT JOIN orders o ON o.execution_id = e.id WHERE e.settled_at IS NULL"
+        f" AND {this_mode('e')}"
     )
     halted = (ExecutionStatus.PARTIAL.value, ExecutionStatus.EXPOSED.value)
     _, exposure = await reports.open_exposure(store)

@@ -57,9 +57,14 @@ class Alerts:
 
 
 async def record_buys(
-    store: Store, ex_id: str, market: Market, shares: Sequence[tuple[int, int]]
+    store: Store,
+    ex_id: str,
+    market: Market,
+    shares: Sequence[tuple[int, int]],
+    *,
+    mode: str = "live",
 ) -> None:
-    """An execution that bought ``(outcome, shares)`` of ``market`` on Polymarket."""
+    """A ``mode`` execution that bought ``(outcome, shares)`` of ``market`` on Polymarket."""
     legs = []
     for outcome, n in shares:
         contract = Contract(
@@ -89,7 +94,7 @@ async def record_buys(
         (OrderRequest(f"{ex_id}-{i}", leg.contract, Action.BUY, leg.price, leg.contracts), "w")
         for i, leg in enumerate(legs)
     ]
-    await store.create_execution(ex_id, opp, "live", orders, NOW)
+    await store.create_execution(ex_id, opp, mode, orders, NOW)
     for (req, _), leg in zip(orders, legs, strict=True):
         fill = Fill(
             f"f-{req.client_order_id}",

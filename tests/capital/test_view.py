@@ -123,3 +123,18 @@ async def test_balance_and_status_show_the_view(store: Store) -> None:
     assert "move $2.60 from polymarket" in balance
     assert "MOVE</b> move $2.60 from polymarket" in status
     assert report.balances == {Venue.KALSHI: D("0.40"), Venue.POLYMARKET: D(55)}
+
+
+async def test_money_in_positions_counts_only_the_databases_own_mode(store: Store) -> None:
+    """A file from before modes stopped sharing one: paper buys beside the live ones are
+    no money of the live account."""
+    await _balances(store, polymarket="10")
+    await record_buys(store, "live", Market("0x" + "33" * 32, (301, 302), False), [(0, 4)])
+    await record_buys(
+        store, "paper", Market("0x" + "44" * 32, (401, 402), False), [(0, 40)], mode="paper"
+    )
+    await store.set_state(reports.MODE, "live", NOW)
+
+    view = await capital_view(store, needed=NEED)
+
+    assert view.held == {Venue.POLYMARKET: D(2)}  # 4 x 0.50, not the paper 40 x 0.50

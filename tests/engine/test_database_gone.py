@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from predarb import safety
 from predarb.events import HALT_DATABASE
 from predarb.notify.base import AlertKind
 from predarb.store import Store
+from tests.core.builders import T0
 from tests.engine.rig import rig
 from tests.engine.test_rearm import running, until
 
@@ -66,5 +68,45 @@ async def test_a_database_lost_while_running_is_alerted_once_and_stops_new_trade
     saved = await Store.open(rescued, readonly=True)
     try:
         assert [e.event for e in await saved.executions()] == [first.event]
+    finally:
+        await saved.close()
+
+
+async def test_what_is_written_after_the_loss_reaches_the_rescued_copy(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite goes on writing into the lost file after the first copy (refusals, fills,
+    settlements at shutdown): the copy is brought up to date while running and once
+    more when the store closes, so nothing recorded after the loss is lost with it."""
+    assert store.path is not None
+    path = store.path
+    async with running(rig(store, 2)) as r:
+        second = r.markets[1]
+        _delete(path)
+        await until(lambda: bool(_missing_alerts(r.console.sent)))
+        (rescued,) = path.parent.glob(f"{path.name}.rescued-*")
+        r.arm(second)  # refused, and the refusal written after the first copy
+        await until(lambda: r.engine.stats.last_rejection.get("pair-1") == "kill_switch")
+        monkeypatch.setattr(safety, "RESCUE_REFRESH_S", 0.0)
+        await r.engine.safety.watch()  # the running bot's refresh of the copy
+    assert await _rejections(rescued) == [("pair-1", "kill_switch")]
+
+    # Written at shutdown (after the last refresh): copied once more at close.
+    await store.log_event("settled_at_shutdown", T0, execution_id="ex-1")
+    await store.close()
+    assert not path.exists() and not list(path.parent.glob("*.new"))
+    saved = await Store.open(rescued, readonly=True)
+    try:
+        assert [e["execution_id"] for e in await saved.events("settled_at_shutdown")] == ["ex-1"]
+        assert await _rejections(rescued) == [("pair-1", "kill_switch")]
+    finally:
+        await saved.close()
+
+
+async def _rejections(db: Path) -> list[tuple[str, str]]:
+    saved = await Store.open(db, readonly=True)
+    try:
+        rows = await saved.query("SELECT pair_id, code FROM rejections ORDER BY id")
+        return [(str(a), str(b)) for a, b in rows]
     finally:
         await saved.close()

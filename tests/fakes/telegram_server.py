@@ -3,8 +3,13 @@ shared/telegram-bot-api.md: ``POST /bot<TOKEN>/<method>``, form-encoded paramete
 (strings raw, everything else JSON), ``{"ok": true, "result": ...}`` replies.
 
 Test hooks: queue updates (commands, button presses), inject errors (429 with
-retry_after, 409 on getUpdates, 5xx), go down (refuse connections and reset the ones
-already open) and come back, and await what the bot sent instead of sleeping.
+retry_after, 409 on getUpdates, 5xx), hold a method's answers until released (a slow
+Telegram), go down (refuse connections and reset the ones already open) and come back,
+and await what the bot sent instead of sleeping.
+
+``getUpdates`` pages as the Bot API server does: ``offset`` confirms (forgets) every
+update before it, a negative one keeps only the last ``-offset``, and ``limit`` (default
+100) is clamped to 1..100; ``batches`` records how many updates each call returned.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from aiohttp import web
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "predarb", "username": "predarb_test_bot"}
 MAX_EMPTY_WAIT_S = 0.5
+MAX_UPDATES = 100  # getUpdates' limit: its default and its largest value
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +89,14 @@ class FakeBotApi:
     port: int = 0
     known_chats: set[int] = field(default_factory=set)  # the chats getChat finds
     chat_types: dict[int, str] = field(default_factory=dict)  # getChat's type; else private
+    batches: list[int] = field(default_factory=list)  # updates each getUpdates returned
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _next_update_id: int = 1000
     _next_message_id: int = 1
     _failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     _down: bool = False
+    _holds: dict[str, asyncio.Event] = field(default_factory=dict)
+    _held: dict[str, int] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
     _runner: web.AppRunner | None = None
     _site: web.TCPSite | None = None
@@ -109,6 +118,8 @@ class FakeBotApi:
         self.port = int(self._runner.addresses[0][1])
 
     async def close(self) -> None:
+        for gate in self._holds.values():  # nothing held keeps the server from closing
+            gate.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -198,6 +209,24 @@ class FakeBotApi:
         queue = self._failures.setdefault(method, deque())
         queue.extend(_Failure(status, text, retry_after) for _ in range(times))
 
+    def hold(self, method: str) -> None:
+        """Calls of ``method`` wait, unanswered, until ``release``: a slow Telegram."""
+        self._holds[method] = asyncio.Event()
+
+    def release(self, method: str) -> None:
+        gate = self._holds.pop(method, None)
+        if gate is not None:
+            gate.set()
+
+    def held(self, method: str) -> int:
+        """Calls of ``method`` waiting for ``release`` now."""
+        return self._held.get(method, 0)
+
+    @property
+    def unconfirmed(self) -> int:
+        """Updates queued and not yet confirmed by a later ``offset``."""
+        return len(self._updates)
+
     # -- test hooks: output -----------------------------------------------------------
 
     def calls_of(self, method: str) -> list[Call]:
@@ -259,6 +288,14 @@ class FakeBotApi:
             failure = queue.popleft()
             self._record(method, params, failure.status)
             return _error(failure.status, failure.description, failure.retry_after)
+        gate = self._holds.get(method)
+        if gate is not None:
+            self._held[method] = self.held(method) + 1
+            self._notify()
+            try:
+                await gate.wait()
+            finally:
+                self._held[method] -= 1
         if method == "sendPhoto":
             return self._send_photo(params, files)
         handler = getattr(self, f"_m_{method}", None)
@@ -300,15 +337,20 @@ class FakeBotApi:
 
     async def _m_getUpdates(self, params: dict[str, str]) -> Any:
         offset = int(params.get("offset") or 0)
-        if offset:
+        limit = min(max(int(params.get("limit") or MAX_UPDATES), 1), MAX_UPDATES)
+        if offset > 0:  # every update before it is confirmed: never sent again
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        elif offset < 0:  # only the last -offset updates are kept
+            self._updates = self._updates[offset:]
         wait = min(float(params.get("timeout") or 0), MAX_EMPTY_WAIT_S)
         if not self._updates and wait > 0:
             assert self._changed is not None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait), self._changed:
                     await self._changed.wait_for(lambda: bool(self._updates))
-        return list(self._updates)
+        batch = self._updates[:limit]
+        self.batches.append(len(batch))
+        return batch
 
     async def _m_sendMessage(self, params: dict[str, str]) -> Any:
         chat_id = int(params["chat_id"])

@@ -82,14 +82,16 @@ async def execution(
     at: datetime = NOW,
     settle: bool = False,
     one_leg: bool = False,
+    mode: str = "paper",
 ) -> None:
-    """A two-leg execution, filled (or only its Kalshi leg), optionally settled."""
+    """A two-leg execution of ``mode``, filled (or only its Kalshi leg), optionally
+    settled."""
     opp = opportunity(event)
     orders = [
         (OrderRequest(f"{ex_id}-{n}", leg.contract, Action.BUY, leg.price, leg.contracts), "LAL")
         for n, leg in enumerate(opp.legs)
     ]
-    await store.create_execution(ex_id, opp, "paper", orders, at)
+    await store.create_execution(ex_id, opp, mode, orders, at)
     for n, (req, _) in enumerate(orders):
         leg = opp.legs[n]
         if one_leg and n == 1:

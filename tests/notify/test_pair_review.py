@@ -189,6 +189,26 @@ async def test_show_rules_sends_both_markets_rules(fake: FakeBotApi, bot: Bot) -
     assert bot.pair(JAPAN[0]) == [False]  # looking is not answering
 
 
+async def test_a_slow_pairs_listing_holds_no_button(fake: FakeBotApi, bot: Bot) -> None:
+    """Issue 16: replies never hold command handling. While Telegram hangs on the /pairs
+    listing, an Approve pressed after it acts and is answered at once."""
+    await _questions(fake)
+    japan = _pair_id(fake, "KXTRUMPJAPAN")
+    fake.hold("sendMessage")
+    fake.command("/pairs", CHAT)
+    await fake.wait_for(lambda: fake.held("sendMessage") == 1, timeout=10)
+
+    fake.button(f"pair:approve:{japan}", CHAT)
+    # Shorter than python-telegram-bot's 5 s read timeout, which alone would free a
+    # handler stuck on the held listing.
+    await fake.wait_for_calls("editMessageText", 1, timeout=3)
+    assert bot.pair(JAPAN[0]) == [True]
+    assert fake.held("sendMessage") == 1  # the listing still on its way
+
+    fake.release("sendMessage")
+    await fake.wait_for(lambda: any("2 pairs waiting for review" in s.text for s in fake.sent))
+
+
 async def test_the_cli_reads_the_answers_beside_the_bot(store: Store, tmp_path: Path) -> None:
     from predarb.runner import _answers
     from predarb.store.pair_reviews import PairReviews, Review

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -228,6 +229,45 @@ async def test_chart_sends_a_photo_whose_png_decodes(
     assert png_size(photo.data) == (800, 500)
 
 
+# Shorter than python-telegram-bot's 5 s read timeout: a handler stuck on a held call
+# (released only by that timeout) cannot be what answers in time.
+PROMPT_S = 3.0
+
+
+async def answered(fake: FakeBotApi, text: str) -> tuple[Sent, float]:
+    """Send ``text``; its reply and the seconds it took."""
+    before, sent_at = len(fake.sent), time.monotonic()
+    fake.command(text, CHAT)
+    reply = (await fake.wait_for_messages(before + 1, timeout=PROMPT_S))[before]
+    return reply, time.monotonic() - sent_at
+
+
+async def test_a_slow_chart_holds_no_command(
+    fake: FakeBotApi, store: Store, control: Control, phone: TelegramNotifier
+) -> None:
+    """Issue 16: replies never hold command handling. While a /chart's sendPhoto hangs,
+    /start, /status and /stop sent after it act and are answered at once."""
+    await control.stop("stopped before the test")
+    await execution(store, "c-1", "Lakers @ Celtics", settle=True)
+    fake.hold("sendPhoto")
+    fake.command("/chart", CHAT)
+    await fake.wait_for(lambda: fake.held("sendPhoto") == 1, timeout=20)
+
+    started, took_start = await answered(fake, "/start")
+    assert started.text == "Trading turned <b>ON</b>." and control.enabled
+    status, took_status = await answered(fake, "/status")
+    assert status.text.startswith("<b>Status</b> mode paper, trading ON")
+    stopped, took_stop = await answered(fake, "/stop")
+    assert stopped.text.startswith("Trading turned <b>OFF</b>.") and not control.enabled
+    assert fake.held("sendPhoto") == 1 and not fake.photos  # the photo still on its way
+    print(f"\nbehind a hanging sendPhoto: /start {took_start:.3f} s, /stop {took_stop:.3f} s")
+    assert max(took_start, took_status, took_stop) < 1.0
+
+    fake.release("sendPhoto")
+    await fake.wait_for(lambda: bool(fake.photos), timeout=20)
+    assert fake.photos[0].caption is not None and "(1 settled)" in fake.photos[0].caption
+
+
 async def unwind_prompt(fake: FakeBotApi, execution_id: str) -> tuple[Sent, str]:
     prompt = await ask(fake, f"/unwind {execution_id}")
     buttons = prompt.reply_markup["inline_keyboard"][0]
@@ -347,3 +387,32 @@ async def test_stored_values_apply_in_any_order_and_misfits_are_left_out(store: 
     with pytest.raises(SettingRefused):
         await refused.set_limit("EXECUTOR_MAX_BET", "7")  # below MIN_BET 8
     assert refused.current.executor_max_bet == D(9)
+
+
+async def test_an_unwind_under_way_holds_no_command(
+    fake: FakeBotApi,
+    fakes: Fakes,
+    store: Store,
+    control: Control,
+    placer: Placer,
+    phone: TelegramNotifier,
+) -> None:
+    """Issue 16: the confirmed unwind (its answer, its edit, its orders) runs beside the
+    command handling: with Telegram hanging on the "Unwinding..." edit, /status is
+    answered at once and the unwind still finishes and reports."""
+    placement = await placer.execute(opportunity(fakes.cfg))
+    ex_id = placement.execution_id
+    _, yes = await unwind_prompt(fake, ex_id)
+    fake.hold("editMessageText")
+    fake.button(yes, CHAT)
+    await fake.wait_for(lambda: fake.held("editMessageText") == 1, timeout=20)
+
+    status, took = await answered(fake, "/status")
+    assert status.text.startswith("<b>Status</b>") and took < 1.0
+    done = f"{ex_id}: Unwound: everything it held is sold back."
+    await fake.wait_for(lambda: any(s.text == done for s in fake.sent), timeout=20)
+    assert fake.held("editMessageText") == 1  # all of it while the edit still hangs
+    record = await store.execution(ex_id)
+    assert record is not None and record.status is ExecutionStatus.UNWOUND
+    fake.release("editMessageText")
+    await fake.wait_for_calls("editMessageText", 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -133,14 +134,20 @@ async def test_stop_behind_a_thousand_queued_commands_acts_within_a_second(
     fake: FakeBotApi, control: Control, store: Store
 ) -> None:
     stopped = asyncio.Event()
-    stop = control.stop
+    stop, status = control.stop, control.status
+    handled: list[int] = []  # /status commands handled so far
 
     async def stop_and_tell(reason: str) -> bool:
         was = await stop(reason)
         stopped.set()
         return was
 
+    async def count_status(*args: Any, **kwargs: Any) -> Any:
+        handled.append(1)
+        return await status(*args, **kwargs)
+
     control.stop = stop_and_tell  # type: ignore[method-assign]
+    control.status = count_status  # type: ignore[method-assign]
     bot = await _started(fake, control, store)
     try:
         fake.fail("sendMessage", 429, times=2, retry_after=1)
@@ -149,14 +156,37 @@ async def test_stop_behind_a_thousand_queued_commands_acts_within_a_second(
         await fake.wait_for(lambda: len(fake.calls_of("sendMessage")) >= 1, timeout=10)
         sent_at = time.monotonic()
         fake.command("/stop", CHAT)
+        waiting = 1000 - len(handled)  # fetched or not, not yet handled
         await asyncio.wait_for(stopped.wait(), 10)
         took = time.monotonic() - sent_at
+        fetches_to_stop = len([n for n in fake.batches if n])
         # The /stop reply leaves ahead of the status replies still waiting.
         await fake.wait_for(lambda: any("turned <b>OFF</b>" in s.text for s in fake.sent), 15)
     finally:
         await bot.stop()
-    print(f"\n/stop behind 1,000 queued commands took effect in {took * 1000:.0f} ms")
+    print(
+        f"\n/stop behind 1,000 queued commands ({waiting} not yet handled) took effect in"
+        f" {took * 1000:.0f} ms, fetched in {fetches_to_stop} getUpdates"
+    )
+    assert waiting > 900, f"only {waiting} commands were waiting when /stop was sent"
+    # Telegram hands out 100 updates a call: /stop came after ten full fetches at least.
+    assert max(fake.batches) == 100 and fetches_to_stop >= 11
     assert took < 1.0, f"/stop took {took:.2f} s"
     assert not control.enabled and await store.get_state(reports.TRADING_ENABLED) == "0"
     # A thousand /status cost a handful of replies, not a thousand.
     assert len(fake.sent) < 20
+
+
+async def test_the_stop_button_acts_before_its_press_is_answered(
+    fake: FakeBotApi, control: Control, bot: TelegramNotifier
+) -> None:
+    """The press is answered beside the stop: with answerCallbackQuery hanging (or
+    failing), trading is off and the chat told at once."""
+    fake.hold("answerCallbackQuery")
+    fake.button("stop", CHAT)
+    # Shorter than python-telegram-bot's 5 s read timeout on the held answer.
+    reply = (await fake.wait_for_messages(1, timeout=3))[0]
+    assert "turned <b>OFF</b>" in reply.text and not control.enabled
+    await fake.wait_for(lambda: fake.held("answerCallbackQuery") == 1)  # asked, still hanging
+    fake.release("answerCallbackQuery")
+    await fake.wait_for_calls("answerCallbackQuery", 1)

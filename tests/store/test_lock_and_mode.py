@@ -17,7 +17,9 @@ from predarb.domain import ExecutionStatus
 from predarb.store import Store
 from predarb.store.lock import DatabaseInUse
 from predarb.store.state import ModeConflict
+from predarb.trading_state import read_store_view
 from tests.core.builders import T0, opportunity
+from tests.notify.seed import execution
 
 
 async def test_a_second_writer_is_refused_until_the_first_closes(tmp_path: Path) -> None:
@@ -100,3 +102,16 @@ async def test_reports_count_only_the_databases_own_mode(store: Store) -> None:
     assert report.all_time.executions == 1
     assert report.all_time.expected_open == opportunity().profit
     assert (await reports.status(store, T0)).exposure == Decimal(0)
+
+
+async def test_what_risk_reads_holds_only_the_databases_own_mode(store: Store) -> None:
+    """A live bot's open and one-legged events are not a paper database's: they neither
+    block its events nor count toward its exposure (and the reverse)."""
+    await execution(store, "live-1", "Live exposed", at=T0, one_leg=True, mode="live")
+    await execution(store, "live-2", "Live open", at=T0, mode="live")
+    await execution(store, "paper-1", "Paper open", at=T0)
+    await store.set_state(reports.MODE, "paper", T0)
+    view = await read_store_view(store, T0)
+    assert view.open_events == frozenset({"Paper open"})
+    assert view.blocked_events == frozenset()
+    assert view.open_exposure == (await reports.status(store, T0)).exposure > 0

@@ -248,3 +248,26 @@ async def test_status_counts_open_positions_and_exposure(rig: Rig) -> None:
         body = (await http.get("/api/status")).json()
     # Three open, each 5 x 0.40 + 5 x 0.55 plus $0.07 of fees.
     assert body["open_positions"] == 3 and body["exposure"] == "14.46"
+
+
+async def test_executions_and_pnl_show_only_the_databases_own_mode(rig: Rig) -> None:
+    """A file from before modes stopped sharing one: the dashboard of a paper bot shows
+    no live row, in its executions list nor in its P&L series."""
+    from predarb import reports
+
+    await execution(rig.store, "paper-open", "Paper open", at=T0)
+    await execution(rig.store, "paper-won", "Paper won", at=T0, settle=True)
+    for n in range(2):
+        at = T0 + timedelta(hours=n)
+        await execution(rig.store, f"live-{n}", f"Live {n}", at=at, settle=True, mode="live")
+    await rig.store.set_state(reports.MODE, "paper", T0)
+    async with rig.bearer() as http:
+        listed = (await http.get("/api/executions")).json()["executions"]
+        opened = (await http.get("/api/executions", params={"open": "1"})).json()["executions"]
+        pnl = (await http.get("/api/pnl")).json()
+    assert sorted(e["id"] for e in listed) == ["paper-open", "paper-won"]
+    assert {e["mode"] for e in listed} == {"paper"}
+    assert [e["id"] for e in opened] == ["paper-open"]
+    assert [p["execution"] for p in pnl["series"]] == ["paper-won"] and pnl["settled"] == 1
+    report = await reports.pnl(rig.store, rig.engine.clock())
+    assert Decimal(pnl["series"][-1]["cumulative"]) == report.all_time.realized

@@ -21,6 +21,7 @@ from predarb.domain import Venue
 from predarb.reports import read_balances
 from predarb.store import Store
 from predarb.store.records import from_micros
+from predarb.store.state import this_mode
 
 ZERO = Decimal(0)
 
@@ -127,7 +128,7 @@ async def _in_positions(store: Store) -> dict[Venue, Decimal]:
     rows = await store.query(
         "SELECT f.venue, COALESCE(SUM(f.cost_micros + f.fee_micros), 0) FROM fills f"
         " JOIN executions e ON e.id = f.execution_id WHERE e.settled_at IS NULL"
-        " GROUP BY f.venue"
+        f" AND {this_mode('e')} GROUP BY f.venue"
     )
     return {Venue(str(v)): from_micros(int(m)) for v, m in rows}
 

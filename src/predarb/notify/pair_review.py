@@ -6,6 +6,8 @@ once: the engine's current pairs are re-applied (an approved pair becomes tradab
 rejected one is dropped) and every later match applies the same answers (``wrap``). Only
 the configured chat's answers count: the Telegram gate stops strangers first, and each
 button press is checked again here (its message's chat and, when configured, its user).
+The chat side never waits for Telegram: ``/pairs`` and "Show rules" reply through the
+notifier's queue, and a button's answer and edit run beside the command handling.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from predarb.domain import Market, Pair, Venue
 from predarb.matching.codec import pair_to_json
 from predarb.matching.matcher import Matcher
 from predarb.matching.review import apply_answers, reviewable
+from predarb.notify.telegram_replies import Replies
 from predarb.store import Store
 from predarb.store.pair_reviews import PairReviews, Review
 
@@ -74,6 +77,7 @@ class PairReview:
         self.answers: dict[str, bool] = {}
         self.target: HasPairs | None = None  # the engine, whose pairs answers change
         self.bot: Any = None  # telegram.Bot, once the notifier has one
+        self.replies: Replies | None = None  # the notifier's reply queue
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def load(self) -> None:
@@ -100,6 +104,20 @@ class PairReview:
             return pairs
 
         return match
+
+    def _reply(self, key: str, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """Queue a reply to the chat (asked again, it replaces its unsent self)."""
+        if self.replies is not None:
+            self.replies.put(text, markup, key=key, replaces=True)
+        else:
+            self._spawn(self._send(text, markup))
+
+    def _call(self, job: Any, what: str) -> None:
+        """A button's answer or edit, run beside the command handling."""
+        if self.replies is not None:
+            self.replies.call(job, what)
+        else:
+            self._spawn(job)
 
     def _spawn(self, job: Any) -> None:
         try:
@@ -151,11 +169,11 @@ class PairReview:
             return
         pending = await self.reviews.pending()
         if not pending:
-            await self._send("No pairs waiting for review.")
+            self._reply("pairs", "No pairs waiting for review.")
             return
-        await self._send(f"<b>{len(pending)} pairs waiting for review</b>")
+        self._reply("pairs", f"<b>{len(pending)} pairs waiting for review</b>")
         for review in pending[:20]:
-            await self._send(question_text(review), buttons(review.pair_id))
+            self._reply(f"pairs:{review.pair_id}", question_text(review), buttons(review.pair_id))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -163,23 +181,20 @@ class PairReview:
             return
         _, action, pair_id = query.data.split(":", 2)
         if action == "rules":
-            await query.answer()
+            self._call(query.answer(), "button answer")
             review = (await self.reviews.all()).get(pair_id)
-            await self._send(rules_text(review) if review else "That review is gone.")
+            text = rules_text(review) if review else "That review is gone."
+            self._reply(f"rules:{pair_id}", text)
             return
         user = update.effective_user
         review = await self.decide(pair_id, action == "approve", user.id if user else 0)
         if review is None:
-            await query.answer("Already answered.")
+            self._call(query.answer("Already answered."), "button answer")
             return
         word = "APPROVED: it trades from now on" if action == "approve" else "REJECTED"
-        await query.answer(word.split(":")[0].capitalize())
-        try:
-            await query.edit_message_text(
-                f"{question_text(review)}\n\n<b>{word}</b>", parse_mode=ParseMode.HTML
-            )
-        except TelegramError as exc:
-            log.info("telegram: review message not edited (%s)", type(exc).__name__)
+        self._call(query.answer(word.split(":")[0].capitalize()), "button answer")
+        text = f"{question_text(review)}\n\n<b>{word}</b>"
+        self._call(query.edit_message_text(text, parse_mode=ParseMode.HTML), "review edit")
 
     async def decide(self, pair_id: str, approve: bool, by: int = 0) -> Review | None:
         """Store an answer (from the chat, or the dashboard with ``by`` 0) and apply it

@@ -94,11 +94,14 @@ class TelegramNotifier(Notifier):
                 clock,
                 self._control_reply,
                 self._send_photo,
+                self.commands.replies.call,
                 balances=control.balances,
             )
             if operations is not None
             else None
         )
+        if review is not None:  # its /pairs and buttons reply through the same queue
+            review.replies = self.commands.replies
         self.ready = asyncio.Event()  # set once getMe succeeded: sending may begin
         self.polling = asyncio.Event()  # set once commands are being received
         self.sender = OutboxSender(
@@ -161,7 +164,7 @@ class TelegramNotifier(Notifier):
             task.cancel()
         await asyncio.gather(*self._tasks, *self._charts, return_exceptions=True)
         self._tasks = []
-        await self.commands.replies.stop()
+        await self.commands.replies.stop(grace_s=self.stop_timeout_s)
         app, self.app = self.app, None
         if app is None:
             return

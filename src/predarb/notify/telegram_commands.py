@@ -22,7 +22,6 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -164,7 +163,8 @@ class Commands:
         """Our own chat is told when a stop or start did nothing: it may matter."""
         query = update.callback_query
         if query is not None and reason.startswith("button"):
-            await query.answer("This button is from before a restart: send /status again.")
+            text = "This button is from before a restart: send /status again."
+            self.replies.call(query.answer(text), "button answer")
             return
         command = command_of(update.message, self.bot_username)
         if command in ACTIONS and update.message is not None:
@@ -188,8 +188,8 @@ class Commands:
             await self._act("stop")
         elif query is not None and query.data == "stop":
             self._done.add(update.update_id)
-            await query.answer()
             await self._act("stop")
+            self.replies.call(query.answer(), "button answer")
 
     async def _act(self, action: str) -> None:
         text = await (self._stop() if action == "stop" else self._start())
@@ -235,12 +235,11 @@ class Commands:
         query = update.callback_query
         if query is None:
             return
-        await query.answer()
+        self.replies.call(query.answer(), "button answer")
         text, markup = await self._status()
-        try:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
-        except BadRequest as exc:  # "message is not modified": nothing changed
-            log.info("telegram: status not refreshed (%s)", exc.message)
+        # A BadRequest "message is not modified" (nothing changed) is only logged.
+        edit = query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        self.replies.call(edit, "status refresh")
 
     async def _stop(self) -> str:
         was_on = await self.control.stop(STOP_REASON)
@@ -261,8 +260,8 @@ class Commands:
         query = update.callback_query
         if query is None or query.data not in ACTIONS:
             return
-        await query.answer()
         await self._act(str(query.data))
+        self.replies.call(query.answer(), "button answer")
 
     async def trades(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self._reply("trades", messages.trades_text(await self.store.executions(limit=10)))
@@ -281,7 +280,7 @@ class Commands:
         query = update.callback_query
         if query is None or not query.data:
             return
-        await query.answer()
+        self.replies.call(query.answer(), "button answer")
         await self._breakdown(query.data.removeprefix("pnl:"))
 
     async def _breakdown(self, by: str) -> None:

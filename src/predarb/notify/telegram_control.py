@@ -5,7 +5,10 @@ confirmation button) and ``/chart`` (a photo).
 Every update reaches these handlers only through the notifier's gate (the configured
 chat, allowed users, nothing stale); a button is checked again here. A change is made
 by ``RuntimeSettings`` (validated by the configuration's own rules, stored, applied to
-risk at once); the replies are one line saying what changed or why not.
+risk at once); the replies are one line saying what changed or why not. Nothing here
+waits for Telegram or for an unwind: replies are queued, and a photo, a button's answer,
+an edit or the unwind itself runs beside the command handling (``Call``), so a slow
+sendPhoto never holds the next ``/start`` or ``/status``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 CONFIRM_S = 300.0  # an unwind button acts this long after it was shown, and only once
 Reply = Callable[[str, str, InlineKeyboardMarkup | None], None]  # key, text, markup
 SendPhoto = Callable[[bytes, str], Awaitable[None]]  # png, caption (HTML)
+Call = Callable[[Coroutine[Any, Any, object], str], None]  # a job run beside, and its name
 Unwind = Callable[[str], Awaitable[str]]  # execution id -> the result, one line
 Unblock = Callable[[str], Awaitable[bool]]  # pair id or series -> was it blocked
 Balances = Callable[[], Awaitable[dict[Venue, Decimal]]]
@@ -60,6 +64,7 @@ class ControlCommands:
         clock: Callable[[], datetime],
         reply: Reply,
         send_photo: SendPhoto,
+        call: Call,
         *,
         balances: Balances | None = None,
     ) -> None:
@@ -68,6 +73,7 @@ class ControlCommands:
         self.clock = clock
         self.reply = reply
         self.send_photo = send_photo
+        self.call = call
         self.unwind_execution = ops.unwind
         self.unblock_pair = ops.unblock
         self.balances = balances
@@ -208,30 +214,38 @@ class ControlCommands:
         if query is None or not query.data or self.unwind_execution is None:
             return
         _, answer, token = query.data.split(":", 2)
-        pending = self._confirm.pop(token, None)
+        pending = self._confirm.pop(token, None)  # before any wait: one press acts, once
         if pending is None or time.monotonic() - pending[1] > CONFIRM_S:
-            await query.answer("This confirmation has expired: send /unwind again.")
+            self._answer(query, "This confirmation has expired: send /unwind again.")
             return
         execution_id = pending[0]
         if answer != "yes":
-            await query.answer("Cancelled")
-            await self._edit(query, f"Unwind of {escape(execution_id)} cancelled: nothing sent.")
+            self._answer(query, "Cancelled")
+            self._edit(query, f"Unwind of {escape(execution_id)} cancelled: nothing sent.")
             return
-        await query.answer("Selling back")
-        await self._edit(query, f"Unwinding {escape(execution_id)}...")
-        result = await self.unwind_execution(execution_id)
+        self._answer(query, "Selling back")
+        self._edit(query, f"Unwinding {escape(execution_id)}...")
+        self.call(self._unwind(execution_id), f"unwind {execution_id}")
+
+    async def _unwind(self, execution_id: str) -> None:
+        assert self.unwind_execution is not None
+        try:
+            result = await self.unwind_execution(execution_id)
+        except Exception as exc:
+            log.exception("telegram: the unwind of %s failed", execution_id)
+            result = f"the unwind failed ({type(exc).__name__}); see the log and /positions"
         self.reply(f"unwound:{execution_id}", f"{escape(execution_id)}: {escape(result)}", None)
 
-    async def _edit(self, query: Any, text: str) -> None:
-        try:
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML)
-        except TelegramError as exc:
-            log.info("telegram: confirmation not edited (%s)", type(exc).__name__)
+    def _answer(self, query: Any, text: str) -> None:
+        self.call(query.answer(text), "button answer")
+
+    def _edit(self, query: Any, text: str) -> None:
+        self.call(query.edit_message_text(text, parse_mode=ParseMode.HTML), "confirmation edit")
 
     # -- /chart --------------------------------------------------------------------------
 
     async def chart(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.send_chart()
+        self.call(self.send_chart(), "chart")
 
     async def send_chart(self) -> None:
         """The picture, to the chat (``/chart``, and after each daily summary)."""

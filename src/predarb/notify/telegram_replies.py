@@ -1,5 +1,7 @@
 """Command replies, sent by a task of their own so that no reply ever holds the handling
 of the next command (a 429 from Telegram waits here, not in front of a ``/stop``).
+Every other call to Telegram a command makes (a button's answer, an edit, a photo) and
+a long job it starts (an unwind) runs as a tracked task beside them (``call``).
 
 Replies to ``/stop`` and ``/start`` go first. A read-only command asked again before its
 previous reply left replaces that reply (the newest ``/status`` is the one worth
@@ -13,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import InlineKeyboardMarkup
-from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
 from predarb.notify import messages
 from predarb.notify.delivery import retry_after_s
@@ -43,6 +46,7 @@ class Replies:
         self._pending: list[_Reply] = []
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._calls: set[asyncio.Task[None]] = set()
 
     def put(
         self,
@@ -70,11 +74,34 @@ class Replies:
             self._pending.append(reply)
         self._ready.set()
 
+    def call(self, job: Coroutine[Any, Any, object], what: str) -> None:
+        """Run ``job`` beside the command handling and the replies; returns at once. A
+        failure is logged (a TelegramError briefly: the chat simply sees less)."""
+        task = asyncio.create_task(self._guarded(job, what), name=f"telegram-{what}")
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
+
+    async def _guarded(self, job: Coroutine[Any, Any, object], what: str) -> None:
+        try:
+            await job
+        except TelegramError as exc:
+            log.info("telegram: %s not done (%s)", what, type(exc).__name__)
+        except Exception:
+            log.exception("telegram: %s failed", what)
+
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="telegram-replies")
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop sending; calls still under way get ``grace_s`` to finish (an unwind
+        half done is worth finishing), then are cancelled."""
+        calls = set(self._calls)
+        if calls and grace_s > 0:
+            await asyncio.wait(calls, timeout=grace_s)
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

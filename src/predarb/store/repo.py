@@ -6,11 +6,15 @@ before returning. Money crosses this edge as ``Decimal`` and is kept as integer
 micro-dollars.
 
 A store opened for writing holds the database's lock (``store.lock``) until it is
-closed: one bot per database.
+closed: one bot per database. Once its file was deleted or replaced under it and a
+rescue copy taken (``rescue``), the copy is brought up to date again at ``close``: the
+connection goes on writing into the lost file, and what it wrote after the first copy
+(fills, settlements, events) must not be lost with it.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import aiosqlite
@@ -24,6 +28,8 @@ from predarb.store.state import SERIES_BLOCKS_KEY
 
 __all__ = ["SERIES_BLOCKS_KEY", "AlreadySettled", "Store"]
 
+log = logging.getLogger(__name__)
+
 
 class Store(ExecutionWrites, ExecutionReads, RedemptionTables):
     """The whole repository: ``StateTables`` (bot state, event log, pairs, outbox),
@@ -33,6 +39,8 @@ class Store(ExecutionWrites, ExecutionReads, RedemptionTables):
     path: Path | None = None
     lock: DatabaseLock | None = None  # held by a store opened for writing
     _inode: tuple[int, int] | None = None  # (device, inode) of the file opened
+    _rescue: Path | None = None  # the copy of a lost file, kept up to date
+    _rescued_changes = 0  # this connection's row changes when it was last copied
 
     @classmethod
     async def open(cls, path: Path, *, readonly: bool = False) -> Store:
@@ -65,6 +73,17 @@ class Store(ExecutionWrites, ExecutionReads, RedemptionTables):
 
     async def close(self) -> None:
         try:
+            if self._rescue is not None:
+                try:
+                    await self.refresh_rescue()
+                except Exception as exc:
+                    log.error(
+                        "the rescue copy %s was not brought up to date: %s",
+                        self._rescue,
+                        exc,
+                        extra={"code": "database_gone"},
+                    )
+                self._rescue = None  # a second close copies nothing
             if self._checkpointer is not None:
                 await self._checkpointer.close()
                 self._checkpointer = None
@@ -98,3 +117,26 @@ class Store(ExecutionWrites, ExecutionReads, RedemptionTables):
 
     async def backup(self, target: Path) -> None:
         await backup(self.conn, target)
+
+    async def rescue(self, target: Path) -> None:
+        """Copy what the database holds to ``target`` (its file was deleted or replaced:
+        only this connection still reaches it); ``refresh_rescue`` and ``close`` copy
+        it there again, with whatever was written since."""
+        changes = self.conn.total_changes
+        await self.backup(target)
+        self._rescue, self._rescued_changes = target, changes
+
+    async def refresh_rescue(self) -> bool:
+        """Bring the rescue copy up to date if anything was written since it was made;
+        whether it was. The new copy is made beside the old one and renamed over it, so
+        a copy that fails half way leaves the previous one whole."""
+        target = self._rescue
+        changes = self.conn.total_changes
+        if target is None or changes == self._rescued_changes:
+            return False
+        fresh = target.with_name(target.name + ".new")
+        fresh.unlink(missing_ok=True)
+        await self.backup(fresh)
+        fresh.replace(target)
+        self._rescued_changes = changes
+        return True

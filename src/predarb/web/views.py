@@ -18,6 +18,7 @@ from predarb.domain import Pair
 from predarb.matching.codec import pair_to_json
 from predarb.store import Store
 from predarb.store.records import from_micros, iso, parse_iso
+from predarb.store.state import this_mode
 from predarb.web.board import OpportunityBoard
 
 CENT = Decimal("0.01")
@@ -196,7 +197,7 @@ async def executions(
     """A page of executions, newest first, each with its legs (orders), their fills
     and the execution quality; ``next`` is the cursor of the following page."""
     limit = max(1, min(limit, MAX_PAGE))
-    where: list[str] = []
+    where: list[str] = [this_mode()]  # never another mode's rows (an old shared file)
     params: list[Any] = []
     if before:
         created, _, ex_id = before.partition("|")
@@ -205,7 +206,7 @@ async def executions(
     if open_only:
         where.append(f"settled_at IS NULL AND status IN ({_marks(_TRADED)})")
         params += _TRADED
-    sql = "SELECT * FROM executions" + (" WHERE " + " AND ".join(where) if where else "")
+    sql = "SELECT * FROM executions WHERE " + " AND ".join(where)
     rows = await store.query(f"{sql} ORDER BY created_at DESC, id DESC LIMIT ?", [*params, limit])
     ids = [r["id"] for r in rows]
     orders: dict[str, list[aiosqlite.Row]] = {}
@@ -288,7 +289,7 @@ async def pnl(
     rows = await store.query(
         "SELECT settled_at, realized_pnl_micros, id, event FROM executions"
         " WHERE settled_at IS NOT NULL AND realized_pnl_micros IS NOT NULL"
-        " ORDER BY settled_at, id"
+        f" AND {this_mode()} ORDER BY settled_at, id"
     )
     total = 0
     points = []
