@@ -225,3 +225,15 @@ def load_aliases() -> Aliases:
         league_by_tag=by_tag,
         category_by_tag=category_by_tag,
     )
+
+
+@cache
+def load_stations() -> PhraseTable:
+    """Weather station names -> ICAO id (``data/stations.toml``), parsed once."""
+    data = resources.files("predarb.matching").joinpath("data")
+    raw = tomllib.loads(data.joinpath("stations.toml").read_text("utf-8"))
+    rows = raw.get("stations", [])
+    assert isinstance(rows, list)
+    return PhraseTable.build(
+        (str(name), str(row[0])) for row in rows for name in row if isinstance(row, list)
+    )

@@ -32,6 +32,7 @@ from predarb.matching.text import (
     game_scope,
     resolution_sources,
     split_sides,
+    stations,
     threshold,
 )
 
@@ -49,6 +50,7 @@ class Kind(StrEnum):
 
 GAME_KINDS = frozenset({Kind.WINNER, Kind.TOTAL, Kind.SPREAD, Kind.PROP})
 _INTEGRAL_CATEGORIES = frozenset({"weather"})
+_STATION_CATEGORIES = frozenset({"weather"})  # read at one station, which must be named
 _PATH_WORDS = re.compile(r"\b(reach|reaches|hit|hits|touch|dip to|fall to|all time high)\b")
 _FUTURES = re.compile(
     r"\b(championship|champion|finals|title|mvp|super bowl|stanley cup|world series|"
@@ -392,6 +394,8 @@ def _threshold(r: _Reader, base: dict[str, Any]) -> Facts | None:
     sources = resolution_sources(f"{m.rules} {m.extra.get('resolution_source', '')}")
     if not sources:
         problems.append("source_unknown")
+    elif category in _STATION_CATEGORIES and not stations(sources):
+        problems.append("station_unknown")  # a city's reading, at a station never named
     if base["resolve"] is None:
         problems.append("no_time")
     return _with(
@@ -418,6 +422,25 @@ def _kalshi_strike(m: Market) -> Range | None:
     return None
 
 
+def _joined_initials(folded: str) -> list[str]:
+    """Words of a folded name with a run of initials joined, as the venues write both
+    "J.D. Vance" and "JD Vance" ("j d vance" -> "jd vance"); a lone middle initial
+    ("Donald J. Trump") stays one letter."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in (*folded.split(" "), ""):
+        if len(word) == 1 and word.isalpha():
+            run.append(word)
+            continue
+        if len(run) > 1:
+            run = ["".join(run)]
+        out.extend(run)
+        run = []
+        if word:
+            out.append(word)
+    return out
+
+
 def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
     if not _ELECTION.search(r.words) or not _RACE_WORDS.search(r.words):
@@ -430,7 +453,7 @@ def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
     else:
         found = re.match(r"will (.+?) (?:win|be|become)\b", r.words)
         who = found.group(1) if found else r.sub
-    words = [w for w in who.split(" ") if len(w) > 1 and w not in {"jr", "sr", "ii", "iii"}]
+    words = [w for w in _joined_initials(who) if len(w) > 1 and w not in {"jr", "sr", "ii", "iii"}]
     if len(words) < 2 or {"other", "another", "party"} & set(words):
         return None  # a surname alone, an "Other" bucket or a party is not a candidate
     subject = f"person:{words[0]} {words[-1]}"

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from predarb.domain import Market, Venue
 from predarb.matching.aliases import PhraseTable, ascii_lower, fold
-from predarb.matching.text import resolution_sources
+from predarb.matching.text import resolution_sources, sources_differ
 from predarb.matching.windows import Window, dated, read_window
 
 _STOP = frozenset(
@@ -359,6 +359,10 @@ def _wording(
     # A name only one side gives, unverified, is another entity: never a review.
     if loose & (kn | pn) or len(loose) > 2:
         return None
+    # A word each side has and the other lacks ("meet" / "pardon") is another verb or
+    # object: another claim, never a wording to review.
+    if loose_k - kn and loose_p - pn:
+        return None
     return loose
 
 
@@ -402,7 +406,7 @@ def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
         return None
     if k.rules and p.rules and k.stages != p.stages:
         flags.append("terms_differ")
-    if k.sources and p.sources and not k.sources & p.sources:
+    if sources_differ(k.sources, p.sources):
         flags.append("source_differs")
     when = kw.describe() if kw else "no deadline"
     if kw is not None and pw is not None and not (kw.year_known and pw.year_known):

@@ -18,6 +18,7 @@ from predarb.matching.dates import days_apart
 from predarb.matching.normalize import GAME_KINDS, Facts, Kind
 from predarb.matching.payout import Payout, describe, same_claim
 from predarb.matching.proposition import compare_propositions
+from predarb.matching.text import sources_differ
 
 START_TOLERANCE = timedelta(minutes=90)
 TIME_TOLERANCE = timedelta(minutes=5)
@@ -67,7 +68,7 @@ def _same_event(k: Facts, p: Facts, flags: list[str]) -> bool:
     if k.kind is Kind.THRESHOLD:
         if k.variable != p.variable:
             return False
-        if k.sources and p.sources and not k.sources & p.sources:
+        if sources_differ(k.sources, p.sources):
             flags.append("source_differs")
         return True
     if k.kind is Kind.ELECTION:
