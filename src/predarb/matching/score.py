@@ -24,6 +24,7 @@ START_TOLERANCE = timedelta(minutes=90)
 TIME_TOLERANCE = timedelta(minutes=5)
 MIN_TRADABLE_CONFIDENCE = 0.7
 DAILY_READINGS = frozenset({"weather"})
+PERIOD_READINGS = frozenset({"economics"})  # a figure for a month or a meeting
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,9 @@ def _same_time(k: Facts, p: Facts, flags: list[str]) -> bool:
     if k.kind is Kind.ELECTION:
         return True
     if k.kind is Kind.THRESHOLD:
+        if k.category in PERIOD_READINGS:
+            # A month's figure: the month is in the variable, compared already.
+            return "@" in k.variable
         if k.category in DAILY_READINGS:
             # A day's reading (a high temperature): the day is the fact, whatever hour
             # each venue publishes its result.

@@ -123,6 +123,9 @@ _SOURCES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bnational weather service\b|\bnws\b"), "nws"),
     (re.compile(r"\bweather underground\b|\bwunderground\b"), "wunderground"),
     (re.compile(r"\baccuweather\b"), "accuweather"),  # another company than Wunderground
+    (re.compile(r"\bbureau of labor statistics\b|\bbls\b"), "bls"),
+    (re.compile(r"\bbureau of economic analysis\b|\bbea\b"), "bea"),
+    (re.compile(r"\bfederal reserve\b|\bfomc\b|\bfederal open market committee\b"), "fed"),
     (re.compile(r"\bassociated press\b"), "ap"),
     (re.compile(r"\bbloomberg\b"), "bloomberg"),
     (re.compile(r"\bcme\b|\bnymex\b"), "cme"),
