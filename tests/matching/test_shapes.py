@@ -7,11 +7,17 @@ the markets are made here, not recorded."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from predarb.domain import Market, Pair
+from predarb.matching.aliases import fold
+from predarb.matching.dates import reference_month
 from predarb.matching.matcher import Matcher
 from predarb.matching.normalize import Kind, normalize
 from tests.matching.builders import kalshi, poly
@@ -105,6 +111,8 @@ def test_the_fed_upper_bound_after_a_meeting() -> None:
     )
     (pair,) = _pairs(k, p)
     assert pair.tradable
+    by_day = replace(k, title=k.title.replace("June 2026", "Jun 17, 2026"))
+    assert normalize(by_day).variable == "FED_UPPER@2026-06"
     # "The fed funds rate" without a bound names no single figure: not a threshold.
     vague = _poly("Will the fed funds rate be above 4.25% after the June 2026 meeting?")
     assert normalize(vague).kind is not Kind.THRESHOLD
@@ -143,3 +151,9 @@ def test_a_bracket_pairs_only_with_the_same_range() -> None:
     assert pair.tradable
     assert _pairs(k, poly("6", "Will Democrats win 230-239 House seats in 2026?")) == []
     assert _pairs(k, poly("7", "Will Republicans win 220-229 House seats in 2026?")) == []
+
+
+@given(st.text(max_size=80), st.text(max_size=120))
+def test_reading_a_month_never_raises(title: str, rules: str) -> None:
+    month = reference_month([fold(title)], fold(rules), CPI_CLOSE)
+    assert month == "" or re.fullmatch(r"20\d\d-(0[1-9]|1[0-2])", month)

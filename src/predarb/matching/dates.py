@@ -104,6 +104,12 @@ _MONTH_AS_PERIOD = re.compile(
 )
 
 
+# A meeting named by its day: "the Fed's Jun 17, 2026 meeting" is the June meeting.
+_MEETING_DAY = re.compile(
+    r"\b" + _M + r"\s+\d{1,2}(?:st|nd|rd|th)?\s+(20\d{2})\s+(?:fomc\s+)?meeting\b"
+)
+
+
 def reference_month(texts: Sequence[str], rules: str, close: datetime | None) -> str:
     """``YYYY-MM``, the month an economic figure is for ("in April 2026", "for the year
     ending in April 2026", "the Fed's June meeting"), read from the market's title and
@@ -111,7 +117,7 @@ def reference_month(texts: Sequence[str], rules: str, close: datetime | None) ->
     2025"), else the latest one begun by the close (a month's figure is never known
     before it starts). "" when no field names one."""
     for text in texts:
-        if m := _MONTH_YEAR.search(text):
+        if m := _MONTH_YEAR.search(text) or _MEETING_DAY.search(text):
             return f"{m.group(2)}-{MONTHS[m.group(1)]:02d}"
     for text in texts:
         if m := _MONTH_AS_PERIOD.search(text):
