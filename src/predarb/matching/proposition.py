@@ -257,13 +257,17 @@ def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition
         title, subtitle = teams.rename(title, _team_word), teams.rename(subtitle, _team_word)
     extra = m.extra
     # Fields that may name the window the title leaves out: the sub-title, the event's
-    # title and sub-title (Kalshi's "Before Jul 1, 2026"); the rules only give a year.
-    named = [
+    # title and sub-title (Kalshi's "Before Jul 1, 2026"), last the rules.
+    hints = [
         _plain(x).lower()
-        for x in (m.subtitle, extra.get("event_title", ""), extra.get("event_sub_title", ""))
+        for x in (
+            m.subtitle,
+            extra.get("event_title", ""),
+            extra.get("event_sub_title", ""),
+            m.rules,
+        )
         if x
     ]
-    hints = [*named, _plain(m.rules).lower()] if m.rules else named
     lower = title.lower()
     if _other_bucket(title) or _OTHER.fullmatch(_plain(subtitle).strip().lower()):
         return None
@@ -271,7 +275,7 @@ def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition
     claim_text = title
     spans = window
     if window is None:
-        for hint in named:
+        for hint in hints:
             window = read_window(hint, hints, m.close_time or m.resolve_time)
             if window is not None:
                 break
