@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,22 @@ def test_only_kalshi_and_polymarket_sides() -> None:
         "KXNBAGAME-26NOV22LALBOS-LAL", "Will the Lakers win the Lakers vs Celtics game?", "Lakers"
     )
     assert Matcher().match([k], [k]) == [] and k.venue is Venue.KALSHI
+
+
+@pytest.mark.parametrize("kalshi_name", ["J.D. Vance", "J. D. Vance", "JD Vance"])
+def test_initials_name_one_candidate(kalshi_name: str) -> None:
+    k = kalshi(
+        "KXPRESPERSON-28-JVAN",
+        "Who will win the next presidential election?",
+        kalshi_name,
+        extra={"event_title": "2028 U.S. Presidential Election winner?"},
+    )
+    p = poly("561974", "Will JD Vance win the 2028 US Presidential Election?", sub="JD Vance")
+    assert normalize(k).subject == normalize(p).subject == "person:jd vance"
+    (pair,) = Matcher().match([k], [p])
+    assert pair.tradable
+    # A middle initial is no first name: "Donald J. Trump" is Donald Trump.
+    trump = kalshi("KXPRESPERSON-28-DTRU", k.title, "Donald J. Trump", extra=dict(k.extra))
+    assert normalize(trump).subject == "person:donald trump"
+    other = poly("561975", "Will Vance Boelter win the 2028 US Presidential Election?")
+    assert not any(x.tradable for x in Matcher().match([k], [other]))

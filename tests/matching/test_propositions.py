@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from predarb.domain import Market, Pair, Venue
 from predarb.matching.matcher import Matcher
 from predarb.matching.normalize import Kind, normalize
+from predarb.matching.review import reviewable
 from predarb.matching.windows import read_window
 from tests.matching.builders import kalshi, poly
 
@@ -342,7 +343,28 @@ def test_team_nicknames_and_cities_are_one_team() -> None:
             "Will the Fed cut rates by 50bps at the June 2026 meeting?",
             "Will the Fed cut rates by 25bps at the June 2026 meeting?",
         ),
+        # dev set: KXTRUMPMEETING-27JAN01-NNMAD / Gamma 1106424 (a hard negative that
+        # was offered for review): another verb is another claim.
+        (
+            "Will Donald Trump meet in person Nicolás Maduro before Jan 1, 2027?",
+            "Will Trump pardon Nicolas Maduro before 2027?",
+        ),
+        (
+            "Will Donald Trump meet Nicolás Maduro before Jan 1, 2027?",
+            "Will Donald Trump pardon Nicolás Maduro in 2026?",
+        ),
     ],
 )
 def test_a_negation_or_another_number_is_not_even_a_question(k_title: str, p_title: str) -> None:
     assert _pairs(kalshi("KXA-26JUL01-X", k_title), poly("1", p_title)) == []
+
+
+def test_a_word_only_one_side_has_is_a_question_for_a_human() -> None:
+    # One market adds a word the other lacks: likely the same claim, asked about.
+    k = kalshi("KXA-27JAN01-X", "Will Donald Trump officially visit Japan before Jan 1, 2027?")
+    (pair,) = _pairs(k, poly("1", "Will Donald Trump visit Japan in 2026?"))
+    assert not pair.tradable and pair.flags == ("wording_differs",)
+    assert reviewable(pair)
+    # Each side has a word the other lacks: another claim, not even shown.
+    meet = kalshi("KXA-27JAN01-X", "Will Donald Trump meet Xi Jinping before Jan 1, 2027?")
+    assert _pairs(meet, poly("2", "Will Donald Trump call Xi Jinping in 2026?")) == []

@@ -7,6 +7,7 @@ changes nothing, and the answers outlive a restart."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -89,6 +90,42 @@ def _pair_id(fake: FakeBotApi, question: str) -> str:
     raise AssertionError(f"no review asked for {question}")
 
 
+_HEADER = re.compile(r"<b>(\d+) pairs waiting for review</b>")
+
+
+async def _listed(fake: FakeBotApi, chat: int) -> set[str]:
+    """The pair ids one ``/pairs`` lists after its header: each pending question sent
+    again, with its Approve / Reject buttons."""
+
+    def sent() -> list[tuple[str, str]]:
+        return [
+            (c.params["text"], c.params.get("reply_markup", ""))
+            for c in fake.calls_of("sendMessage")
+            if int(c.params["chat_id"]) == chat
+        ]
+
+    def heads() -> list[int]:
+        return [n for n, (text, _) in enumerate(sent()) if _HEADER.fullmatch(text)]
+
+    def listed() -> list[str]:
+        after = sent()[heads()[0] + 1 :]
+        return [
+            json.loads(markup)["inline_keyboard"][0][0]["callback_data"].split(":")[2]
+            for text, markup in after
+            if "PAIR TO REVIEW" in text and markup
+        ]
+
+    def complete() -> bool:
+        if not heads():
+            return False
+        match = _HEADER.fullmatch(sent()[heads()[0]][0])
+        return match is not None and len(listed()) >= int(match.group(1))
+
+    await fake.wait_for(complete)
+    assert len(heads()) == 1  # one answer to one command
+    return set(listed())
+
+
 async def _questions(fake: FakeBotApi) -> None:
     await fake.wait_for(lambda: sum("PAIR TO REVIEW" in s.text for s in fake.sent) >= 2, timeout=10)
 
@@ -132,7 +169,8 @@ async def test_a_rejection_removes_the_pair_and_a_strangers_press_changes_nothin
     fake.button(f"pair:approve:{japan}", STRANGER)
     fake.button(f"pair:reject:{peru}", STRANGER)
     fake.command("/pairs", CHAT)  # processed after the presses: its reply orders the wait
-    await fake.wait_for(lambda: any("waiting for review" in s.text for s in fake.sent))
+    listed = await _listed(fake, CHAT)
+    assert listed == {japan, peru}  # /pairs lists each pending pair, with its buttons
     assert fake.calls_of("answerCallbackQuery") == []
     assert fake.sent_to(STRANGER) == []
     assert bot.pair(JAPAN[0]) == [False] and bot.pair(PERU[0]) == [False]
@@ -166,7 +204,7 @@ async def test_in_a_group_a_strangers_press_changes_nothing(fake: FakeBotApi, st
         fake.button(f"pair:approve:{japan}", GROUP, STRANGER)
         fake.button(f"pair:reject:{peru}", GROUP, STRANGER)
         fake.command("/pairs", GROUP, OWNER)  # after the presses: its reply orders the wait
-        await fake.wait_for(lambda: any("waiting for review" in s.text for s in fake.sent))
+        assert await _listed(fake, GROUP) == {japan, peru}
         assert fake.calls_of("answerCallbackQuery") == []
         assert bot.pair(JAPAN[0]) == [False] and bot.pair(PERU[0]) == [False]
         assert len(await bot.review.reviews.pending()) == 2

@@ -129,6 +129,10 @@ class Aliases:
     league_by_slug: Mapping[str, str] = field(default_factory=dict)  # slug head -> league
     league_by_tag: Mapping[str, str] = field(default_factory=dict)  # folded tag -> league
     category_by_tag: Mapping[str, str] = field(default_factory=dict)  # folded tag -> category
+    # Kalshi series (after "KX", exactly) -> the measure its markets settle on.
+    measure_by_kalshi_series: Mapping[str, str] = field(default_factory=dict)
+    ambiguous_measures: frozenset[str] = frozenset()  # a name that says no single figure
+    periodic_measures: frozenset[str] = frozenset()  # a figure for a month or a meeting
 
     def league_for_kalshi_series(self, series: str) -> League | None:
         """The league whose Kalshi prefix starts ``series`` (``KX`` already removed)."""
@@ -200,15 +204,24 @@ def load_aliases() -> Aliases:
     measure_pairs: list[tuple[str, str]] = []
     groups: dict[str, MeasureGroup] = {}
     measure_category: dict[str, str] = {}
+    by_series: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    periodic: set[str] = set()
     for key, raw in measures_raw.items():
         category = str(raw.get("category", key))
         groups[key] = MeasureGroup(category, _strs(raw, "kalshi"), tuple(_strs(raw, "tags")))
+        series = raw.get("series", {})
+        assert isinstance(series, dict)
+        by_series.update({str(k): str(v) for k, v in series.items()})
+        ambiguous.update(_strs(raw, "ambiguous"))
         items = raw.get("items", [])
         assert isinstance(items, list)
         for code, canonical, *aliases in ([str(x) for x in row] for row in items):
             measure_category[code] = category
             names[code] = canonical
             measure_pairs.extend((alias, code) for alias in (canonical, *aliases))
+            if raw.get("period", False):
+                periodic.add(code)
     by_slug = {h: lg.key for lg in leagues.values() for h in lg.slug_prefixes}
     # A generic sport word ("basketball") names no single league.
     by_tag = {t: lg.key for lg in leagues.values() for t in lg.tags if t not in {"basketball"}}
@@ -224,4 +237,19 @@ def load_aliases() -> Aliases:
         league_by_slug=by_slug,
         league_by_tag=by_tag,
         category_by_tag=category_by_tag,
+        measure_by_kalshi_series=by_series,
+        ambiguous_measures=frozenset(ambiguous),
+        periodic_measures=frozenset(periodic),
+    )
+
+
+@cache
+def load_stations() -> PhraseTable:
+    """Weather station names -> ICAO id (``data/stations.toml``), parsed once."""
+    data = resources.files("predarb.matching").joinpath("data")
+    raw = tomllib.loads(data.joinpath("stations.toml").read_text("utf-8"))
+    rows = raw.get("stations", [])
+    assert isinstance(rows, list)
+    return PhraseTable.build(
+        (str(name), str(row[0])) for row in rows for name in row if isinstance(row, list)
     )

@@ -7,6 +7,7 @@ the local (ET) day of the game, and a UTC timestamp is converted before it is co
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -90,3 +91,44 @@ def parse_instant(value: str) -> datetime | None:
 
 def days_apart(a: date, b: date) -> int:
     return abs((a - b) // timedelta(days=1))
+
+
+_M = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+# "April 2026", "Apr. 2026": a month and its year, never a day between them.
+_MONTH_YEAR = re.compile(r"\b" + _M + r",?\s+(20\d{2})\b")
+# A month named as the period of a figure: "in September", "for April", "April CPI",
+# "the Fed's June meeting" ("may" alone is a verb: only in these places is it a month).
+_MONTH_AS_PERIOD = re.compile(
+    r"\b(?:in|for|of|ending|during|fed s)\s+" + _M + r"(?!\s*\d)"
+    r"|\b" + _M + r"\s+(?:cpi|core|inflation|jobs|payrolls|unemployment|fomc|fed|meeting)\b"
+)
+
+
+# A meeting named by its day: "the Fed's Jun 17, 2026 meeting" is the June meeting.
+_MEETING_DAY = re.compile(
+    r"\b" + _M + r"\s+\d{1,2}(?:st|nd|rd|th)?\s+(20\d{2})\s+(?:fomc\s+)?meeting\b"
+)
+
+
+def reference_month(texts: Sequence[str], rules: str, close: datetime | None) -> str:
+    """``YYYY-MM``, the month an economic figure is for ("in April 2026", "for the year
+    ending in April 2026", "the Fed's June meeting"), read from the market's title and
+    other short fields; a month without a year takes it from the rules ("in September
+    2025"), else the latest one begun by the close (a month's figure is never known
+    before it starts). "" when no field names one."""
+    for text in texts:
+        if m := _MONTH_YEAR.search(text) or _MEETING_DAY.search(text):
+            return f"{m.group(2)}-{MONTHS[m.group(1)]:02d}"
+    for text in texts:
+        if m := _MONTH_AS_PERIOD.search(text):
+            name = m.group(1) or m.group(2)
+            month = MONTHS[name]
+            for found in _MONTH_YEAR.finditer(rules):
+                if MONTHS[found.group(1)] == month:
+                    return f"{found.group(2)}-{month:02d}"
+            if close is None:
+                return ""
+            last = et_day(close)
+            year = last.year if month <= last.month else last.year - 1
+            return f"{year}-{month:02d}"
+    return ""

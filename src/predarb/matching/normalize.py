@@ -7,8 +7,8 @@ that could not be read with certainty is listed in ``problems``; a market with p
 may still be paired and shown, but never traded.
 
 Venue adapters may pass hints in ``Market.extra`` (all optional, all strings):
-``slug``, ``tags`` (comma-separated), ``event_title``, ``game_start_time`` or
-``gameStartTime`` (ISO),
+``slug``, ``tags`` (comma-separated), ``event_title``, ``event_sub_title`` (Kalshi),
+``series_title``, ``game_start_time`` or ``gameStartTime`` (ISO),
 ``strike_type``/``floor_strike``/``cap_strike`` (Kalshi), ``resolution_source``.
 """
 
@@ -24,7 +24,14 @@ from typing import Any
 
 from predarb.domain import Market, Venue
 from predarb.matching.aliases import Aliases, League, ascii_lower, fold, load_aliases
-from predarb.matching.dates import et_day, iso_date, parse_instant, text_date, ticker_date
+from predarb.matching.dates import (
+    et_day,
+    iso_date,
+    parse_instant,
+    reference_month,
+    text_date,
+    ticker_date,
+)
 from predarb.matching.payout import DRAW, Outcomes, Payout, Range
 from predarb.matching.proposition import Proposition, read_proposition
 from predarb.matching.text import (
@@ -32,6 +39,7 @@ from predarb.matching.text import (
     game_scope,
     resolution_sources,
     split_sides,
+    stations,
     threshold,
 )
 
@@ -49,6 +57,7 @@ class Kind(StrEnum):
 
 GAME_KINDS = frozenset({Kind.WINNER, Kind.TOTAL, Kind.SPREAD, Kind.PROP})
 _INTEGRAL_CATEGORIES = frozenset({"weather"})
+_STATION_CATEGORIES = frozenset({"weather"})  # read at one station, which must be named
 _PATH_WORDS = re.compile(r"\b(reach|reaches|hit|hits|touch|dip to|fall to|all time high)\b")
 _FUTURES = re.compile(
     r"\b(championship|champion|finals|title|mvp|super bowl|stanley cup|world series|"
@@ -376,10 +385,14 @@ def _sports(r: _Reader, base: dict[str, Any]) -> Facts | None:
 def _threshold(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
     text = r.words if not r.sub else f"{r.words} {r.sub}"
-    measures = r.a.measures.find(text)
-    if not measures:
-        return None
-    measure = measures[0]
+    # A Kalshi series settles on one figure whatever its titles say ("CPI" of KXCPI is
+    # the monthly change); elsewhere the wording names it, or names none for certain.
+    measure = r.a.measure_by_kalshi_series.get(r.series, "") if m.venue is Venue.KALSHI else ""
+    if not measure:
+        measures = r.a.measures.find(text)
+        if not measures or measures[0] in r.a.ambiguous_measures:
+            return None
+        measure = measures[0]
     rng = _kalshi_strike(m) if m.venue is Venue.KALSHI else None
     if rng is None:
         rng = threshold(f"{r.lower} {m.subtitle.lower()}")
@@ -392,13 +405,38 @@ def _threshold(r: _Reader, base: dict[str, Any]) -> Facts | None:
     sources = resolution_sources(f"{m.rules} {m.extra.get('resolution_source', '')}")
     if not sources:
         problems.append("source_unknown")
-    if base["resolve"] is None:
+    elif category in _STATION_CATEGORIES and not stations(sources):
+        problems.append("station_unknown")  # a city's reading, at a station never named
+    variable = measure
+    if measure in r.a.periodic_measures:
+        # A month's figure: the month is the window, whenever each venue closes.
+        base = {**base, "day": None, "day_explicit": False}
+        problems = [p for p in problems if p not in {"date_unverified", "no_date"}]
+        period = _period(r)
+        if period:
+            variable = f"{measure}@{period}"
+        else:
+            problems.append("period_unknown")
+    elif base["resolve"] is None:
         problems.append("no_time")
     return _with(
-        base, kind=Kind.THRESHOLD, category=category, subject=measure, variable=measure,
-        payouts=_yes_no_payouts(m, rng), sources=sources, keys=(f"threshold:{measure}",),
+        base, kind=Kind.THRESHOLD, category=category, subject=measure, variable=variable,
+        payouts=_yes_no_payouts(m, rng), sources=sources, keys=(f"threshold:{variable}",),
         problems=tuple(problems),
     )  # fmt: skip
+
+
+def _period(r: _Reader) -> str:
+    extra = r.m.extra
+    texts = [
+        r.words,
+        r.sub,
+        fold(extra.get("event_title", "")),
+        fold(extra.get("event_sub_title", "")),
+    ]
+    return reference_month(
+        [t for t in texts if t], fold(r.m.rules), r.m.close_time or r.m.resolve_time
+    )
 
 
 def _kalshi_strike(m: Market) -> Range | None:
@@ -418,11 +456,31 @@ def _kalshi_strike(m: Market) -> Range | None:
     return None
 
 
+def _joined_initials(folded: str) -> list[str]:
+    """Words of a folded name with a run of initials joined, as the venues write both
+    "J.D. Vance" and "JD Vance" ("j d vance" -> "jd vance"); a lone middle initial
+    ("Donald J. Trump") stays one letter."""
+    out: list[str] = []
+    run: list[str] = []
+    for word in (*folded.split(" "), ""):
+        if len(word) == 1 and word.isalpha():
+            run.append(word)
+            continue
+        if len(run) > 1:
+            run = ["".join(run)]
+        out.extend(run)
+        run = []
+        if word:
+            out.append(word)
+    return out
+
+
 def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
     m = r.m
     if not _ELECTION.search(r.words) or not _RACE_WORDS.search(r.words):
         return None
-    race = election_race(f"{r.words} {fold(m.extra.get('event_title', ''))}")
+    event = " ".join(fold(m.extra.get(k, "")) for k in ("event_title", "event_sub_title"))
+    race = election_race(f"{r.words} {event}")
     if not race:
         return None
     if m.venue is Venue.KALSHI and r.sub:
@@ -430,7 +488,7 @@ def _election(r: _Reader, base: dict[str, Any]) -> Facts | None:
     else:
         found = re.match(r"will (.+?) (?:win|be|become)\b", r.words)
         who = found.group(1) if found else r.sub
-    words = [w for w in who.split(" ") if len(w) > 1 and w not in {"jr", "sr", "ii", "iii"}]
+    words = [w for w in _joined_initials(who) if len(w) > 1 and w not in {"jr", "sr", "ii", "iii"}]
     if len(words) < 2 or {"other", "another", "party"} & set(words):
         return None  # a surname alone, an "Other" bucket or a party is not a candidate
     subject = f"person:{words[0]} {words[-1]}"

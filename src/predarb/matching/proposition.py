@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from predarb.domain import Market, Venue
 from predarb.matching.aliases import PhraseTable, ascii_lower, fold
-from predarb.matching.text import resolution_sources
+from predarb.matching.text import resolution_sources, sources_differ
 from predarb.matching.windows import Window, dated, read_window
 
 _STOP = frozenset(
@@ -35,12 +35,14 @@ _STOP = frozenset(
         "will", "the", "a", "an", "be", "been", "being", "is", "are", "was", "of", "in", "on",
         "at", "to", "for", "by", "before", "after", "as", "with", "its", "it", "their", "his",
         "her", "and", "this", "that", "who", "which", "what", "whom", "does", "do", "did",
-        "receive", "any", "s",
+        "receive", "any", "s", "how", "many", "much",
     }
 )  # fmt: skip
 # "Another candidate", "Other": a bucket defined by what else each venue lists.
 _OTHER = re.compile(r"\b(another|other|others|anyone else|someone else)\b")
-_WH = re.compile(r"^\s*(who|which|what)\b", re.I)
+# A question whose answer is the market's sub-title: "Who will win Best Picture?" with
+# "One Battle After Another", "How many seats will Democrats win?" with "220 to 229".
+_WH = re.compile(r"^\s*(who|which|what|how many|how much)\b", re.I)
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 # Verbs and abbreviations two venues use for the same thing (after lowercasing).
 _SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -50,11 +52,13 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     "dhs": ("homeland", "security"), "potus": ("president",), "gop": ("republican",),
     "democrats": ("democrat",), "democratic": ("democrat",), "dem": ("democrat",),
     "dems": ("democrat",), "republicans": ("republican",), "uk": ("united", "kingdom"),
-    "britain": ("united", "kingdom"),
+    "britain": ("united", "kingdom"), "oscars": ("oscar",), "grammys": ("grammy",),
+    "emmys": ("emmy",), "globes": ("globe",),
 }  # fmt: skip
 _PHRASES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"\bin person\b", re.I), " ", "person"),
     (re.compile(r"\b(presidential )(pardon)", re.I), r"\2", "pardon"),
+    (re.compile(r"\bacademy awards?\b", re.I), "Oscar", "academy"),
 )
 _DIGIT = re.compile(r"\d")
 # A word that turns the claim around: never a wording difference to review.
@@ -206,6 +210,20 @@ def _runs(toks: Iterable[tuple[str, bool]]) -> tuple[tuple[str, ...], ...]:
     return tuple(runs)
 
 
+def _other_bucket(title: str) -> bool:
+    """ "Will another candidate win ...?", "Will Someone Else ...": a bucket defined by
+    what else each venue lists. "Another" inside a capitalised name ("One Battle After
+    Another") is part of the name: the word before it is capitalised too and is not the
+    title's first word ("Will Another ...")."""
+    for m in _OTHER.finditer(title.lower()):
+        word = title[m.start() : m.end()]
+        before = title[: m.start()].split()
+        in_name = word[0].isupper() and len(before) > 1 and before[-1][:1].isupper()
+        if not in_name:
+            return True
+    return False
+
+
 def _dated(text: str) -> bool:
     return read_window(text.lower()) is not None
 
@@ -238,19 +256,26 @@ def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition
     if teams is not None:
         title, subtitle = teams.rename(title, _team_word), teams.rename(subtitle, _team_word)
     extra = m.extra
+    # Fields that may name the window the title leaves out: the sub-title, the event's
+    # title and sub-title (Kalshi's "Before Jul 1, 2026"), last the rules.
     hints = [
         _plain(x).lower()
-        for x in (m.subtitle, extra.get("event_title", ""), m.rules, extra.get("event_sub_title"))
+        for x in (
+            m.subtitle,
+            extra.get("event_title", ""),
+            extra.get("event_sub_title", ""),
+            m.rules,
+        )
         if x
     ]
     lower = title.lower()
-    if _OTHER.search(lower) or _OTHER.fullmatch(_plain(subtitle).strip().lower()):
+    if _other_bucket(title) or _OTHER.fullmatch(_plain(subtitle).strip().lower()):
         return None
     window = read_window(lower, hints, m.close_time or m.resolve_time)
     claim_text = title
     spans = window
     if window is None:
-        for hint in hints[:2]:
+        for hint in hints:
             window = read_window(hint, hints, m.close_time or m.resolve_time)
             if window is not None:
                 break
@@ -264,6 +289,7 @@ def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition
         m.subtitle,
         m.rules,
         extra.get("event_title", ""),
+        extra.get("event_sub_title", ""),
         extra.get("series_title", ""),
         extra.get("slug", ""),
     )
@@ -359,6 +385,10 @@ def _wording(
     # A name only one side gives, unverified, is another entity: never a review.
     if loose & (kn | pn) or len(loose) > 2:
         return None
+    # A word each side has and the other lacks ("meet" / "pardon") is another verb or
+    # object: another claim, never a wording to review.
+    if loose_k - kn and loose_p - pn:
+        return None
     return loose
 
 
@@ -402,7 +432,7 @@ def compare_propositions(k: Proposition, p: Proposition) -> Verdict | None:
         return None
     if k.rules and p.rules and k.stages != p.stages:
         flags.append("terms_differ")
-    if k.sources and p.sources and not k.sources & p.sources:
+    if sources_differ(k.sources, p.sources):
         flags.append("source_differs")
     when = kw.describe() if kw else "no deadline"
     if kw is not None and pw is not None and not (kw.year_known and pw.year_known):

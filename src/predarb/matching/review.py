@@ -16,8 +16,13 @@ from predarb.domain import Pair
 
 # Below this, a pair is a guess, not a question worth a human's time.
 REVIEW_MIN_CONFIDENCE = 0.5
-# Flags that no answer can cure: the pair cannot be traded as shown.
-UNREVIEWABLE = frozenset({"uncovered_outcome", "tie_possible", "combo", "override"})
+# Flags that no answer can cure: the pair cannot be traded as shown. Two markets that
+# settle on different sources (CF Benchmarks / Binance, one weather station / another)
+# can settle apart whatever a human thinks of the wording: refused with the flag, shown,
+# never asked about and never approved.
+UNREVIEWABLE = frozenset(
+    {"uncovered_outcome", "tie_possible", "combo", "override", "source_differs"}
+)
 
 
 def reviewable(pair: Pair) -> bool:
@@ -42,12 +47,14 @@ def approved(pair: Pair) -> Pair:
 
 
 def apply_answers(pairs: Iterable[Pair], answers: Mapping[str, bool]) -> list[Pair]:
-    """Approved pairs become tradable, rejected ones are dropped, the rest unchanged."""
+    """Approved pairs become tradable, rejected ones are dropped, the rest unchanged.
+    An approval never cures an unreviewable flag (an answer stored before the pair
+    gained one, or given to a pair never asked about): that pair stays untradable."""
     out: list[Pair] = []
     for pair in pairs:
         answer = answers.get(pair.pair_id)
         if answer is None or pair.tradable:
             out.append(pair)
         elif answer:
-            out.append(approved(pair))
+            out.append(pair if UNREVIEWABLE & set(pair.flags) else approved(pair))
     return out

@@ -18,11 +18,13 @@ from predarb.matching.dates import days_apart
 from predarb.matching.normalize import GAME_KINDS, Facts, Kind
 from predarb.matching.payout import Payout, describe, same_claim
 from predarb.matching.proposition import compare_propositions
+from predarb.matching.text import sources_differ
 
 START_TOLERANCE = timedelta(minutes=90)
 TIME_TOLERANCE = timedelta(minutes=5)
 MIN_TRADABLE_CONFIDENCE = 0.7
 DAILY_READINGS = frozenset({"weather"})
+PERIOD_READINGS = frozenset({"economics"})  # a figure for a month or a meeting
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +69,7 @@ def _same_event(k: Facts, p: Facts, flags: list[str]) -> bool:
     if k.kind is Kind.THRESHOLD:
         if k.variable != p.variable:
             return False
-        if k.sources and p.sources and not k.sources & p.sources:
+        if sources_differ(k.sources, p.sources):
             flags.append("source_differs")
         return True
     if k.kind is Kind.ELECTION:
@@ -79,6 +81,9 @@ def _same_time(k: Facts, p: Facts, flags: list[str]) -> bool:
     if k.kind is Kind.ELECTION:
         return True
     if k.kind is Kind.THRESHOLD:
+        if k.category in PERIOD_READINGS:
+            # A month's figure: the month is in the variable, compared already.
+            return "@" in k.variable
         if k.category in DAILY_READINGS:
             # A day's reading (a high temperature): the day is the fact, whatever hour
             # each venue publishes its result.

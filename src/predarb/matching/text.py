@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from predarb.matching.aliases import fold
+from predarb.matching.aliases import fold, load_stations
 from predarb.matching.payout import Range
 
 _PARENS = re.compile(r"\([^)]*\)")
@@ -121,7 +121,11 @@ _SOURCES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bpyth\b"), "pyth"),
     (re.compile(r"\bcf benchmarks\b|\bbrti\b|\breal time index\b"), "cfbenchmarks"),
     (re.compile(r"\bnational weather service\b|\bnws\b"), "nws"),
-    (re.compile(r"\baccuweather\b|\bweather underground\b|\bwunderground\b"), "wunderground"),
+    (re.compile(r"\bweather underground\b|\bwunderground\b"), "wunderground"),
+    (re.compile(r"\baccuweather\b"), "accuweather"),  # another company than Wunderground
+    (re.compile(r"\bbureau of labor statistics\b|\bbls\b"), "bls"),
+    (re.compile(r"\bbureau of economic analysis\b|\bbea\b"), "bea"),
+    (re.compile(r"\bfederal reserve\b|\bfomc\b|\bfederal open market committee\b"), "fed"),
     (re.compile(r"\bassociated press\b"), "ap"),
     (re.compile(r"\bbloomberg\b"), "bloomberg"),
     (re.compile(r"\bcme\b|\bnymex\b"), "cme"),
@@ -129,9 +133,33 @@ _SOURCES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# A text about a weather reading: only there is a place name a station.
+_WEATHER = re.compile(r"\b(weather|temperature|climatolog\w*|noaa|nws|wunderground|accuweather)\b")
+STATION = "station:"
+
+
 def resolution_sources(text: str) -> frozenset[str]:
+    """Who publishes the figure ("nws", "binance") and, for a weather reading, at which
+    station ("station:KNYC"): two NWS readings at two airports are two sources."""
     words = fold(text)
-    return frozenset(name for pattern, name in _SOURCES if pattern.search(words))
+    found = {name for pattern, name in _SOURCES if pattern.search(words)}
+    if _WEATHER.search(words):
+        found.update(STATION + code for code in load_stations().find(words))
+    return frozenset(found)
+
+
+def sources_differ(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Both markets name who publishes (or where it is read) and none is shared: they
+    may settle apart. Unnamed on either side is not a difference (the caller flags an
+    unknown source on its own)."""
+    a_at = {s for s in a if s.startswith(STATION)}
+    b_at = {s for s in b if s.startswith(STATION)}
+    a_by, b_by = a - a_at, b - b_at
+    return bool(a_by and b_by and not a_by & b_by) or bool(a_at and b_at and not a_at & b_at)
+
+
+def stations(sources: frozenset[str]) -> frozenset[str]:
+    return frozenset(s for s in sources if s.startswith(STATION))
 
 
 _STATES = (

@@ -117,6 +117,8 @@ class TelegramNotifier(Notifier):
         self._charts: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        if self.app is not None:
+            return  # started already (the engine starts its notifiers): one poller only
         app = (
             ApplicationBuilder()
             .token(self._token)

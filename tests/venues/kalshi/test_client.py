@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from predarb.domain import (
     TimeInForce,
     Venue,
 )
+from predarb.matching.matcher import Matcher
 from predarb.venues.base import AuthError, OrderStateUnknown, VenueError
 from predarb.venues.kalshi import KalshiVenue, RetiredEndpoint
 from tests.fakes.kalshi_server import LEGACY_410, FakeKalshi
+from tests.matching.builders import poly
 from tests.venues.kalshi.conftest import TICKER
 
 D = Decimal
@@ -78,6 +81,34 @@ async def test_list_markets_pages_events_and_prices_fees_per_series(fake: FakeKa
     assert len(event_pages) == 4  # two pages, twice
     # each series and the fee schedule read once: cached
     assert sorted(series_calls) == ["/series/KXBIG", "/series/KXCHEAP", "/series/fee_changes"]
+
+
+async def test_the_events_title_and_sub_title_reach_the_matcher(fake: FakeKalshi) -> None:
+    # The title leaves the window out; the event's sub-title names it (as Kalshi's
+    # "Who will visit Iran?" events do), and only with it is the claim the one
+    # Polymarket lists.
+    fake.add_market(
+        "KXVISITIRAN-26JUL01-JVAN", title="Will JD Vance visit Iran?", yes_sub_title="JD Vance"
+    )
+    fake.set_event(
+        "KXVISITIRAN-26JUL01",
+        title="Who will visit Iran?",
+        sub_title="Before Jul 1, 2026",
+        settlement_sources=[{"name": "Reuters", "url": "https://www.reuters.com"}],
+    )
+    venue = KalshiVenue(fake.base_url)
+    try:
+        (market,) = await venue.list_markets()
+    finally:
+        await venue.close()
+    assert market.extra["event_title"] == "Who will visit Iran?"
+    assert market.extra["event_sub_title"] == "Before Jul 1, 2026"
+    assert market.extra["resolution_source"] == "Reuters"
+    p = poly("1478018", "Will JD Vance enter Iran by June 30, 2026?", sub="JD Vance")
+    (pair,) = Matcher().match([market], [p])
+    assert pair.tradable and "window before 2026-07-01" in pair.evidence
+    slim = replace(market, extra={k: v for k, v in market.extra.items() if k != "event_sub_title"})
+    assert Matcher().match([slim], [p]) == []  # without it, the window is unknown
 
 
 async def test_order_books_are_depth_on_both_contracts(

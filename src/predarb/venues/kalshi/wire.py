@@ -306,8 +306,15 @@ def parse_market(
     }
     extra["fee_type"] = fee.fee_type
     if event is not None:
-        # Hints for the matcher: the event's own title and its settlement sources.
-        extra.update({"event_title": event.title, "resolution_source": event.sources})
+        # Hints for the matcher: the event's own title and sub-title (often the window
+        # or round a market's title leaves out) and its settlement sources.
+        extra.update(
+            {
+                "event_title": event.title,
+                "event_sub_title": event.sub_title,
+                "resolution_source": event.sources,
+            }
+        )
         extra = {k: v for k, v in extra.items() if v}
     return Market(
         venue=Venue.KALSHI,
