@@ -33,6 +33,7 @@ from aiolimiter import AsyncLimiter
 from predarb.arbitrage.fees import KalshiFeeBook
 from predarb.domain import (
     CENT,
+    ZERO,
     Contract,
     FeeChange,
     Fill,
@@ -61,6 +62,7 @@ from predarb.venues.http import JsonHttp, PreparedWrite
 from predarb.venues.kalshi import wire, wire_orders, ws, ws_account
 from predarb.venues.kalshi.auth import PRESIGNED_MAX_AGE_S, KalshiSigner
 from predarb.venues.kalshi.errors import FOK_KILLED, RetiredEndpoint, to_error
+from predarb.venues.kalshi.history import KalshiHistory
 from predarb.venues.kalshi.lifecycle import MarketLifecycle, MarketWatcher
 from predarb.venues.kalshi.news import OrderNewsBoard
 
@@ -152,7 +154,9 @@ class KalshiVenue(VenueClient):
         # Orders sent by this process: which contract each traded (V2 orders only know
         # the YES book side) and the venue id of each client id.
         self._sent: OrderedDict[str, OrderRequest] = OrderedDict()
+        self._sent_at: dict[str, datetime] = {}  # when each was sent (wall clock)
         self._client_ids: dict[str, str] = {}
+        self._venue_ids: dict[str, str] = {}  # client id -> venue id, once known
         # Orders prepared for sending (body built, headers signed, limiter token taken),
         # or already refused locally, by client order id.
         self._prepared: OrderedDict[str, _Ready | OrderResult] = OrderedDict()
@@ -162,6 +166,9 @@ class KalshiVenue(VenueClient):
         self._account_task: asyncio.Task[None] | None = None
         self.news = OrderNewsBoard()
         self.lifecycle = MarketLifecycle(self.fee_book, self._grids, self._shards)
+        self.history = KalshiHistory(
+            self._http, lambda path, key, params: self._pages(path, key, params, auth=True)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> KalshiVenue:
@@ -465,6 +472,7 @@ class KalshiVenue(VenueClient):
             )
             raise OrderStateUnknown(Venue.KALSHI, f"unreadable order ack: {exc}") from None
         self._client_ids[result.venue_order_id] = order.client_order_id
+        self._venue_ids[order.client_order_id] = result.venue_order_id
         self._order_markets[result.venue_order_id] = order.contract.market_id
         return result
 
@@ -513,29 +521,48 @@ class KalshiVenue(VenueClient):
 
     async def get_order(self, client_order_id: str, venue_order_id: str = "") -> OrderResult | None:
         """By venue id when known, else by scanning ``GET /portfolio/orders`` (which has
-        no client id filter; narrowed to the ticker when this process sent the order)."""
+        no client id filter; narrowed to the ticker when this process sent the order).
+        An order done before the historical cutoff is found in ``/historical/orders``
+        (``history``), looked for only when it may be there."""
         self._require_key()
         # The account stream knows each order's venue id: one read instead of a scan.
-        venue_order_id = venue_order_id or self.news.venue_ids.get(client_order_id, "")
-        if venue_order_id:
-            try:
-                body = await self._http.get(
-                    f"/portfolio/orders/{quote(venue_order_id, safe='')}", auth=True
-                )
-            except NotFound:
-                return None
-            order = _parse(
-                lambda b: wire_orders.parse_order(wire.obj(b, "body").get("order")), body, "order"
-            )
-            return self._result(order)
+        venue_order_id = (
+            venue_order_id
+            or self._venue_ids.get(client_order_id, "")
+            or self.news.venue_ids.get(client_order_id, "")
+        )
         sent = self._sent.get(client_order_id)
-        params = {"limit": 1000, "ticker": sent.contract.market_id if sent else None}
-        # Orders done before the historical cutoff are only under /historical/orders.
-        for path in ("/portfolio/orders", "/historical/orders"):
-            async for item in self._pages(path, "orders", params, auth=True):
+        ticker = self._order_markets.get(venue_order_id) or (
+            sent.contract.market_id if sent else ""
+        )
+        if venue_order_id:
+            live = await self._live_order(venue_order_id)
+            if live is not None:
+                return self._result(live)
+        else:
+            params = {"limit": 1000, "ticker": ticker or None}
+            async for item in self._pages("/portfolio/orders", "orders", params, auth=True):
                 if isinstance(item, dict) and item.get("client_order_id") == client_order_id:
                     return self._result(_parse(wire_orders.parse_order, item, "order"))
-        return None
+        if not await self.history.may_hold_order(self._sent_at.get(client_order_id)):
+            return None
+        item = await self.history.order(ticker, client_order_id, venue_order_id)
+        if item is None:
+            return None
+        return self._result(_parse(wire_orders.parse_order, item, "order"))
+
+    async def _live_order(self, venue_order_id: str) -> wire_orders.WireOrder | None:
+        """``GET /portfolio/orders/{id}`` (every shard); None when the live window does
+        not hold it."""
+        try:
+            body = await self._http.get(
+                f"/portfolio/orders/{quote(venue_order_id, safe='')}", auth=True
+            )
+        except NotFound:
+            return None
+        return _parse(
+            lambda b: wire_orders.parse_order(wire.obj(b, "body").get("order")), body, "order"
+        )
 
     async def cancel_order(self, venue_order_id: str) -> None:
         """Cancel V2 on the order's own shard: without ``market_ticker`` (or
@@ -565,8 +592,10 @@ class KalshiVenue(VenueClient):
         sent = self._sent.get(self._client_ids.get(venue_order_id, ""))
         ticker = ticker or (sent.contract.market_id if sent else "")
         if not ticker:  # an order of an earlier run: GET by id reads every shard
-            try:
-                await self.get_order("", venue_order_id)
+            try:  # (an order only the archive holds is done: nothing to cancel)
+                found = await self._live_order(venue_order_id)
+                if found is not None:
+                    self._result(found)
             except VenueError as exc:
                 log.warning("kalshi: order to cancel unreadable", extra={"error": str(exc)})
             ticker = self._order_markets.get(venue_order_id, "")
@@ -585,15 +614,31 @@ class KalshiVenue(VenueClient):
         return [self._result(o) for o in wire.each(items, wire_orders.parse_order, "order")]
 
     async def get_fills(self, client_order_id: str = "") -> list[Fill]:
+        """The fills of one order (all of the live window's without ``client_order_id``).
+        Fills older than the historical cutoff are only in ``/historical/fills``: read
+        there when the live ones fall short of what the order filled."""
         self._require_key()
         params: dict[str, Any] = {"limit": 1000}
+        order: OrderResult | None = None
         if client_order_id:
             order = await self.get_order(client_order_id)
             if order is None:
                 return []
             params["order_id"] = order.venue_order_id
         items = [i async for i in self._pages("/portfolio/fills", "fills", params, auth=True)]
+        fills = self._fills(items, client_order_id)
+        if order is None or sum((f.contracts for f in fills), ZERO) >= order.filled:
+            return fills
+        if not await self.history.may_hold_fills(self._sent_at.get(client_order_id)):
+            return fills
+        ticker = self._order_markets.get(order.venue_order_id, "")
+        archived = self._fills(
+            await self.history.fills(ticker, order.venue_order_id), client_order_id
+        )
+        seen = {f.fill_id for f in fills}
+        return [f for f in archived if f.fill_id not in seen] + fills
 
+    def _fills(self, items: list[Any], client_order_id: str) -> list[Fill]:
         def parse(item: Any) -> Fill:
             order_id = item.get("order_id") if isinstance(item, dict) else None
             coid = client_order_id or self._client_ids.get(order_id or "", "")
@@ -761,11 +806,15 @@ class KalshiVenue(VenueClient):
 
     def _remember(self, order: OrderRequest) -> None:
         self._sent[order.client_order_id] = order
+        self._sent_at[order.client_order_id] = _now()
         while len(self._sent) > REMEMBERED_ORDERS:
-            self._sent.popitem(last=False)
+            coid, _ = self._sent.popitem(last=False)
+            self._sent_at.pop(coid, None)
 
     def _result(self, order: wire_orders.WireOrder) -> OrderResult:
         self._order_markets[order.order_id] = order.ticker
+        if order.client_order_id:
+            self._venue_ids[order.client_order_id] = order.order_id
         if order.exchange_index is not None:
             self._shards[order.ticker] = order.exchange_index
         sent = self._sent.get(order.client_order_id)
