@@ -35,7 +35,6 @@ from predarb.domain import (
     CENT,
     ZERO,
     Contract,
-    FeeChange,
     Fill,
     Market,
     MarketStatus,
@@ -59,9 +58,10 @@ from predarb.venues.base import (
     VenueUnavailable,
 )
 from predarb.venues.http import JsonHttp, PreparedWrite
-from predarb.venues.kalshi import wire, wire_orders, ws, ws_account
+from predarb.venues.kalshi import fees, wire, wire_orders, ws, ws_account
 from predarb.venues.kalshi.auth import PRESIGNED_MAX_AGE_S, KalshiSigner
 from predarb.venues.kalshi.errors import FOK_KILLED, RetiredEndpoint, to_error
+from predarb.venues.kalshi.fees import same_fees
 from predarb.venues.kalshi.history import KalshiHistory
 from predarb.venues.kalshi.lifecycle import MarketLifecycle, MarketWatcher
 from predarb.venues.kalshi.news import OrderNewsBoard
@@ -104,7 +104,9 @@ class KalshiVenue(VenueClient):
         max_pages: int = 100,
         order_retries: int = 3,
         max_backoff_s: float = 4.0,
-        fee_cache_s: float = 3600,
+        fee_cache_s: float = fees.SERIES_CACHE_S,
+        fee_changes_s: float = fees.CHANGES_S,
+        fee_stale_s: float = fees.STALE_S,
         http_client: httpx.AsyncClient | None = None,
         ws_url: str | None = None,
         user_stream: bool = False,
@@ -113,7 +115,9 @@ class KalshiVenue(VenueClient):
         ``private_key_path`` only market data works. ``read_rate``/``write_rate`` are
         requests per second; ``series_tickers`` limits ``list_markets`` to those series.
         ``user_stream``: with a key, ``connect`` also opens the account and lifecycle
-        channels (``ws_account``)."""
+        channels (``ws_account``). Fees (``fees``): series fees cached ``fee_cache_s``,
+        announced changes read again every ``fee_changes_s`` (``connect`` keeps doing
+        so, key or not), nothing priced once they are ``fee_stale_s`` old."""
         if bool(key_id) != bool(private_key_path):
             raise AuthError(
                 Venue.KALSHI,
@@ -142,10 +146,16 @@ class KalshiVenue(VenueClient):
         self._max_pages = max_pages
         self._order_retries = order_retries
         self._max_backoff_s = max_backoff_s
-        self._fee_cache_s = fee_cache_s
-        self._fees: dict[str, tuple[float, wire.SeriesFee]] = {}
         self.fee_book = KalshiFeeBook()
-        self._fee_changes_at: float | None = None  # monotonic time of the last read
+        self.fees = fees.KalshiFees(
+            self._http,
+            lambda path, key, params: self._pages(path, key, params),
+            self.fee_book,
+            series_cache_s=fee_cache_s,
+            changes_s=fee_changes_s,
+            stale_s=fee_stale_s,
+        )
+        self._fee_task: asyncio.Task[None] | None = None
         self._grids: dict[str, tuple[wire.PriceRange, ...]] = {}
         self._shards: dict[str, int] = {}  # ticker -> exchange shard
         self._events: dict[str, wire.WireEvent] = {}  # event ticker -> its series, shard
@@ -165,7 +175,9 @@ class KalshiVenue(VenueClient):
         self.account_stream: ws_account.KalshiAccountStream | None = None
         self._account_task: asyncio.Task[None] | None = None
         self.news = OrderNewsBoard()
-        self.lifecycle = MarketLifecycle(self.fee_book, self._grids, self._shards)
+        self.lifecycle = MarketLifecycle(
+            self.fee_book, self._grids, self._shards, self.fees.fees_of
+        )
         self.history = KalshiHistory(
             self._http, lambda path, key, params: self._pages(path, key, params, auth=True)
         )
@@ -203,7 +215,7 @@ class KalshiVenue(VenueClient):
                 async for e in self._pages("/events", "events", {**params, "series_ticker": series})
             ]
         events = list(wire.each(raw, wire.parse_event, "event"))
-        await self._load_fees(events)
+        await self.fees.load(events)
         markets: list[Market] = []
         for event in events:
             for market in self._parse_markets(event.markets, event=event):
@@ -227,7 +239,7 @@ class KalshiVenue(VenueClient):
         raw = [item async for item in self._pages("/markets", "markets", params)]
         names = {r.get("event_ticker") for r in raw if isinstance(r, dict)}
         events = await self._events_of(n for n in names if isinstance(n, str))
-        await self._load_fees(events.values())
+        await self.fees.load(events.values())
         out: list[Market] = []
         for item in raw:
             ev = item.get("event_ticker") if isinstance(item, dict) else None
@@ -240,7 +252,7 @@ class KalshiVenue(VenueClient):
         raw = await self._market_body(ticker)
         ev = raw.get("event_ticker") if isinstance(raw, dict) else None
         events = await self._events_of([ev] if isinstance(ev, str) else [])
-        await self._load_fees(events.values())
+        await self.fees.load(events.values())
         markets = self._parse_markets([raw], event=events.get(ev or ""))
         if not markets:
             raise BadResponse(Venue.KALSHI, f"market {ticker} could not be parsed")
@@ -331,55 +343,32 @@ class KalshiVenue(VenueClient):
 
     async def series_fee(self, series: str) -> wire.SeriesFee:
         """The series' fee type and multiplier (``GET /series/{s}``), cached."""
-        cached = self._fees.get(series)
-        if cached and time.monotonic() - cached[0] < self._fee_cache_s:
-            return cached[1]
-        try:
-            body = await self._http.get(f"/series/{quote(series, safe='')}")
-            fee = _parse(wire.parse_series_fee, body, "series")
-        except VenueError as exc:
-            # Its markets keep the fee last read, or go unpriced: never a guess.
-            log.warning("kalshi: series fee unknown", extra={"series": series, "error": str(exc)})
-            return cached[1] if cached else wire.SeriesFee()
-        self._fees[series] = (time.monotonic(), fee)
-        self.fee_book.series[series] = fee.pair
-        return fee
+        return await self.fees.series_fee(series)
 
-    async def _load_fees(self, events: Iterable[wire.WireEvent]) -> None:
-        """Series fees, event overrides and every announced change (both
-        ``fee_changes`` lists, read again as often as the series fees)."""
-        events = list(events)
-        for event in events:
-            self.fee_book.overrides[event.event_ticker] = (
-                event.fee_override.pair if event.fee_override else None
-            )
-        for series in {e.series_ticker for e in events if e.series_ticker}:
-            await self.series_fee(series)
-        at = self._fee_changes_at
-        if at is not None and time.monotonic() - at < self._fee_cache_s:
-            return
-        try:
-            body = await self._http.get("/series/fee_changes")
-            series_changes = _parse(wire.parse_series_fee_changes, body, "series fee changes")
-            items = [
-                i
-                async for i in self._pages(
-                    "/events/fee_changes", "event_fee_changes", {"limit": 1000}
-                )
-            ]
-        except VenueError as exc:
-            log.warning("kalshi: fee changes unavailable", extra={"error": str(exc)})
-            return
-        for series, when, fee in series_changes:
-            self.fee_book.schedule_series(series, when, fee.pair)
-        for event_ticker, when_at, override in wire.each(
-            items, wire.parse_event_fee_change, "event fee change"
-        ):
-            if when_at is not None:
-                self.fee_book.schedule_event(
-                    event_ticker, when_at, override.pair if override else None
-                )
-        self._fee_changes_at = time.monotonic()
+    async def refresh_fees(self) -> None:
+        """Read the announced fee changes again, and re-price every listed market whose
+        fees from now on differ (a change newly announced, or one seen late; all of
+        them once the schedule goes stale, and again once it is read): the watchers
+        are told (``fee``)."""
+        await self.fees.load((), force=True)
+        now = _now()
+        changed = []
+        for market in list(self.lifecycle.markets.values()):
+            fee, changes = self.fees.fees_of(market, now)
+            priced = dataclasses.replace(market, fee=fee, fee_changes=changes)
+            if not same_fees(priced, market, now):
+                changed.append(priced)
+        if changed:
+            log.info("kalshi: fees re-priced", extra={"markets": len(changed)})
+            self.lifecycle.tell("fee", changed)
+
+    async def _keep_fees_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.fees.changes_s)
+            try:
+                await self.refresh_fees()
+            except Exception:  # the next round tries again; stale fees price nothing
+                log.exception("kalshi: fee refresh failed")
 
     def apply_event_fee_update(self, msg: Any) -> None:
         """An ``event_fee_update`` message: the override applies from now on, to the
@@ -713,8 +702,12 @@ class KalshiVenue(VenueClient):
         return list(wire.each(items, wire.parse_settlement, "settlement"))
 
     async def connect(self) -> None:
-        """With a key: keep the order path's auth headers signed ahead, so an order
-        leaves without an RSA signature on its path."""
+        """Keep the announced fee changes fresh (``refresh_fees`` every
+        ``fee_changes_s``). With a key: keep the order path's auth headers signed ahead,
+        so an order leaves without an RSA signature on its path; and open the account
+        stream."""
+        if self._fee_task is None:  # public reads: paper mode needs them too
+            self._fee_task = asyncio.create_task(self._keep_fees_fresh(), name="kalshi-fees")
         if self._signer is not None and self._presigner is None:
             self._presigner = asyncio.create_task(
                 self._keep_presigned(self._signer), name="kalshi-presign"
@@ -735,6 +728,9 @@ class KalshiVenue(VenueClient):
             await asyncio.sleep(PRESIGN_INTERVAL_S)
 
     async def close(self) -> None:
+        if self._fee_task is not None:
+            self._fee_task.cancel()
+            self._fee_task = None
         if self._presigner is not None:
             self._presigner.cancel()
             self._presigner = None
@@ -781,14 +777,11 @@ class KalshiVenue(VenueClient):
                 )
                 continue
             self._shards[market.market_id] = market.exchange_index
-            fee, changes = self.fee_book.timeline(market.series, market.event_id, now)
+            # "Time when this market's fee waiver expires": no fee until then.
             waived = wire.fee_waived_until(item)
-            if waived is not None and waived > now:
-                # "Time when this market's fee waiver expires": no fee until then, the
-                # schedule's fee from then on (a FeeChange at that moment).
-                later = tuple(c for c in changes if c.at > waived)
-                at_end = dataclasses.replace(market, fee=fee, fee_changes=changes).fee_at(waived)
-                fee, changes = wire.NO_FEE, (FeeChange(waived, at_end), *later)
+            if waived is not None:
+                self.fees.waivers[market.market_id] = waived
+            fee, changes = self.fees.fees_of(market, now)
             market = dataclasses.replace(market, fee=fee, fee_changes=changes)
             self.lifecycle.remember(market)
             out.append(market)
