@@ -148,11 +148,18 @@ class KalshiFeeBook:
         self.series[series] = fee
         self._series_read[series] = at
 
-    def schedule_series(self, series: str, at: datetime, fee: KalshiFee) -> None:
-        self._series_changes.setdefault(series, {})[at] = fee
+    def schedule_series(self, series: str, at: datetime, fee: KalshiFee) -> bool:
+        """Enter an announced change; whether it was news."""
+        changes = self._series_changes.setdefault(series, {})
+        new = at not in changes or changes[at] != fee
+        changes[at] = fee
+        return new
 
-    def schedule_event(self, event: str, at: datetime, override: KalshiFee | None) -> None:
-        self._event_changes.setdefault(event, {})[at] = override
+    def schedule_event(self, event: str, at: datetime, override: KalshiFee | None) -> bool:
+        changes = self._event_changes.setdefault(event, {})
+        new = at not in changes or changes[at] != override
+        changes[at] = override
+        return new
 
     def timeline(
         self, series: str, event: str, now: datetime

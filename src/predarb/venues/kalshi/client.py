@@ -156,6 +156,7 @@ class KalshiVenue(VenueClient):
             stale_s=fee_stale_s,
         )
         self._fee_task: asyncio.Task[None] | None = None
+        self._priced_fresh = False  # whether the markets last priced had a fresh schedule
         self._grids: dict[str, tuple[wire.PriceRange, ...]] = {}
         self._shards: dict[str, int] = {}  # ticker -> exchange shard
         self._events: dict[str, wire.WireEvent] = {}  # event ticker -> its series, shard
@@ -346,14 +347,18 @@ class KalshiVenue(VenueClient):
         return await self.fees.series_fee(series)
 
     async def refresh_fees(self) -> None:
-        """Read the announced fee changes again, and re-price every listed market whose
+        """Read the announced fee changes again, and re-price the listed markets whose
         fees from now on differ (a change newly announced, or one seen late; all of
         them once the schedule goes stale, and again once it is read): the watchers
         are told (``fee``)."""
-        await self.fees.load((), force=True)
+        news = await self.fees.load((), force=True)
+        every = self.fees.fresh != self._priced_fresh  # stale, or read again: all of them
+        self._priced_fresh = self.fees.fresh
         now = _now()
         changed = []
         for market in list(self.lifecycle.markets.values()):
+            if not every and not news.touches(market):
+                continue
             fee, changes = self.fees.fees_of(market, now)
             priced = dataclasses.replace(market, fee=fee, fee_changes=changes)
             if not same_fees(priced, market, now):
@@ -782,6 +787,7 @@ class KalshiVenue(VenueClient):
             if waived is not None:
                 self.fees.waivers[market.market_id] = waived
             fee, changes = self.fees.fees_of(market, now)
+            self._priced_fresh = self.fees.fresh
             market = dataclasses.replace(market, fee=fee, fee_changes=changes)
             self.lifecycle.remember(market)
             out.append(market)

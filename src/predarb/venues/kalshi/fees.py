@@ -23,6 +23,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +42,15 @@ STALE_S = 600.0  # a schedule older than this prices nothing
 
 Pages = Callable[[str, str, Mapping[str, Any]], AsyncIterator[Any]]
 Priced = tuple[FeeSchedule | None, tuple[FeeChange, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    series: set[str]  # series with a change not seen before
+    events: set[str]  # events likewise
+
+    def touches(self, market: Market) -> bool:
+        return market.series in self.series or market.event_id in self.events
 
 
 class KalshiFees:
@@ -88,9 +98,10 @@ class KalshiFees:
         self.book.read_series(series, fee.pair, datetime.now(UTC))
         return fee
 
-    async def load(self, events: Iterable[wire.WireEvent], *, force: bool = False) -> None:
+    async def load(self, events: Iterable[wire.WireEvent], *, force: bool = False) -> News:
         """The fees of these events' series and their overrides, and the announced
-        changes (read again when ``changes_s`` old, or ``force``)."""
+        changes (read again when ``changes_s`` old, or ``force``); returns the series
+        and events that have changes not seen before."""
         events = list(events)
         for event in events:
             self.book.overrides[event.event_ticker] = (
@@ -98,9 +109,10 @@ class KalshiFees:
             )
         for series in {e.series_ticker for e in events if e.series_ticker}:
             await self.series_fee(series)
+        news = News(set(), set())
         at = self._changes_at
         if not force and at is not None and self._clock() - at < self.changes_s:
-            return
+            return news
         try:
             body = await self._http.get("/series/fee_changes", {"show_historical": "true"})
             series_changes = wire.parse_series_fee_changes(body)
@@ -111,15 +123,18 @@ class KalshiFees:
                 "kalshi: fee changes unavailable",
                 extra={"error": str(exc), "priced": self.fresh},
             )
-            return
+            return news
         for series, when, fee in series_changes:
-            self.book.schedule_series(series, when, fee.pair)
+            if self.book.schedule_series(series, when, fee.pair):
+                news.series.add(series)
         for event_ticker, when_at, override in wire.each(
             items, wire.parse_event_fee_change, "event fee change"
         ):
-            if when_at is not None:
-                self.book.schedule_event(event_ticker, when_at, override.pair if override else None)
+            pair = override.pair if override else None
+            if when_at is not None and self.book.schedule_event(event_ticker, when_at, pair):
+                news.events.add(event_ticker)
         self._changes_at = self._clock()
+        return news
 
     def fees_of(self, market: Market, now: datetime) -> Priced:
         """The market's fee at ``now`` and its announced changes; none while the
