@@ -1,10 +1,12 @@
 """An arbitrage on a Kalshi market of exchange shard 3 while all the Kalshi money is on
 shard 0, through the real engine, adapters, fakes and SQLite: either the money is moved
 there first (``KALSHI_SHARD_FUNDING``) and both legs fill, or it is refused before any
-leg leaves, with its own reason and one chat message. Never a one-legged fill."""
+leg leaves, with its own reason and one chat message. Never a one-legged fill. And a
+lost reply of a shard-3 order recovered on the account stream's news, never resent."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
@@ -25,8 +27,18 @@ from predarb.notify.base import AlertKind
 from predarb.notify.console import ConsoleNotifier
 from predarb.risk import SHARD_UNFUNDED
 from predarb.store import Store
+from predarb.venues.kalshi import KalshiVenue
 from predarb.web import views
-from tests.execution.world import POLY_MARKET, TICKER, Fakes, make_venues, running_fakes
+from tests.execution.world import (
+    POLY_MARKET,
+    TICKER,
+    Fakes,
+    make_venues,
+    opportunity,
+    running_fakes,
+)
+from tests.fakes.ws_kalshi import FakeKalshiWs
+from tests.settlement.test_engine_jobs import Collect
 
 SHARD = 3
 
@@ -190,3 +202,70 @@ async def test_balance_status_and_dashboard_show_the_same_shards(
         assert board["balances"]["kalshi"] == "100.00"
     finally:
         await engine.shutdown()
+
+
+async def test_a_lost_reply_on_shard_3_is_recovered_on_the_stream_news_never_resent(
+    store: Store, fakes: Fakes, tmp_path: Path
+) -> None:
+    """The Kalshi leg reaches shard 3's book 3 s after its reply timed out. The
+    follow-up of unknown orders polls only every 10 minutes here: the ``user_orders``
+    news wakes it, one read by the id the stream gave finds the order on its shard,
+    and the execution finishes as the success it is. The leg is never sent again."""
+    fakes.kalshi.exchange.balances = {0: Decimal(0), SHARD: Decimal(100)}
+    async with FakeKalshiWs(fakes.kalshi, ping_interval_s=0.5) as ws:
+        venues = make_venues(fakes.cfg)
+        await venues[Venue.KALSHI].close()
+        kalshi = KalshiVenue(
+            fakes.cfg.kalshi_url,
+            fakes.cfg.kalshi_key_id,
+            Path(fakes.cfg.kalshi_key_path),
+            max_backoff_s=0.01,
+            timeout_s=1.0,
+            ws_url=ws.url,
+            user_stream=True,
+        )
+        venues[Venue.KALSHI] = kalshi
+        engine = Engine(Settings(_env_file=None), store, venues, Collect(), mode="live")
+        try:
+            await engine.control.load(True)
+            await engine._connect_venues()
+            assert kalshi.account_stream is not None
+            await asyncio.wait_for(kalshi.account_stream.subscribed.wait(), 10)
+            engine.unknown.delay_s = lambda _elapsed: 600.0  # news, or nothing for 10 min
+            fakes.kalshi.delay_next_order(3.0)
+
+            placement = await engine.execute(opportunity(fakes.cfg))
+
+            assert placement.status is ExecutionStatus.EXPOSED
+            assert placement.execution_id in engine.unknown.following
+            record = await store.execution(placement.execution_id)
+            assert record is not None
+            (leg,) = [o for o in record.orders if o.venue is Venue.KALSHI]
+            assert not leg.status.final and not leg.venue_order_id
+            arrived: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+            def on_book(kind: str, _order: object) -> None:
+                # the requests so far: what follows is the lookup the news caused
+                if kind == "user_order" and not arrived.done():
+                    arrived.set_result(len(fakes.kalshi.requests))
+
+            fakes.kalshi.exchange.listeners.append(on_book)
+            at_arrival = await asyncio.wait_for(arrived, 10)
+            # well before the next poll: only the news can have woken it
+            await asyncio.wait_for(engine.unknown.tasks[placement.execution_id], 15)
+
+            assert fakes.kalshi.order_posts == 1  # never resent
+            (order,) = fakes.kalshi.exchange.orders.values()
+            assert order.exchange_index == SHARD and order.status == "executed"
+            assert fakes.kalshi.order_bodies[0]["exchange_index"] == SHARD
+            done = await store.execution(placement.execution_id)
+            assert done is not None and done.status is ExecutionStatus.SUCCESS, done.note
+            (leg,) = [o for o in done.orders if o.venue is Venue.KALSHI]
+            assert leg.venue_order_id == order.order_id and leg.filled == 5
+            # found by one read of the id the stream gave, not by a scan
+            after = [p for _, p, _ in fakes.kalshi.requests[at_arrival:]]
+            assert f"/portfolio/orders/{order.order_id}" in after
+            assert "/portfolio/orders" not in after
+            assert fakes.kalshi.exchange.balances[0] == 0  # paid on its own shard
+        finally:
+            await engine.shutdown()

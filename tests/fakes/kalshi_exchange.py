@@ -28,6 +28,13 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from typing import Any
 
 ZERO, ONE = Decimal(0), Decimal(1)
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+CUTOFF_FIELDS = (
+    "market_settled_ts",
+    "trades_created_ts",
+    "orders_updated_ts",
+    "market_positions_last_updated_ts",
+)
 CENTICENT = Decimal("0.0001")
 TAKER = Decimal("0.07")
 
@@ -141,6 +148,9 @@ class Exchange:
         self.series_fee_changes: list[dict[str, Any]] = []
         self.event_fee_changes: list[dict[str, Any]] = []
         self.archived: set[str] = set()  # tickers served by /historical only
+        # The live window's edges (``GET /historical/cutoff``): what was done before
+        # them is served by /historical only. At first nothing is that old.
+        self.cutoffs: dict[str, datetime] = dict.fromkeys(CUTOFF_FIELDS, EPOCH)
         # Told of every order change ("user_order", Order) and fill ("fill", REST fill
         # body): the WebSocket fake's account channels.
         self.listeners: list[Callable[[str, Any], None]] = []
@@ -157,6 +167,26 @@ class Exchange:
 
     def shard_of(self, ticker: str) -> int:
         return int(self.markets[ticker].get("exchange_index", 0))
+
+    # --- the live window (``getting_started/historical_data``) ---------------------------
+
+    def market_archived(self, ticker: str) -> bool:
+        """Settled before ``market_settled_ts`` (or archived by hand)."""
+        settled = self.markets[ticker].get("settlement_ts")
+        old = settled is not None and _parse_ts(settled) < self.cutoffs["market_settled_ts"]
+        return ticker in self.archived or old
+
+    def order_archived(self, order: Order) -> bool:
+        """Canceled or executed before ``orders_updated_ts``: resting orders never are."""
+        if order.status == "resting":
+            return False
+        done = order.updated or order.created
+        return order.ticker in self.archived or done < self.cutoffs["orders_updated_ts"]
+
+    def fill_archived(self, fill: dict[str, Any]) -> bool:
+        """Filled before ``trades_created_ts``."""
+        old = _parse_ts(fill["created_time"]) < self.cutoffs["trades_created_ts"]
+        return fill["ticker"] in self.archived or old
 
     # --- seeding ---------------------------------------------------------------------
 

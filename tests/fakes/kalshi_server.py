@@ -26,9 +26,15 @@ meanwhile do not find it).
 
 Shards: ``add_market(..., exchange_index=3)`` puts a market (and its event) on shard 3;
 ``exchange.balances`` holds each shard's cash; ``/portfolio/balance`` has the
-``balance_breakdown``; transfers move money between shards. ``archive(ticker)`` moves a
-settled market (and its orders and fills) behind ``/historical/*``. ``books_refused``
-makes ``GET /markets/orderbooks`` answer 400, as a venue refusing the bulk read.
+``balance_breakdown``; transfers move money between shards. ``books_refused`` makes
+``GET /markets/orderbooks`` answer 400, as a venue refusing the bulk read.
+
+The live window (``getting_started/historical_data``): ``archive_before(at)`` moves the
+cutoffs of ``GET /historical/cutoff`` to ``at``, so markets settled, orders canceled or
+executed and fills made before it leave the live paths (``/markets/{t}``,
+``/portfolio/orders``, ``/portfolio/orders/{id}``, ``/portfolio/fills``) for
+``/historical/*``; resting orders always stay live. ``archive(ticker)`` does that for one
+market and everything done on it.
 """
 
 from __future__ import annotations
@@ -256,6 +262,11 @@ class FakeKalshi:
     def archive(self, ticker: str) -> None:
         """The market is older than the historical cutoff: live paths no longer serve it."""
         self.exchange.archived.add(ticker)
+
+    def archive_before(self, at: datetime) -> None:
+        """Move every cutoff to ``at``: markets settled, orders done and fills made
+        before it are served by ``/historical/*`` only."""
+        self.exchange.cutoffs = dict.fromkeys(self.exchange.cutoffs, at.astimezone(UTC))
 
     def seed_fixtures(self, directory: Path = FIXTURES) -> str:
         """The recorded tennis market with its recorded book and balance; returns its ticker."""
@@ -497,21 +508,18 @@ class FakeKalshi:
 
     async def _market(self, request: web.Request) -> web.Response:
         ticker = request.match_info["ticker"]
-        if ticker not in self.exchange.markets or ticker in self.exchange.archived:
+        if ticker not in self.exchange.markets or self.exchange.market_archived(ticker):
             return web.json_response(nested("not_found", "not found"), status=404)
         return web.json_response({"market": self.exchange.market(ticker)})
 
     async def _historical_market(self, request: web.Request) -> web.Response:
         ticker = request.match_info["ticker"]
-        if ticker not in self.exchange.archived:
+        if ticker not in self.exchange.markets or not self.exchange.market_archived(ticker):
             return web.json_response(nested("not_found", "not found"), status=404)
         return web.json_response({"market": self.exchange.market(ticker)})
 
     async def _cutoff(self, request: web.Request) -> web.Response:
-        ts = rfc3339(self._now().replace(microsecond=0))
-        return web.json_response(
-            {"market_settled_ts": ts, "trades_created_ts": ts, "orders_updated_ts": ts}
-        )
+        return web.json_response({k: rfc3339(v) for k, v in self.exchange.cutoffs.items()})
 
     async def _orderbook(self, request: web.Request) -> web.Response:
         ticker = request.match_info["ticker"]
@@ -614,32 +622,53 @@ class FakeKalshi:
         limit = _limit(q, default=100, most=1000, name="GetOrders")
         if isinstance(limit, web.Response):
             return limit
-        return self._order_list(q, limit, historical=False)
+        return self._order_list(q, limit)
 
-    def _order_list(self, q: Any, limit: int, *, historical: bool) -> web.Response:
+    def _order_list(self, q: Any, limit: int) -> web.Response:
         out = [
             o.wire()
             for o in reversed(self.exchange.orders.values())
             if (not q.get("ticker") or o.ticker == q["ticker"])
             and (not q.get("status") or o.status == q["status"])
             and (not q.get("exchange_index") or str(o.exchange_index) == q["exchange_index"])
-            and (o.ticker in self.exchange.archived) == historical
+            and not self.exchange.order_archived(o)
         ]
         items, cursor = _page(out, q.get("cursor", ""), limit)
         return web.json_response({"orders": items, "cursor": cursor})
 
+    # ``/historical/orders`` and ``/historical/fills`` filter by ticker and max_ts only
+    # (no order id, no shard, no status), limit 1..1000 (default 100), cursor.
+
     async def _historical_orders(self, request: web.Request) -> web.Response:
-        return self._order_list(request.query, 1000, historical=True)
+        q = request.query
+        limit = _limit(q, default=100, most=1000, name="GetHistoricalOrders")
+        if isinstance(limit, web.Response):
+            return limit
+        before = _max_ts(q)
+        out = [
+            o.wire()
+            for o in reversed(self.exchange.orders.values())
+            if self.exchange.order_archived(o)
+            and (not q.get("ticker") or o.ticker == q["ticker"])
+            and (before is None or o.created < before)
+        ]
+        items, cursor = _page(out, q.get("cursor", ""), limit)
+        return web.json_response({"orders": items, "cursor": cursor})
 
     async def _historical_fills(self, request: web.Request) -> web.Response:
         q = request.query
+        limit = _limit(q, default=100, most=1000, name="GetFillsHistorical")
+        if isinstance(limit, web.Response):
+            return limit
+        before = _max_ts(q)
         out = [
             f
             for f in reversed(self.exchange.fills)
-            if f["ticker"] in self.exchange.archived
+            if self.exchange.fill_archived(f)
             and (not q.get("ticker") or f["ticker"] == q["ticker"])
+            and (before is None or f["ts"] < before.timestamp())
         ]
-        items, cursor = _page(out, q.get("cursor", ""), 1000)
+        items, cursor = _page(out, q.get("cursor", ""), limit)
         return web.json_response({"fills": items, "cursor": cursor})
 
     async def _transfer(self, request: web.Request) -> web.Response:
@@ -662,7 +691,7 @@ class FakeKalshi:
 
     async def _order(self, request: web.Request) -> web.Response:
         order = self.exchange.orders.get(request.match_info["order_id"])
-        if order is None or order.ticker in self.exchange.archived:
+        if order is None or self.exchange.order_archived(order):
             return web.json_response(nested("not_found", "not found"), status=404)
         return web.json_response({"order": order.wire()})
 
@@ -676,7 +705,7 @@ class FakeKalshi:
             for f in reversed(self.exchange.fills)
             if (not q.get("ticker") or f["ticker"] == q["ticker"])
             and (not q.get("order_id") or f["order_id"] == q["order_id"])
-            and f["ticker"] not in self.exchange.archived
+            and not self.exchange.fill_archived(f)
         ]
         items, cursor = _page(out, q.get("cursor", ""), limit)
         return web.json_response({"fills": items, "cursor": cursor})
@@ -720,6 +749,12 @@ def _limit(q: Any, *, default: int, most: int, name: str) -> int | web.Response:
         )
         return web.json_response({"msg": msg}, status=400)
     return limit or default
+
+
+def _max_ts(q: Any) -> datetime | None:
+    """``max_ts``: "Filter items before this Unix timestamp"."""
+    raw = q.get("max_ts", "")
+    return datetime.fromtimestamp(int(raw), UTC) if raw.isdigit() else None
 
 
 def _page(items: list[Any], cursor: str, limit: int) -> tuple[list[Any], str]:

@@ -11,7 +11,9 @@ Price form of the NO ladder (``getting_started/order_direction``, ``asyncapi.yam
 - ``"flag"`` (the docs of 2026-08): ``use_yes_price: true`` puts NO levels on the YES
   scale (1 − the NO bid), absent or ``false`` keeps the NO-leg scale;
 - ``"flipped"``: the announced default flip, absent means ``true``;
-- ``"yes_only"``: the flag removed, every subscription gets the YES scale.
+- ``"yes_only"``: the flag removed, every subscription gets the YES scale;
+- ``"no_leg"``: a venue that does not honour the flag, every subscription gets NO-leg
+  prices (what the client must notice rather than misread).
 
 Keep-alive (``websockets/connection-keep-alive``): a ping frame with body ``heartbeat``
 every ``ping_interval_s`` (10 s at Kalshi) on every connection; a client that does not
@@ -61,7 +63,7 @@ class _Sub:
     market_ids: dict[str, str] = field(default_factory=dict)
 
 
-PRICE_FORMS = ("flag", "flipped", "yes_only")
+PRICE_FORMS = ("flag", "flipped", "yes_only", "no_leg")
 
 
 class FakeKalshiWs(FakeWsServer):
@@ -229,8 +231,8 @@ class FakeKalshiWs(FakeWsServer):
         sid = next(self._sids)
         tickers = [t for t in params.get("market_tickers", []) if t in self.rest.exchange.books]
         flag = params.get("use_yes_price")
-        if self.price_form == "yes_only":
-            yes_scale = True
+        if self.price_form in ("yes_only", "no_leg"):
+            yes_scale = self.price_form == "yes_only"
         elif self.price_form == "flipped":
             yes_scale = flag is not False
         else:

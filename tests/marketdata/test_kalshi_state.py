@@ -1,6 +1,7 @@
 """KalshiBookState: recorded frames to books (both price forms of the NO ladder),
-sequence gaps and bad deltas to StreamGap, and, by property, the YES-price form kept
-level for level against a model book."""
+sequence gaps and bad deltas to StreamGap, by property the YES-price form kept level for
+level against a model book, and the form found from the frames and the REST book (never
+a book read in the wrong form)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from predarb.domain import Level, OrderBook
 from predarb.marketdata import StreamGap
 from predarb.venues.kalshi.ws import KalshiBookState, ws_url
+from predarb.venues.kalshi.ws_form import FormUnknown
 from tests.paths import KALSHI_FIXTURES as FIXTURES
 
 TICKER = "KXWTACHALLENGERMATCH-26JUN11JIMLEP-LEP"
@@ -270,3 +272,135 @@ def test_fixed_point_strings_only(price: str, amount: str) -> None:
     state.feed(snapshot())
     with pytest.raises(StreamGap):
         state.feed(delta(2, price, amount))
+
+
+# --- the price form found from the frames (ws_form) ------------------------------------
+
+
+def _snap(yes: list[list[str]], no: list[list[str]]) -> str:
+    msg: dict[str, object] = {"market_ticker": "KX-A"}
+    if yes:
+        msg["yes_dollars_fp"] = yes
+    if no:
+        msg["no_dollars_fp"] = no
+    return json.dumps({"type": "orderbook_snapshot", "sid": 1, "seq": 1, "msg": msg})
+
+
+D = Decimal
+
+
+@pytest.mark.parametrize(
+    "yes, no, rest, yes_scale, no_bid",
+    [
+        # a valid book in one form only: no REST book needed
+        ("0.4000", "0.3000", None, False, "0.30"),  # as YES scale, NO bid 0.70 > 1 - 0.40
+        ("0.6000", "0.7000", None, True, "0.30"),  # as NO-leg, 0.70 + 0.60 > 1
+        # valid either way (YES bids 0.30, a NO level at 0.40): the REST book decides
+        ("0.3000", "0.4000", {D("0.40"): D(5)}, False, "0.40"),
+        ("0.3000", "0.4000", {D("0.60"): D(5)}, True, "0.60"),
+        ("0.3000", "0.4000", {D("0.60"): D(4), D("0.59"): D(1)}, True, "0.60"),  # moved since
+    ],
+)
+def test_the_price_form_is_found_from_the_snapshot_or_the_rest_book(
+    yes: str, no: str, rest: dict[Decimal, Decimal] | None, yes_scale: bool, no_bid: str
+) -> None:
+    state = KalshiBookState(yes_scale=None, reference={"KX-A": rest} if rest else None)
+    yes_book, no_book = state.feed(_snap([[yes, "10.00"]], [[no, "5.00"]]))
+    assert state.yes_scale is yes_scale
+    assert no_book.bids == (Level(D(no_bid), D(5)),)
+    assert yes_book.asks == (Level(1 - D(no_bid), D(5)),)
+    # the rest of the subscription is read in the form found
+    _, no_book = state.feed(delta(2, no, "1.00", side="no"))
+    assert no_book.bids == (Level(D(no_bid), D(6)),)
+
+
+@pytest.mark.parametrize("rest", [None, {D("0.55"): D(5)}])
+def test_a_form_nothing_tells_is_not_guessed(rest: dict[Decimal, Decimal] | None) -> None:
+    """Valid in both forms and no REST book (or one agreeing with neither)."""
+    state = KalshiBookState(yes_scale=None, reference={"KX-A": rest} if rest else None)
+    with pytest.raises(FormUnknown, match="price form"):
+        state.feed(_snap([["0.3000", "10.00"]], [["0.4000", "5.00"]]))
+
+
+def test_a_snapshot_that_reads_the_same_either_way_leaves_the_form_to_a_delta() -> None:
+    state = KalshiBookState(yes_scale=None)
+    state.feed(_snap([["0.6000", "10.00"]], []))  # no NO levels: nothing to tell
+    assert state.yes_scale is None
+    _, no_book = state.feed(delta(2, "0.7000", "5.00", side="no"))  # NO-leg would cross
+    assert state.yes_scale is True and no_book.bids == (Level(D("0.30"), D(5)),)
+
+    state = KalshiBookState(yes_scale=None)
+    state.feed(_snap([["0.3000", "10.00"]], []))
+    with pytest.raises(FormUnknown):
+        state.feed(delta(2, "0.4000", "5.00", side="no"))  # fits both
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sent_yes_scale=st.booleans(),
+    yes0=st.dictionaries(MILLS, SIZES, max_size=5),
+    no0=st.dictionaries(MILLS, SIZES, max_size=5),
+    ops=st.lists(
+        st.tuples(st.sampled_from(["yes", "no"]), MILLS, st.integers(-(10**6), 10**6)),
+        max_size=25,
+    ),
+)
+def test_a_found_form_never_gives_a_wrong_book(
+    sent_yes_scale: bool,
+    yes0: dict[int, int],
+    no0: dict[int, int],
+    ops: list[tuple[str, int, int]],
+) -> None:
+    """Either form sent, the REST book of the same moment as reference: every book the
+    state gives is the model's, or it stops with ``FormUnknown`` (a NO delta before
+    anything told the form), never a book read in the wrong form."""
+    if _crossed(yes0, no0):
+        no0 = {}
+    model = {"yes": dict(yes0), "no": dict(no0)}
+    rest = {D(p) / 1000: D(n) / 100 for p, n in model["no"].items()}
+    state = KalshiBookState(yes_scale=None, reference={"KX-P": rest})
+
+    def shown(side: str) -> list[list[str]]:
+        levels = sorted((_form(p, side, sent_yes_scale), n) for p, n in model[side].items())
+        return [[_d4(p), _fp(n)] for p, n in levels]
+
+    def check(books: list[OrderBook]) -> None:
+        _, no = books
+        assert no.bids == tuple(
+            Level(D(p) / 1000, D(n) / 100) for p, n in sorted(model["no"].items(), reverse=True)
+        )
+
+    msg: dict[str, object] = {}
+    if model["yes"]:
+        msg["yes_dollars_fp"] = shown("yes")
+    if model["no"]:
+        msg["no_dollars_fp"] = shown("no")
+    check(state.feed(_frame("orderbook_snapshot", 1, msg)))
+    assert state.yes_scale in (None, sent_yes_scale)
+    seq = 1
+    for side, mills, change in ops:
+        size = model[side].get(mills, 0) + change
+        after = {**model[side], mills: size}
+        other = model["no" if side == "yes" else "yes"]
+        if (
+            change == 0
+            or size < 0
+            or _crossed(*((after, other) if side == "yes" else (other, after)))
+        ):
+            continue
+        if size:
+            model[side][mills] = size
+        else:
+            model[side].pop(mills, None)
+        seq += 1
+        body = {
+            "price_dollars": _d4(_form(mills, side, sent_yes_scale)),
+            "delta_fp": _fp(change),
+            "side": side,
+        }
+        try:
+            check(state.feed(_frame("orderbook_delta", seq, body)))
+        except FormUnknown:
+            assert state.yes_scale is None
+            return
+        assert state.yes_scale in (None, sent_yes_scale)

@@ -151,6 +151,72 @@ async def test_kalshi_stream_reads_the_yes_price_form_before_and_after_the_flag_
             assert stream.resyncs == 0  # type: ignore[attr-defined]
 
 
+def _uncrossed_either_way(rest: FakeKalshi) -> None:
+    """YES bids 0.30 and NO bids 0.40: sent NO-leg, the NO level at 0.40 also reads as a
+    valid YES-price book (a NO bid at 0.60), which would show YES asks at 0.40."""
+    rest.set_book(TICKER, yes=[("0.30", 10)], no=[("0.40", 5)])
+
+
+async def test_kalshi_stream_reads_an_uncrossed_no_leg_snapshot_as_no_leg(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A venue that ignores ``use_yes_price``: the snapshot is checked against the REST
+    book, found NO-leg, and the stream read as such (said once, however often it
+    reconnects)."""
+    async with kalshi_rig(tmp_path, price_form="no_leg") as (rest, ws, venue):
+        _uncrossed_either_way(rest)
+        stream = venue.book_stream()
+        assert stream is not None
+        async with running(stream, [KYES, KNO]) as r:
+            await r.cache.until(lambda: Venue.KALSHI in r.cache.live)
+            assert best_ask(r.cache, KYES) == Decimal("0.60")
+            assert best_ask(r.cache, KNO) == Decimal("0.70")
+            await ws.set_level(TICKER, "no", "0.45", "3")  # a NO-leg delta
+            await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.55"))
+            assert stream.resyncs == 0  # type: ignore[attr-defined]
+            await ws.disconnect()
+            await ws.wait_subscriptions(2)
+            await ws.set_level(TICKER, "no", "0.45", "0")
+            await r.cache.until(lambda: best_ask(r.cache, KYES) == Decimal("0.60"))
+    told = [m for m in caplog.messages if "NO-leg form" in m]
+    assert len(told) == 1
+
+
+class AsksSeen(WatchedCache):
+    def __init__(self, contracts: Iterable[Contract]) -> None:
+        super().__init__(contracts)
+        self.asks: list[Decimal | None] = []  # the YES best ask of every book applied
+
+    def apply(self, books: Iterable[OrderBook], received_ns: int) -> None:
+        books = list(books)
+        self.asks += [b.asks[0].price if b.asks else None for b in books if b.contract == KYES]
+        super().apply(books, received_ns)
+
+
+async def test_a_snapshot_whose_form_cannot_be_told_is_resynced_not_guessed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No REST book to compare with (the read failed) and a snapshot valid in either
+    form: the stream resyncs from REST (said once) and tries again, and no book of the
+    wrong form is ever priced."""
+    async with kalshi_rig(tmp_path, price_form="no_leg") as (rest, ws, venue):
+        _uncrossed_either_way(rest)
+        rest.fail_next(503, path="/markets/orderbooks", times=4)  # every retry of one read
+        stream = venue.book_stream()
+        assert stream is not None
+        cache = AsksSeen([KYES, KNO])
+        task = asyncio.create_task(stream.run([KYES, KNO], cache))
+        try:
+            await cache.until(lambda: Venue.KALSHI in cache.live)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        assert stream.resyncs == 1 and ws.subscriptions == 2  # type: ignore[attr-defined]
+        assert cache.asks and set(cache.asks) == {Decimal("0.60")}
+    assert len([m for m in caplog.messages if "price form in doubt" in m]) == 1
+
+
 # Kalshi pings every 10 s; here every 0.1 s, and the stream is stale after 1 s without a
 # frame or a ping (30 s at Kalshi). 60 pings stand for 10 minutes of a quiet book.
 FAST_PING_S = 0.1

@@ -24,7 +24,7 @@ are summed per level (``fee_for_levels``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
 from predarb.domain import ONE, ZERO, FeeChange, FeeSchedule, Venue
@@ -113,6 +113,9 @@ def fee_for_levels(
 # --- Kalshi fee schedules over time ---------------------------------------------------
 
 KalshiFee = tuple[str, Decimal]  # (fee_type, fee_multiplier) as the venue states them
+# A series fee read this soon after a scheduled change may not show it yet: such a
+# change is applied on top of the fee read (the same fee, if it did show).
+READ_MARGIN = timedelta(minutes=5)
 
 
 def kalshi_fee_schedule(fee: KalshiFee) -> FeeSchedule | None:
@@ -135,14 +138,28 @@ class KalshiFeeBook:
     def __init__(self) -> None:
         self.series: dict[str, KalshiFee] = {}
         self.overrides: dict[str, KalshiFee | None] = {}  # by event ticker
+        self._series_read: dict[str, datetime] = {}  # when each series fee was read
         self._series_changes: dict[str, dict[datetime, KalshiFee]] = {}
         self._event_changes: dict[str, dict[datetime, KalshiFee | None]] = {}
 
-    def schedule_series(self, series: str, at: datetime, fee: KalshiFee) -> None:
-        self._series_changes.setdefault(series, {})[at] = fee
+    def read_series(self, series: str, fee: KalshiFee, at: datetime) -> None:
+        """The series' fee as read at ``at``: it already holds every change in force
+        well before then (``READ_MARGIN``), which is not applied on top of it again."""
+        self.series[series] = fee
+        self._series_read[series] = at
 
-    def schedule_event(self, event: str, at: datetime, override: KalshiFee | None) -> None:
-        self._event_changes.setdefault(event, {})[at] = override
+    def schedule_series(self, series: str, at: datetime, fee: KalshiFee) -> bool:
+        """Enter an announced change; whether it was news."""
+        changes = self._series_changes.setdefault(series, {})
+        new = at not in changes or changes[at] != fee
+        changes[at] = fee
+        return new
+
+    def schedule_event(self, event: str, at: datetime, override: KalshiFee | None) -> bool:
+        changes = self._event_changes.setdefault(event, {})
+        new = at not in changes or changes[at] != override
+        changes[at] = override
+        return new
 
     def timeline(
         self, series: str, event: str, now: datetime
@@ -152,6 +169,9 @@ class KalshiFeeBook:
         if series not in self.series:
             return None, ()
         s_map = self._series_changes.get(series, {})
+        read = self._series_read.get(series)
+        if read is not None:  # a change read with the history, already in the fee read
+            s_map = {at: fee for at, fee in s_map.items() if at > read - READ_MARGIN}
         e_map = self._event_changes.get(event, {})
         base = self.series[series]
         override = self.overrides.get(event)

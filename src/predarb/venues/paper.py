@@ -399,6 +399,24 @@ class PaperVenue(VenueClient):
     async def health(self) -> bool:
         return await self.source.health()
 
+    async def connect(self) -> None:
+        """The source's market-data upkeep (Kalshi keeps its announced fee changes
+        fresh); a public source has no keys to prove."""
+        await self.source.connect()
+
+    def watch_markets(self, watcher: Callable[[str, Sequence[Market]], None]) -> None:
+        """The source's market changes (Kalshi: lifecycle news, fees re-priced), for
+        the engine and for the paper fills alike."""
+        watch = getattr(self.source, "watch_markets", None)
+        if not callable(watch):
+            return
+
+        def changed(kind: str, markets: Sequence[Market]) -> None:
+            self._markets.update((m.market_id, m) for m in markets if m.market_id in self._markets)
+            watcher(kind, markets)
+
+        watch(changed)
+
     async def close(self) -> None:
         await self.source.close()
         if self._journal is not None:

@@ -33,8 +33,8 @@ from aiolimiter import AsyncLimiter
 from predarb.arbitrage.fees import KalshiFeeBook
 from predarb.domain import (
     CENT,
+    ZERO,
     Contract,
-    FeeChange,
     Fill,
     Market,
     MarketStatus,
@@ -58,9 +58,11 @@ from predarb.venues.base import (
     VenueUnavailable,
 )
 from predarb.venues.http import JsonHttp, PreparedWrite
-from predarb.venues.kalshi import wire, wire_orders, ws, ws_account
+from predarb.venues.kalshi import fees, wire, wire_orders, ws, ws_account
 from predarb.venues.kalshi.auth import PRESIGNED_MAX_AGE_S, KalshiSigner
 from predarb.venues.kalshi.errors import FOK_KILLED, RetiredEndpoint, to_error
+from predarb.venues.kalshi.fees import same_fees
+from predarb.venues.kalshi.history import KalshiHistory
 from predarb.venues.kalshi.lifecycle import MarketLifecycle, MarketWatcher
 from predarb.venues.kalshi.news import OrderNewsBoard
 
@@ -102,7 +104,9 @@ class KalshiVenue(VenueClient):
         max_pages: int = 100,
         order_retries: int = 3,
         max_backoff_s: float = 4.0,
-        fee_cache_s: float = 3600,
+        fee_cache_s: float = fees.SERIES_CACHE_S,
+        fee_changes_s: float = fees.CHANGES_S,
+        fee_stale_s: float = fees.STALE_S,
         http_client: httpx.AsyncClient | None = None,
         ws_url: str | None = None,
         user_stream: bool = False,
@@ -111,7 +115,9 @@ class KalshiVenue(VenueClient):
         ``private_key_path`` only market data works. ``read_rate``/``write_rate`` are
         requests per second; ``series_tickers`` limits ``list_markets`` to those series.
         ``user_stream``: with a key, ``connect`` also opens the account and lifecycle
-        channels (``ws_account``)."""
+        channels (``ws_account``). Fees (``fees``): series fees cached ``fee_cache_s``,
+        announced changes read again every ``fee_changes_s`` (``connect`` keeps doing
+        so, key or not), nothing priced once they are ``fee_stale_s`` old."""
         if bool(key_id) != bool(private_key_path):
             raise AuthError(
                 Venue.KALSHI,
@@ -140,10 +146,17 @@ class KalshiVenue(VenueClient):
         self._max_pages = max_pages
         self._order_retries = order_retries
         self._max_backoff_s = max_backoff_s
-        self._fee_cache_s = fee_cache_s
-        self._fees: dict[str, tuple[float, wire.SeriesFee]] = {}
         self.fee_book = KalshiFeeBook()
-        self._fee_changes_at: float | None = None  # monotonic time of the last read
+        self.fees = fees.KalshiFees(
+            self._http,
+            lambda path, key, params: self._pages(path, key, params),
+            self.fee_book,
+            series_cache_s=fee_cache_s,
+            changes_s=fee_changes_s,
+            stale_s=fee_stale_s,
+        )
+        self._fee_task: asyncio.Task[None] | None = None
+        self._priced_fresh = False  # whether the markets last priced had a fresh schedule
         self._grids: dict[str, tuple[wire.PriceRange, ...]] = {}
         self._shards: dict[str, int] = {}  # ticker -> exchange shard
         self._events: dict[str, wire.WireEvent] = {}  # event ticker -> its series, shard
@@ -152,7 +165,9 @@ class KalshiVenue(VenueClient):
         # Orders sent by this process: which contract each traded (V2 orders only know
         # the YES book side) and the venue id of each client id.
         self._sent: OrderedDict[str, OrderRequest] = OrderedDict()
+        self._sent_at: dict[str, datetime] = {}  # when each was sent (wall clock)
         self._client_ids: dict[str, str] = {}
+        self._venue_ids: dict[str, str] = {}  # client id -> venue id, once known
         # Orders prepared for sending (body built, headers signed, limiter token taken),
         # or already refused locally, by client order id.
         self._prepared: OrderedDict[str, _Ready | OrderResult] = OrderedDict()
@@ -161,7 +176,12 @@ class KalshiVenue(VenueClient):
         self.account_stream: ws_account.KalshiAccountStream | None = None
         self._account_task: asyncio.Task[None] | None = None
         self.news = OrderNewsBoard()
-        self.lifecycle = MarketLifecycle(self.fee_book, self._grids, self._shards)
+        self.lifecycle = MarketLifecycle(
+            self.fee_book, self._grids, self._shards, self.fees.fees_of
+        )
+        self.history = KalshiHistory(
+            self._http, lambda path, key, params: self._pages(path, key, params, auth=True)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> KalshiVenue:
@@ -196,7 +216,7 @@ class KalshiVenue(VenueClient):
                 async for e in self._pages("/events", "events", {**params, "series_ticker": series})
             ]
         events = list(wire.each(raw, wire.parse_event, "event"))
-        await self._load_fees(events)
+        await self.fees.load(events)
         markets: list[Market] = []
         for event in events:
             for market in self._parse_markets(event.markets, event=event):
@@ -220,7 +240,7 @@ class KalshiVenue(VenueClient):
         raw = [item async for item in self._pages("/markets", "markets", params)]
         names = {r.get("event_ticker") for r in raw if isinstance(r, dict)}
         events = await self._events_of(n for n in names if isinstance(n, str))
-        await self._load_fees(events.values())
+        await self.fees.load(events.values())
         out: list[Market] = []
         for item in raw:
             ev = item.get("event_ticker") if isinstance(item, dict) else None
@@ -233,7 +253,7 @@ class KalshiVenue(VenueClient):
         raw = await self._market_body(ticker)
         ev = raw.get("event_ticker") if isinstance(raw, dict) else None
         events = await self._events_of([ev] if isinstance(ev, str) else [])
-        await self._load_fees(events.values())
+        await self.fees.load(events.values())
         markets = self._parse_markets([raw], event=events.get(ev or ""))
         if not markets:
             raise BadResponse(Venue.KALSHI, f"market {ticker} could not be parsed")
@@ -324,55 +344,36 @@ class KalshiVenue(VenueClient):
 
     async def series_fee(self, series: str) -> wire.SeriesFee:
         """The series' fee type and multiplier (``GET /series/{s}``), cached."""
-        cached = self._fees.get(series)
-        if cached and time.monotonic() - cached[0] < self._fee_cache_s:
-            return cached[1]
-        try:
-            body = await self._http.get(f"/series/{quote(series, safe='')}")
-            fee = _parse(wire.parse_series_fee, body, "series")
-        except VenueError as exc:
-            # Its markets keep the fee last read, or go unpriced: never a guess.
-            log.warning("kalshi: series fee unknown", extra={"series": series, "error": str(exc)})
-            return cached[1] if cached else wire.SeriesFee()
-        self._fees[series] = (time.monotonic(), fee)
-        self.fee_book.series[series] = fee.pair
-        return fee
+        return await self.fees.series_fee(series)
 
-    async def _load_fees(self, events: Iterable[wire.WireEvent]) -> None:
-        """Series fees, event overrides and every announced change (both
-        ``fee_changes`` lists, read again as often as the series fees)."""
-        events = list(events)
-        for event in events:
-            self.fee_book.overrides[event.event_ticker] = (
-                event.fee_override.pair if event.fee_override else None
-            )
-        for series in {e.series_ticker for e in events if e.series_ticker}:
-            await self.series_fee(series)
-        at = self._fee_changes_at
-        if at is not None and time.monotonic() - at < self._fee_cache_s:
-            return
-        try:
-            body = await self._http.get("/series/fee_changes")
-            series_changes = _parse(wire.parse_series_fee_changes, body, "series fee changes")
-            items = [
-                i
-                async for i in self._pages(
-                    "/events/fee_changes", "event_fee_changes", {"limit": 1000}
-                )
-            ]
-        except VenueError as exc:
-            log.warning("kalshi: fee changes unavailable", extra={"error": str(exc)})
-            return
-        for series, when, fee in series_changes:
-            self.fee_book.schedule_series(series, when, fee.pair)
-        for event_ticker, when_at, override in wire.each(
-            items, wire.parse_event_fee_change, "event fee change"
-        ):
-            if when_at is not None:
-                self.fee_book.schedule_event(
-                    event_ticker, when_at, override.pair if override else None
-                )
-        self._fee_changes_at = time.monotonic()
+    async def refresh_fees(self) -> None:
+        """Read the announced fee changes again, and re-price the listed markets whose
+        fees from now on differ (a change newly announced, or one seen late; all of
+        them once the schedule goes stale, and again once it is read): the watchers
+        are told (``fee``)."""
+        news = await self.fees.load((), force=True)
+        every = self.fees.fresh != self._priced_fresh  # stale, or read again: all of them
+        self._priced_fresh = self.fees.fresh
+        now = _now()
+        changed = []
+        for market in list(self.lifecycle.markets.values()):
+            if not every and not news.touches(market):
+                continue
+            fee, changes = self.fees.fees_of(market, now)
+            priced = dataclasses.replace(market, fee=fee, fee_changes=changes)
+            if not same_fees(priced, market, now):
+                changed.append(priced)
+        if changed:
+            log.info("kalshi: fees re-priced", extra={"markets": len(changed)})
+            self.lifecycle.tell("fee", changed)
+
+    async def _keep_fees_fresh(self) -> None:
+        while True:
+            await asyncio.sleep(self.fees.changes_s)
+            try:
+                await self.refresh_fees()
+            except Exception:  # the next round tries again; stale fees price nothing
+                log.exception("kalshi: fee refresh failed")
 
     def apply_event_fee_update(self, msg: Any) -> None:
         """An ``event_fee_update`` message: the override applies from now on, to the
@@ -465,6 +466,7 @@ class KalshiVenue(VenueClient):
             )
             raise OrderStateUnknown(Venue.KALSHI, f"unreadable order ack: {exc}") from None
         self._client_ids[result.venue_order_id] = order.client_order_id
+        self._venue_ids[order.client_order_id] = result.venue_order_id
         self._order_markets[result.venue_order_id] = order.contract.market_id
         return result
 
@@ -513,29 +515,48 @@ class KalshiVenue(VenueClient):
 
     async def get_order(self, client_order_id: str, venue_order_id: str = "") -> OrderResult | None:
         """By venue id when known, else by scanning ``GET /portfolio/orders`` (which has
-        no client id filter; narrowed to the ticker when this process sent the order)."""
+        no client id filter; narrowed to the ticker when this process sent the order).
+        An order done before the historical cutoff is found in ``/historical/orders``
+        (``history``), looked for only when it may be there."""
         self._require_key()
         # The account stream knows each order's venue id: one read instead of a scan.
-        venue_order_id = venue_order_id or self.news.venue_ids.get(client_order_id, "")
-        if venue_order_id:
-            try:
-                body = await self._http.get(
-                    f"/portfolio/orders/{quote(venue_order_id, safe='')}", auth=True
-                )
-            except NotFound:
-                return None
-            order = _parse(
-                lambda b: wire_orders.parse_order(wire.obj(b, "body").get("order")), body, "order"
-            )
-            return self._result(order)
+        venue_order_id = (
+            venue_order_id
+            or self._venue_ids.get(client_order_id, "")
+            or self.news.venue_ids.get(client_order_id, "")
+        )
         sent = self._sent.get(client_order_id)
-        params = {"limit": 1000, "ticker": sent.contract.market_id if sent else None}
-        # Orders done before the historical cutoff are only under /historical/orders.
-        for path in ("/portfolio/orders", "/historical/orders"):
-            async for item in self._pages(path, "orders", params, auth=True):
+        ticker = self._order_markets.get(venue_order_id) or (
+            sent.contract.market_id if sent else ""
+        )
+        if venue_order_id:
+            live = await self._live_order(venue_order_id)
+            if live is not None:
+                return self._result(live)
+        else:
+            params = {"limit": 1000, "ticker": ticker or None}
+            async for item in self._pages("/portfolio/orders", "orders", params, auth=True):
                 if isinstance(item, dict) and item.get("client_order_id") == client_order_id:
                     return self._result(_parse(wire_orders.parse_order, item, "order"))
-        return None
+        if not await self.history.may_hold_order(self._sent_at.get(client_order_id)):
+            return None
+        item = await self.history.order(ticker, client_order_id, venue_order_id)
+        if item is None:
+            return None
+        return self._result(_parse(wire_orders.parse_order, item, "order"))
+
+    async def _live_order(self, venue_order_id: str) -> wire_orders.WireOrder | None:
+        """``GET /portfolio/orders/{id}`` (every shard); None when the live window does
+        not hold it."""
+        try:
+            body = await self._http.get(
+                f"/portfolio/orders/{quote(venue_order_id, safe='')}", auth=True
+            )
+        except NotFound:
+            return None
+        return _parse(
+            lambda b: wire_orders.parse_order(wire.obj(b, "body").get("order")), body, "order"
+        )
 
     async def cancel_order(self, venue_order_id: str) -> None:
         """Cancel V2 on the order's own shard: without ``market_ticker`` (or
@@ -565,8 +586,10 @@ class KalshiVenue(VenueClient):
         sent = self._sent.get(self._client_ids.get(venue_order_id, ""))
         ticker = ticker or (sent.contract.market_id if sent else "")
         if not ticker:  # an order of an earlier run: GET by id reads every shard
-            try:
-                await self.get_order("", venue_order_id)
+            try:  # (an order only the archive holds is done: nothing to cancel)
+                found = await self._live_order(venue_order_id)
+                if found is not None:
+                    self._result(found)
             except VenueError as exc:
                 log.warning("kalshi: order to cancel unreadable", extra={"error": str(exc)})
             ticker = self._order_markets.get(venue_order_id, "")
@@ -585,15 +608,31 @@ class KalshiVenue(VenueClient):
         return [self._result(o) for o in wire.each(items, wire_orders.parse_order, "order")]
 
     async def get_fills(self, client_order_id: str = "") -> list[Fill]:
+        """The fills of one order (all of the live window's without ``client_order_id``).
+        Fills older than the historical cutoff are only in ``/historical/fills``: read
+        there when the live ones fall short of what the order filled."""
         self._require_key()
         params: dict[str, Any] = {"limit": 1000}
+        order: OrderResult | None = None
         if client_order_id:
             order = await self.get_order(client_order_id)
             if order is None:
                 return []
             params["order_id"] = order.venue_order_id
         items = [i async for i in self._pages("/portfolio/fills", "fills", params, auth=True)]
+        fills = self._fills(items, client_order_id)
+        if order is None or sum((f.contracts for f in fills), ZERO) >= order.filled:
+            return fills
+        if not await self.history.may_hold_fills(self._sent_at.get(client_order_id)):
+            return fills
+        ticker = self._order_markets.get(order.venue_order_id, "")
+        archived = self._fills(
+            await self.history.fills(ticker, order.venue_order_id), client_order_id
+        )
+        seen = {f.fill_id for f in fills}
+        return [f for f in archived if f.fill_id not in seen] + fills
 
+    def _fills(self, items: list[Any], client_order_id: str) -> list[Fill]:
         def parse(item: Any) -> Fill:
             order_id = item.get("order_id") if isinstance(item, dict) else None
             coid = client_order_id or self._client_ids.get(order_id or "", "")
@@ -668,8 +707,12 @@ class KalshiVenue(VenueClient):
         return list(wire.each(items, wire.parse_settlement, "settlement"))
 
     async def connect(self) -> None:
-        """With a key: keep the order path's auth headers signed ahead, so an order
-        leaves without an RSA signature on its path."""
+        """Keep the announced fee changes fresh (``refresh_fees`` every
+        ``fee_changes_s``). With a key: keep the order path's auth headers signed ahead,
+        so an order leaves without an RSA signature on its path; and open the account
+        stream."""
+        if self._fee_task is None:  # public reads: paper mode needs them too
+            self._fee_task = asyncio.create_task(self._keep_fees_fresh(), name="kalshi-fees")
         if self._signer is not None and self._presigner is None:
             self._presigner = asyncio.create_task(
                 self._keep_presigned(self._signer), name="kalshi-presign"
@@ -690,6 +733,9 @@ class KalshiVenue(VenueClient):
             await asyncio.sleep(PRESIGN_INTERVAL_S)
 
     async def close(self) -> None:
+        if self._fee_task is not None:
+            self._fee_task.cancel()
+            self._fee_task = None
         if self._presigner is not None:
             self._presigner.cancel()
             self._presigner = None
@@ -736,14 +782,12 @@ class KalshiVenue(VenueClient):
                 )
                 continue
             self._shards[market.market_id] = market.exchange_index
-            fee, changes = self.fee_book.timeline(market.series, market.event_id, now)
+            # "Time when this market's fee waiver expires": no fee until then.
             waived = wire.fee_waived_until(item)
-            if waived is not None and waived > now:
-                # "Time when this market's fee waiver expires": no fee until then, the
-                # schedule's fee from then on (a FeeChange at that moment).
-                later = tuple(c for c in changes if c.at > waived)
-                at_end = dataclasses.replace(market, fee=fee, fee_changes=changes).fee_at(waived)
-                fee, changes = wire.NO_FEE, (FeeChange(waived, at_end), *later)
+            if waived is not None:
+                self.fees.waivers[market.market_id] = waived
+            fee, changes = self.fees.fees_of(market, now)
+            self._priced_fresh = self.fees.fresh
             market = dataclasses.replace(market, fee=fee, fee_changes=changes)
             self.lifecycle.remember(market)
             out.append(market)
@@ -761,11 +805,15 @@ class KalshiVenue(VenueClient):
 
     def _remember(self, order: OrderRequest) -> None:
         self._sent[order.client_order_id] = order
+        self._sent_at[order.client_order_id] = _now()
         while len(self._sent) > REMEMBERED_ORDERS:
-            self._sent.popitem(last=False)
+            coid, _ = self._sent.popitem(last=False)
+            self._sent_at.pop(coid, None)
 
     def _result(self, order: wire_orders.WireOrder) -> OrderResult:
         self._order_markets[order.order_id] = order.ticker
+        if order.client_order_id:
+            self._venue_ids[order.client_order_id] = order.order_id
         if order.exchange_index is not None:
             self._shards[order.ticker] = order.exchange_index
         sent = self._sent.get(order.client_order_id)

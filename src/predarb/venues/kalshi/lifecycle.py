@@ -22,6 +22,7 @@ from datetime import datetime
 from predarb.arbitrage.fees import KalshiFeeBook
 from predarb.domain import Market, MarketStatus
 from predarb.venues.kalshi import wire
+from predarb.venues.kalshi.fees import Priced
 from predarb.venues.kalshi.ws_account import EventFeeNews, EventNews, MarketNews
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,10 @@ class MarketLifecycle:
         fee_book: KalshiFeeBook,
         grids: dict[str, tuple[wire.PriceRange, ...]],
         shards: dict[str, int],
+        fees_of: Callable[[Market, datetime], Priced],
     ) -> None:
         self.fee_book = fee_book
+        self._fees_of = fees_of  # a market's fees now (``fees.KalshiFees.fees_of``)
         self._grids = grids
         self._shards = shards
         self.markets: dict[str, Market] = {}  # ticker -> the last built
@@ -74,9 +77,9 @@ class MarketLifecycle:
         if news.price_ranges:
             changes["tick_size"] = wire.tick_size(news.price_ranges)
         if changes:
-            self._tell(news.kind, [dataclasses.replace(old, **changes)])  # type: ignore[arg-type]
+            self.tell(news.kind, [dataclasses.replace(old, **changes)])  # type: ignore[arg-type]
         elif news.kind in ("determined", "settled"):
-            self._tell(news.kind, [old])
+            self.tell(news.kind, [old])
 
     def event(self, news: EventNews) -> None:
         if news.exchange_index is not None:
@@ -90,7 +93,7 @@ class MarketLifecycle:
             dataclasses.replace(m, fee=fee, fee_changes=changes)
             for m in self.markets.values()
             if m.event_id == news.event_ticker
-            for fee, changes in [self.fee_book.timeline(m.series, m.event_id, now)]
+            for fee, changes in [self._fees_of(m, now)]
         ]
         log.info(
             "kalshi: event fee override %s",
@@ -98,9 +101,10 @@ class MarketLifecycle:
             extra={"event": news.event_ticker, "markets": len(changed)},
         )
         if changed:
-            self._tell("fee", changed)
+            self.tell("fee", changed)
 
-    def _tell(self, kind: str, markets: list[Market]) -> None:
+    def tell(self, kind: str, markets: list[Market]) -> None:
+        """These markets changed (``kind``): kept, and the watchers told."""
         for m in markets:
             self.markets[m.market_id] = m
         for watcher in list(self.watchers):

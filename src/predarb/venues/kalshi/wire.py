@@ -371,7 +371,7 @@ def parse_resolution(value: Any) -> Resolution | None:
 # --- order books --------------------------------------------------------------------
 
 
-def _ladder(raw: Any, key: str) -> list[Level]:
+def ladder(raw: Any, key: str) -> list[Level]:
     """A bid ladder ``[[price, count], ...]`` -> levels, best (highest) first."""
     if raw is None:
         return []
@@ -396,8 +396,8 @@ def parse_orderbook(
     o = obj(body, "orderbook body")
     book = o.get("orderbook_fp", o.get("orderbook"))
     book = {} if book is None else obj(book, "orderbook_fp")
-    yes_bids = _ladder(book.get("yes_dollars"), "yes_dollars")
-    no_bids = _ladder(book.get("no_dollars"), "no_dollars")
+    yes_bids = ladder(book.get("yes_dollars"), "yes_dollars")
+    no_bids = ladder(book.get("no_dollars"), "no_dollars")
     return _books(yes_bids, no_bids, ticker, tick, now)
 
 
@@ -409,8 +409,8 @@ def parse_ws_snapshot(
     at 0.48)."""
     o = obj(msg, "snapshot")
     ticker = text(o, "market_ticker")
-    yes_bids = _ladder(o.get("yes_dollars_fp"), "yes_dollars_fp")
-    no_bids = _ladder(o.get("no_dollars_fp"), "no_dollars_fp")
+    yes_bids = ladder(o.get("yes_dollars_fp"), "yes_dollars_fp")
+    no_bids = ladder(o.get("no_dollars_fp"), "no_dollars_fp")
     if no_on_yes_scale:
         no_bids = sorted(
             (Level(ONE - lv.price, lv.size) for lv in no_bids), key=lambda lv: -lv.price

@@ -11,9 +11,10 @@ Price form: we subscribe with ``use_yes_price: true``, the form Kalshi keeps whe
 flips the default and then removes the flag (``getting_started/order_direction``): the
 NO ladder comes on the YES scale, so a NO level reported at 0.52 is a NO bid at 0.48.
 Sending ``true`` selects that form today, after the flip and after the removal alike.
-A frame does not say which form it is in; what can be checked is that, on the YES
-scale, every NO level lies above every YES bid (a level at or below one is a crossed
-book, or the NO-leg form), and such a snapshot is not trusted.
+No frame says which form it is in, so each connection finds out (``ws_form``): from a
+snapshot that is a valid book in one form only, else by comparing it with the REST book
+read just before subscribing; a NO-leg stream is then read as such (logged once), and
+one whose form cannot be told is resynced from REST rather than guessed.
 
 ``KalshiBookStream`` owns the connection: the upgrade is signed like a REST call
 (``GET /trade-api/ws/v2``). Liveness comes from Kalshi's protocol pings (every 10 s,
@@ -26,10 +27,11 @@ brings fresh snapshots.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -40,8 +42,8 @@ from websockets.frames import Frame, Opcode
 
 from predarb.domain import CENT, ONE, ZERO, Contract, Level, OrderBook, Venue
 from predarb.marketdata import BookSink, ReconnectingStream, StreamGap
-from predarb.venues.base import VenueClient
-from predarb.venues.kalshi import wire
+from predarb.venues.base import VenueClient, VenueError
+from predarb.venues.kalshi import wire, ws_form
 from predarb.venues.kalshi.auth import KalshiSigner
 
 log = logging.getLogger(__name__)
@@ -112,13 +114,23 @@ def read_frame(frame: str | bytes) -> dict[str, Any]:
 
 
 class KalshiBookState:
-    """Bid ladders per ticker, kept from one connection's snapshot and deltas."""
+    """Bid ladders per ticker, kept from one connection's snapshot and deltas.
+
+    ``yes_scale`` is the NO ladder's form when known (True: the YES scale that
+    ``use_yes_price`` asks for; False: NO-leg prices); None: found from the frames
+    (``ws_form``), with ``reference`` (the REST NO bids by ticker) to settle a snapshot
+    that reads as a valid book in both."""
 
     def __init__(
-        self, tick: Callable[[str], Decimal] = lambda _t: CENT, *, yes_scale: bool = True
+        self,
+        tick: Callable[[str], Decimal] = lambda _t: CENT,
+        *,
+        yes_scale: bool | None = True,
+        reference: Mapping[str, Mapping[Decimal, Decimal]] | None = None,
     ) -> None:
         self._tick = tick
-        self.yes_scale = yes_scale  # NO ladder on the YES scale (``use_yes_price``)
+        self.yes_scale = yes_scale
+        self._reference = reference or {}
         self._yes: dict[str, dict[Decimal, Decimal]] = {}
         self._no: dict[str, dict[Decimal, Decimal]] = {}
         self._seq: dict[int, int] = {}
@@ -156,15 +168,18 @@ class KalshiBookState:
     def _snapshot(self, raw: Any) -> list[OrderBook]:
         o = wire.obj(raw, "snapshot")
         ticker = wire.text(o, "market_ticker")
-        if self.yes_scale:
-            yes_top, no_low = _top(o.get("yes_dollars_fp")), _bottom(o.get("no_dollars_fp"))
-            if yes_top is not None and no_low is not None and yes_top >= no_low:
-                raise StreamGap(f"{ticker}: snapshot crossed, or not in the YES-price form")
-        yes, no = wire.parse_ws_snapshot(o, no_on_yes_scale=self.yes_scale)
-        if any(not 0 < lv.price < ONE for lv in yes.bids + no.bids):
+        yes = {lv.price: lv.size for lv in wire.ladder(o.get("yes_dollars_fp"), "yes_dollars_fp")}
+        sent_no = wire.ladder(o.get("no_dollars_fp"), "no_dollars_fp")
+        if self.yes_scale is None:
+            self.yes_scale = ws_form.snapshot_form(
+                ticker, yes, sent_no, self._reference.get(ticker)
+            )
+        elif self.yes_scale and ws_form.crossed(yes, ws_form.as_no_bids(sent_no, True)):
+            raise StreamGap(f"{ticker}: snapshot crossed, or not in the YES-price form")
+        no = ws_form.as_no_bids(sent_no, self.yes_scale is not False)
+        if any(not ZERO < p < ONE for p in (*yes, *no)):
             raise StreamGap(f"{ticker}: a level at 0 or 1")
-        self._yes[ticker] = {lv.price: lv.size for lv in yes.bids}
-        self._no[ticker] = {lv.price: lv.size for lv in no.bids}
+        self._yes[ticker], self._no[ticker] = yes, no
         return self._books(ticker)
 
     def _delta(self, raw: Any) -> list[OrderBook]:
@@ -178,11 +193,13 @@ class KalshiBookState:
         if ladder is None:
             raise StreamGap(f"{ticker}: delta before its snapshot")
         price = wire.fixed(o.get("price_dollars"), "price_dollars", high=ONE)
-        if side == "no" and self.yes_scale:
+        delta = _signed(o.get("delta_fp"))
+        if side == "no" and self.yes_scale is None:
+            self.yes_scale = ws_form.delta_form(ticker, self._yes[ticker], ladder, price, delta)
+        if side == "no" and self.yes_scale is not False:
             price = ONE - price  # the NO bid this YES-scale level stands for
         if price <= 0 or price >= ONE:
             raise StreamGap(f"{ticker}: delta price {price} outside (0, 1)")
-        delta = _signed(o.get("delta_fp"))
         size = ladder.get(price, ZERO) + delta
         if size < 0:
             raise StreamGap(f"{ticker}: level {price} would go negative")
@@ -201,29 +218,6 @@ class KalshiBookState:
         # The REST parser's builder: same complement rule.
         yes_book, no_book = wire._books(yes, no, ticker, self._tick(ticker), None)
         return [yes_book, no_book]
-
-
-def _prices(levels: Any) -> list[Decimal]:
-    if not isinstance(levels, list):
-        return []
-    out = []
-    for lv in levels:
-        if isinstance(lv, list) and len(lv) >= 2 and isinstance(lv[0], str):
-            try:
-                p = wire.fixed(lv[0], "level", high=ONE)
-                if wire.fixed(lv[1], "level", high=wire.MAX_COUNT) > 0:
-                    out.append(p)
-            except wire.WireError:
-                continue  # the ladder parser reports it
-    return out
-
-
-def _top(levels: Any) -> Decimal | None:
-    return max(_prices(levels), default=None)
-
-
-def _bottom(levels: Any) -> Decimal | None:
-    return min(_prices(levels), default=None)
 
 
 def _signed(value: Any) -> Decimal:
@@ -252,26 +246,56 @@ class KalshiBookStream(ReconnectingStream):
         self.url = url
         self._signer = signer
         self._tick = tick
+        self._doubts = 0  # sessions in a row that ended with the price form in doubt
+        self.no_leg_seen = False  # told once: the venue sent NO-leg prices
 
     async def _session(self, contracts: Sequence[Contract], sink: BookSink) -> str:
+        if self._doubts:  # the form was in doubt last time: do not reconnect in a loop
+            await asyncio.sleep(min(self.max_backoff_s, 0.1 * 2**self._doubts))
         tickers = sorted({c.market_id for c in contracts if c.venue is Venue.KALSHI})
         ws = await open_signed(self.url, self._signer)
         if ws is None:
             return "connect failed"
         self.connections += 1
-        state = KalshiBookState(self._tick, yes_scale=True)
         async with ws:
+            # The REST book, read just before the snapshots: what settles their form.
+            state = KalshiBookState(
+                self._tick, yes_scale=None, reference=await self._rest_no_bids(tickers)
+            )
             params: dict[str, Any] = {
                 "channels": ["orderbook_delta"],
                 "market_tickers": tickers,
                 "use_yes_price": True,
             }
             await ws.send(json.dumps({"id": SUBSCRIBE_ID, "cmd": "subscribe", "params": params}))
-            return await self.pump(
+            reason = await self.pump(
                 ws,
-                state.feed,
+                lambda frame: self._feed(state, frame),
                 sink,
                 len(tickers),
                 lambda b: b.contract.market_id,
                 alive_at=lambda: ws.pinged_at,
             )
+        if reason.endswith(ws_form.FORM_UNKNOWN):
+            if not self._doubts:
+                log.warning("kalshi ws: price form in doubt, books read over REST instead")
+            self._doubts += 1
+        else:
+            self._doubts = 0
+        return reason
+
+    def _feed(self, state: KalshiBookState, frame: str | bytes) -> list[OrderBook]:
+        books = state.feed(frame)
+        if state.yes_scale is False and not self.no_leg_seen:
+            self.no_leg_seen = True
+            log.warning("kalshi ws: NO ladder in the NO-leg form despite use_yes_price")
+        return books
+
+    async def _rest_no_bids(self, tickers: Sequence[str]) -> dict[str, dict[Decimal, Decimal]]:
+        contracts = [Contract(Venue.KALSHI, t, "no") for t in tickers]
+        try:
+            books = await self._rest.get_order_books(contracts)
+        except VenueError as exc:
+            log.warning("kalshi ws: REST books unavailable", extra={"error": str(exc)})
+            return {}
+        return {c.market_id: {lv.price: lv.size for lv in b.bids} for c, b in books.items()}
