@@ -13,12 +13,19 @@ import pytest
 from predarb.domain import ExecutionStatus, OrderStatus, TimeInForce, Venue
 from predarb.execution import placer as placer_module
 from predarb.execution.hedging import HedgePolicy
-from predarb.execution.partial import resolve_partial
+from predarb.execution.partial import leg_holdings, resolve_partial
 from predarb.execution.placer import Placer
 from predarb.store import Store
 from predarb.store.records import ExecutionRecord
 from predarb.venues.base import VenueClient
-from tests.execution.world import Fakes, fee_of, make_venues, opportunity, running_fakes
+from tests.execution.world import (
+    POLY_ADDRESS,
+    Fakes,
+    fee_of,
+    make_venues,
+    opportunity,
+    running_fakes,
+)
 
 POLICY = HedgePolicy(max_loss_per_contract=Decimal("0.01"), unwind_steps=3)
 
@@ -172,3 +179,43 @@ async def test_reply_lost_and_order_never_arrived(
     assert lost.status is OrderStatus.UNKNOWN and lost.error_code == "not_found_yet"
     assert record.status is ExecutionStatus.EXPOSED, record.note
     assert fakes.kalshi_orders() == []
+
+
+async def test_surplus_shares_are_recorded_on_a_success(
+    store: Store, venues: dict[Venue, VenueClient], fakes: Fakes
+) -> None:
+    # The NO FOK BUY of 5 at 0.55 spends 2.75: 2 @ 0.50 and 3.181818 @ 0.55.
+    fakes.books(p_asks=[("0.50", "2"), ("0.55", "20")])
+    record = await _trade(store, venues, fakes)
+    assert record.status is ExecutionStatus.SUCCESS
+    poly = next(o for o in record.orders if o.venue is Venue.POLYMARKET)
+    assert (poly.contracts, poly.filled) == (Decimal(5), Decimal("5.181818"))
+    key = fakes.cfg.p_no.key
+    assert record.note == f"surplus shares from better prices: 0.181818 of {key}"
+    assert await _fills(store, record.id) == Decimal("10.181818")  # every share stored
+    assert fakes.poly.wallet(POLY_ADDRESS).positions[fakes.cfg.poly_no_token] == Decimal("5.181818")
+
+
+async def test_a_hedge_after_a_surplus_fill_buys_only_the_missing_cover(
+    store: Store, venues: dict[Venue, VenueClient], fakes: Fakes
+) -> None:
+    """IOC legs: YES fills 3 of 5; NO fills 5 plus 0.181818 surplus shares. The hedge
+    buys the 2 YES the cover misses (not 2.181818), nothing is sold back, and the
+    surplus stays held and noted."""
+    fakes.books(k_asks=[("0.40", "3"), ("0.45", "20")], p_asks=[("0.50", "2"), ("0.55", "20")])
+    record = await _trade(store, venues, fakes, TimeInForce.IOC)
+    assert record.status is ExecutionStatus.HEDGED, record.note
+    legs = {o.venue: o for o in record.orders if o.role == "leg"}
+    assert (legs[Venue.KALSHI].filled, legs[Venue.POLYMARKET].filled) == (
+        Decimal(3),
+        Decimal("5.181818"),
+    )
+    hedge = [o for o in record.orders if o.role == "hedge"]
+    assert [(o.venue, o.contracts, o.filled) for o in hedge] == [
+        (Venue.KALSHI, Decimal(2), Decimal(2))
+    ]
+    assert not [o for o in record.orders if o.role == "unwind"]
+    assert [leg.held for leg in leg_holdings(record)] == [Decimal(5), Decimal(5)]
+    assert "0.181818 of " + fakes.cfg.p_no.key in record.note
+    assert "(kept, not covered)" in record.note
+    assert fakes.poly.wallet(POLY_ADDRESS).positions[fakes.cfg.poly_no_token] == Decimal("5.181818")

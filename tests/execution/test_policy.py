@@ -8,19 +8,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 from predarb.config import Settings
-from predarb.domain import Action, Contract, ExecutionStatus, Level, OrderBook, Venue
+from predarb.domain import Action, Contract, ExecutionStatus, Level, OrderBook, OrderStatus, Venue
 from predarb.execution.hedging import (
     GiveUp,
     Hedge,
     HedgePolicy,
     LegHolding,
     Unwind,
+    balanced,
     plan_hedge,
     plan_unwind,
 )
 from predarb.execution.limits import after_one_legged
+from predarb.execution.partial import leg_holdings, surplus, surplus_note
 from predarb.execution.placer import new_client_order_id
 from predarb.store import Store
+from predarb.store.records import ExecutionRecord, OrderRecord
 from tests.core.builders import opportunity
 
 A = Contract(Venue.KALSHI, "KX-A", "yes")
@@ -145,3 +148,69 @@ async def test_pair_blocked_after_two_and_kill_switch_after_three(store: Store) 
     # The window slides: old results no longer block the pair.
     later = NOW + timedelta(hours=7)
     assert await store.one_legged_count(later - timedelta(hours=6), "p1") == 0
+
+
+def _order(
+    leg: int, c: Contract, role: str, action: str, asked: str, filled: str, price: str = "0.5"
+) -> OrderRecord:
+    return OrderRecord(
+        *(new_client_order_id(), "ex", role, leg, c.venue, c.market_id, c.side, c.token_id),
+        *("yes" if leg == 0 else "no", action, "FOK", D(price), D(asked), OrderStatus.FILLED),
+        *("", D(filled), D(price), D(0), "", "", NOW, NOW),
+    )
+
+
+def _execution(*orders: OrderRecord) -> ExecutionRecord:
+    return ExecutionRecord(
+        *("ex", "pair", "event", "yes_no", "live", ExecutionStatus.PARTIAL, D(5)),
+        *(D(0), D(0), D(0), D(0), NOW, None, None, None, None, None, "", ""),
+        orders=orders,
+    )
+
+
+def test_surplus_shares_are_held_but_not_counted_towards_the_cover() -> None:
+    """A Polymarket BUY of 5 that met better prices holds 5.181818: the extra 0.181818
+    is recorded as surplus, the leg covers 5, and the execution is balanced."""
+    ex = _execution(
+        _order(0, A, "leg", "buy", "5", "5"),
+        _order(1, B, "leg", "buy", "5", "5.181818", "0.530702"),
+    )
+    assert [surplus(o) for o in ex.orders] == [D(0), D("0.181818")]
+    assert [leg.held for leg in leg_holdings(ex)] == [D(5), D(5)]
+    assert balanced(leg_holdings(ex))
+    assert surplus_note(ex) == (
+        f"surplus shares from better prices: 0.181818 of {B.key} (kept, not covered)"
+    )
+
+
+def test_surplus_of_several_orders_adds_up_and_sells_have_none() -> None:
+    """The leg and its hedge both got surplus shares of B; a SELL that sold more than it
+    asked (impossible on the venue) is never counted as surplus."""
+    ex = _execution(
+        _order(0, A, "leg", "buy", "5", "5"),
+        _order(1, B, "leg", "buy", "3", "3.1"),
+        _order(1, B, "hedge", "buy", "2", "2.05"),
+        _order(0, A, "unwind", "sell", "1", "0"),
+    )
+    assert surplus(ex.orders[3]) == D(0)
+    assert [leg.held for leg in leg_holdings(ex)] == [D(5), D(5)]
+    assert "0.15 of " + B.key in surplus_note(ex)
+    assert surplus_note(_execution(_order(0, A, "leg", "buy", "5", "5"))) == ""
+
+
+def test_a_hedge_from_a_surplus_fill_completes_only_the_covered_quantity() -> None:
+    """The Polymarket leg holds 5.181818 for 5 asked, the Kalshi leg 3: the hedge buys 2
+    on Kalshi (not 2.181818: the surplus is no missing leg) and nothing of B."""
+    ex = _execution(
+        _order(0, A, "leg", "buy", "5", "3", "0.40"),
+        _order(1, B, "leg", "buy", "5", "5.181818", "0.530702"),
+    )
+    legs = leg_holdings(ex)
+    assert [leg.held for leg in legs] == [D(3), D(5)]
+    books = {A: _book(A, asks=[("0.45", "20")]), B: _book(B, asks=[("0.55", "20")])}
+    plan = plan_hedge(legs, D("3.95"), books, lambda c: None, POLICY_LOOSE)
+    assert isinstance(plan, Hedge)
+    assert [(o.contract, o.action, o.contracts) for o in plan.orders] == [(A, Action.BUY, D(2))]
+    unwind = plan_unwind(legs, {B: _book(B, bids=[("0.50", "20")])}, 0)
+    assert isinstance(unwind, Unwind)  # selling back: the excess over the cover only
+    assert [(o.contract, o.contracts) for o in unwind.orders] == [(B, D(2))]

@@ -76,6 +76,17 @@ def market_amounts_error(side: str, maker_units: Decimal, taker_units: Decimal, 
     )
 
 
+def v2_position_ids(market_id: str, outcomes: list[str], neg_risk: bool) -> dict[str, str]:
+    """Protocol-V2 position ids shaped as Polymarket makes them (py-sdk
+    ``protocol.decode_v2_outcome_position_id``): the module (1 binary, 2 neg-risk) in
+    the top byte, bits 40-103 reserved (zero), the outcome index in the low byte."""
+    digest = int(hashlib.sha256(f"v2:{market_id}".encode()).hexdigest(), 16)
+    condition = ((digest >> 112) << 104) | ((digest & 0xFFFFFFFF) << 8)
+    module = (2 if neg_risk else 1) << 248
+    base = module | (condition & ((1 << 248) - 1))
+    return {o: str(base | n) for n, o in enumerate(outcomes)}
+
+
 class PolymarketExchange:
     """Markets, books, wallets, orders and trades; the seeding and settlement hooks."""
 
@@ -124,7 +135,7 @@ class PolymarketExchange:
             }
 
         ctf = ids("")
-        tokens = ids("position:") if version == "v2" else ctf
+        tokens = v2_position_ids(market_id, outcomes, neg_risk) if version == "v2" else ctf
         rate = D(fee_rate)
         raw: dict[str, Any] = {
             "id": market_id,

@@ -238,9 +238,10 @@ class FakePolymarket(PolymarketExchange):
     # ------------------------------------------------------------ Gamma
 
     def _gamma_app(self) -> web.Application:
+        # The bot lists markets through their events (keyset, offset as the fallback)
+        # and reads one market by id; ``/markets/keyset`` is not served: nothing uses it.
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/markets", self._g_markets)
-        app.router.add_get("/markets/keyset", self._g_markets_keyset)
         app.router.add_get("/markets/{id}", self._g_market)
         app.router.add_get("/events", self._g_events)
         app.router.add_get("/events/keyset", self._g_events_keyset)
@@ -263,15 +264,6 @@ class FakePolymarket(PolymarketExchange):
         items = self._filter_markets(q)
         offset, limit = int(q.get("offset", 0)), int(q.get("limit", self.page_size))
         return web.json_response(items[offset : offset + limit])
-
-    async def _g_markets_keyset(self, request: web.Request) -> web.Response:
-        q = request.query
-        items = self._filter_markets(q)
-        start, limit = _keyset_position(q.get("after_cursor")), min(int(q.get("limit", 100)), 100)
-        body: dict[str, Any] = {"markets": items[start : start + limit]}
-        if start + limit < len(items):
-            body["next_cursor"] = _keyset_cursor(start + limit)
-        return web.json_response(body)
 
     async def _g_market(self, request: web.Request) -> web.Response:
         raw = self.markets.get(request.match_info["id"])

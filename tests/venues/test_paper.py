@@ -28,7 +28,7 @@ from predarb.domain import (
     VenuePosition,
 )
 from predarb.venues.base import VenueClient
-from predarb.venues.paper import FOK_KILLED, PaperVenue
+from predarb.venues.paper import FOK_KILLED, PaperLedger, PaperVenue
 from predarb.venues.sim import SimVenue, SimWorld
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -341,3 +341,44 @@ async def test_a_restart_never_reuses_order_or_fill_ids() -> None:
     b = await second.place_order(buy("5", "0.42", coid="run-2"))
     assert a.venue_order_id != b.venue_order_id
     assert {f.fill_id for f in a.fills}.isdisjoint(f.fill_id for f in b.fills)
+
+
+def test_a_polymarket_paper_buy_spends_its_money_and_gets_surplus_shares() -> None:
+    """As on the CLOB (and the fake CLOB): a FOK BUY of 30 at 0.50 spends 15 pUSD, and
+    the cheaper levels give 2.6 shares more than asked. A FOK whose money the levels up
+    to its limit cannot absorb dies; a FAK takes what there is. Kalshi BUYs still fill
+    the count."""
+    poly = Contract(Venue.POLYMARKET, "9", "Yes", "tok")
+    fee = polymarket_schedule(Decimal("0.04"))
+    asks = levels(("0.45", 10), ("0.46", 20), ("0.50", 100))
+    ledger = PaperLedger(Venue.POLYMARKET, Decimal(100), lambda: T0)
+    result, taken = ledger.execute(buy("30", "0.50", c=poly), asks, fee)
+    assert (result.status, result.filled) == (OrderStatus.FILLED, Decimal("32.6"))
+    assert [(lv.price, lv.size) for lv in taken] == [
+        (Decimal("0.45"), Decimal(10)),
+        (Decimal("0.46"), Decimal(20)),
+        (Decimal("0.50"), Decimal("2.6")),
+    ]
+    assert result.avg_price * result.filled == Decimal(15)
+    fees = Decimal("0.099") + Decimal("0.19872") + Decimal("0.026")
+    assert result.fee == fees and ledger.balance == Decimal(100) - 15 - fees
+    (held,) = ledger.positions()
+    assert (held.contracts, held.cost) == (Decimal("32.6"), Decimal(15))
+    thin = levels(("0.45", 10))  # 4.50 of notional for 15 of money
+    killed, _ = ledger.execute(buy("30", "0.50", coid="k", c=poly), thin, fee)
+    assert (killed.status, killed.error_code) == (OrderStatus.CANCELED, FOK_KILLED)
+    fak, _ = ledger.execute(buy("30", "0.50", TimeInForce.IOC, "f", poly), thin, fee)
+    assert (fak.status, fak.filled) == (OrderStatus.PARTIAL, Decimal(10))
+    kalshi = PaperLedger(Venue.KALSHI, Decimal(100), lambda: T0)
+    counted, _ = kalshi.execute(buy("30", "0.50"), asks, kalshi_schedule())
+    assert (counted.status, counted.filled) == (OrderStatus.FILLED, Decimal(30))
+
+
+def test_a_polymarket_paper_buy_is_affordable_with_its_surplus_fees() -> None:
+    """Surplus shares pay fees too, so the money a market BUY needs allows the fee of
+    every share its money could buy (at most the rate on the money)."""
+    poly = Contract(Venue.POLYMARKET, "9", "Yes", "tok")
+    fee = polymarket_schedule(Decimal("0.04"))
+    order = buy("10", "0.90", c=poly)  # 9 pUSD: at most 0.36 of fees
+    assert PaperLedger(Venue.POLYMARKET, Decimal("9.35"), lambda: T0).affordable(order, fee)
+    assert PaperLedger(Venue.POLYMARKET, Decimal("9.36"), lambda: T0).affordable(order, fee) is None

@@ -10,9 +10,10 @@ Order of work, so that a crash or a lost reply never leads to a duplicate order:
    up (never to resend). When a venue says at preparing that it would refuse a leg
    (``OrderRejected``: e.g. amounts Polymarket cannot take), no leg is sent: the
    execution is FAILED with every order recorded as refused or not sent;
-3. all legs go out together (``asyncio.gather``) as fill-or-kill limit orders at the
-   prices the calculator saw: with the work done in 1, only the socket writes are
-   left between them;
+3. all legs go out together (``asyncio.gather``) as fill-or-kill orders at the prices
+   the calculator saw (on Kalshi a limit order for the count; on Polymarket a market
+   order that spends count × price, so better prices buy surplus shares): with the
+   work done in 1, only the socket writes are left between them;
 4. a leg whose reply was lost is looked up, never resent;
 5. every answer and its fills are recorded, and the execution classified:
    SUCCESS (every leg filled), FAILED (none), PARTIAL (some: exposure, which

@@ -7,6 +7,8 @@ nothing but the ``VenueClient`` interface of the source.
 
 ``PaperLedger`` and ``check_order`` are the bookkeeping shared with ``SimVenue``: order
 validation, FOK/IOC semantics, per-fill fees, cash and positions, idempotent client ids.
+A Polymarket BUY is a market order there as on the CLOB: it spends count × limit, and
+levels below the limit give surplus shares.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from predarb.arbitrage import precision
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 FOK_KILLED = "fill_or_kill_insufficient_resting_volume"
 HALF = Decimal("0.5")
+SHARE_UNIT = Decimal("0.000001")  # Polymarket amounts: 6-dp base units
 
 
 def check_order(order: OrderRequest, market: Market | None) -> tuple[str, str] | None:
@@ -100,6 +103,23 @@ def take_levels(
         if size > 0:
             taken.append(Level(level.price, size))
             left -= size
+    return taken
+
+
+def spend_levels(levels: Sequence[Level], limit: Decimal, budget: Decimal) -> list[Level]:
+    """The levels a Polymarket market BUY consumes, best first, never past its limit:
+    it spends ``budget`` (count × limit) in full, each level giving the shares the money
+    left buys at its price (6-dp base units), so levels cheaper than the limit give
+    surplus shares, as on the CLOB (ctf-exchange ``_updateTakingWithSurplus``)."""
+    taken: list[Level] = []
+    left = budget
+    for level in levels:
+        if left <= 0 or level.price > limit:
+            break
+        size = min(level.size, (left / level.price).quantize(SHARE_UNIT, rounding=ROUND_DOWN))
+        if size > 0:
+            taken.append(Level(level.price, size))
+            left -= size * level.price
     return taken
 
 
@@ -206,6 +226,10 @@ class PaperLedger:
                 taker_fee(fee, order.contracts, min(order.price, HALF)),
                 taker_fee(fee, order.contracts, order.price),
             )
+            if self._market_buy(order) and fee is not None:
+                # Surplus shares pay fees too: per dollar spent at p the fee is
+                # rate × (p(1 − p))^e / p, never above the rate itself.
+                worst_fee = max(worst_fee, fee.rate * order.price * order.contracts)
             need = order.price * order.contracts + worst_fee
             if need > self.balance:
                 return "insufficient_balance", f"needs {need}, balance is {self.balance}"
@@ -223,9 +247,16 @@ class PaperLedger:
         Returns the result and the levels it took, which the caller removes from its book.
         The caller has already checked the order with ``check_order`` and ``affordable``.
         """
-        taken = take_levels(levels, order.action, order.price, order.contracts)
+        if self._market_buy(order):
+            budget = order.contracts * order.price
+            taken = spend_levels(levels, order.price, budget)
+            reach = sum((lv.price * lv.size for lv in levels if lv.price <= order.price), ZERO)
+            short = reach < budget
+        else:
+            taken = take_levels(levels, order.action, order.price, order.contracts)
+            short = sum((lv.size for lv in taken), ZERO) < order.contracts
         filled = sum((lv.size for lv in taken), ZERO)
-        if order.tif is TimeInForce.FOK and filled < order.contracts:
+        if order.tif is TimeInForce.FOK and short:
             msg = f"only {filled} of {order.contracts} available at {order.price}"
             return self.finish(order, OrderStatus.CANCELED, FOK_KILLED, msg), []
         if filled == 0:
@@ -251,7 +282,7 @@ class PaperLedger:
         self._book_position(order, filled, notional, fees)
         result = OrderResult(
             order.client_order_id,
-            OrderStatus.FILLED if filled == order.contracts else OrderStatus.PARTIAL,
+            OrderStatus.FILLED if filled >= order.contracts else OrderStatus.PARTIAL,
             venue_order_id=venue_order_id,
             filled=filled,
             avg_price=notional / filled,
@@ -262,6 +293,10 @@ class PaperLedger:
         self._fills.extend(fills)
         self._save([result], [order.contract])
         return result, taken
+
+    def _market_buy(self, order: OrderRequest) -> bool:
+        """A Polymarket FOK/FAK BUY: a market order that spends its money in full."""
+        return self.venue is Venue.POLYMARKET and order.action is Action.BUY
 
     def _book_position(
         self, order: OrderRequest, filled: Decimal, notional: Decimal, fees: Decimal

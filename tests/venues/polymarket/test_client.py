@@ -334,3 +334,63 @@ async def test_version_read_at_start_and_again_on_a_mismatch(env: Env) -> None:
     assert (result.status, result.filled) == (OrderStatus.FILLED, D(10))
     assert env.fake.requests.count(("GET", "/version")) == 2
     assert env.fake.requests.count(("POST", "/order")) == 2
+
+
+def _v2_order(fake: FakePolymarket, market_id: str, coid: str) -> OrderRequest:
+    v2 = fake.add_market(market_id, version="v2", fee_rate="0")
+    fake.set_book(v2.tokens["Yes"], asks=[("0.40", "50")])
+    contract = Contract(Venue.POLYMARKET, market_id, "Yes", v2.tokens["Yes"])
+    return OrderRequest(coid, contract, Action.BUY, D("0.40"), D(10), TimeInForce.FOK)
+
+
+async def test_a_v2_market_known_only_from_the_clob_is_signed_for_exchange_v3(
+    fake: FakePolymarket, env: Env
+) -> None:
+    """Before any Gamma discovery (start-up recovery after a failed rematch) the token's
+    info comes from /clob-markets, which has no protocol field: the position id itself
+    says V2, so the order is signed for ExchangeV3 at once, never refused as a version
+    mismatch."""
+    order = _v2_order(fake, "901", "v3-clob")
+    result = await env.venue.place_order(order)
+    assert (result.status, result.filled, result.error_code) == (OrderStatus.FILLED, D(10), "")
+    assert ("GET", f"/clob-markets/{fake.token_market[order.contract.token_id]}") in fake.requests
+    assert not any(p.startswith(("/markets/9", "/events")) for _, p in fake.requests)  # no Gamma
+    assert fake.requests.count(("POST", "/order")) == 1 and fake.signer_failures == 0
+
+
+async def test_a_v2_market_known_only_from_its_book_is_signed_for_exchange_v3(
+    fake: FakePolymarket, env: Env
+) -> None:
+    order = _v2_order(fake, "902", "v3-book")
+    books = await env.venue.get_order_books([order.contract])
+    assert books[order.contract].asks[0].price == D("0.40")
+    result = await env.venue.place_order(order)
+    assert (result.status, result.filled, result.error_code) == (OrderStatus.FILLED, D(10), "")
+    assert fake.requests.count(("POST", "/order")) == 1 and fake.signer_failures == 0
+
+
+async def test_balances_are_refreshed_and_read_on_each_tokens_ledger(
+    fake: FakePolymarket, env: Env
+) -> None:
+    """A V2 position's balance lives in CONDITIONAL-V2 (the fake answers 0 for it under
+    CONDITIONAL), a CTF token's in CONDITIONAL; both with and without Gamma discovery."""
+    order = _v2_order(fake, "903", "v3-bal")
+    position = order.contract.token_id
+    assert (await env.venue.place_order(order)).filled == D(10)
+    fresh = PolymarketVenue(fake.clob_url, fake.gamma_url, private_key=KEY, api_creds=env.creds)
+    try:
+        await fresh.refresh_balances([position, env.yes])
+        (pos,) = await fresh.get_positions()  # a venue that never saw Gamma
+        assert (pos.contract.token_id, pos.contracts) == (position, D(10))
+    finally:
+        await fresh.close()
+    await env.venue.get_market("903")
+    await env.venue.refresh_balances([position])
+    ledgers = [(q.get("token_id"), q["asset_type"]) for q in fake.balance_updates]
+    assert ledgers == [
+        (None, "COLLATERAL"),
+        (position, "CONDITIONAL-V2"),
+        (env.yes, "CONDITIONAL"),
+        (None, "COLLATERAL"),
+        (position, "CONDITIONAL-V2"),
+    ]

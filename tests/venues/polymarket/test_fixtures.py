@@ -236,3 +236,21 @@ def test_small_bodies() -> None:
     assert wire.price(point["p"]) == D("0.265")
     tags = load("gamma_tags__list_2026-03.json")
     assert [t["slug"] for t in tags][:2] == ["health-and-human-services", "sweeden"]
+
+
+def test_recorded_ctf_token_ids_read_as_protocol_v1() -> None:
+    """Every recorded token id (CTF markets, before protocol V2) reads as v1 from the id
+    alone, and V2-shaped position ids (module byte, bits 40-103 clear) as v2."""
+    markets = [
+        *wire.gamma_events(load("gamma_events__list_active_2026-01.json")),
+        *wire.gamma_events(load("gamma_events__by_slug_abridged_2026-03.json")),
+        wire.gamma_market(load("gamma_market__btc_updown_5m_active_2026-03.json")),
+        wire.gamma_market(load("gamma_market__resolved_binary_2026-03.json")),
+    ]
+    tokens = [c.token_id for m in markets for c in m.contracts]
+    assert len(tokens) > 20
+    assert {wire.protocol_of(t) for t in tokens} == {"v1"}
+    position = (1 << 248) | (0xABCDEF << 104) | (0x1234 << 8) | 1
+    assert wire.protocol_of(str(position)) == "v2"
+    assert wire.protocol_of(str(position | (1 << 40))) == "v1"  # a reserved bit set
+    assert wire.protocol_of("") == wire.protocol_of("0x12") == "v1"

@@ -106,3 +106,24 @@ async def test_official_batch_accepted(env: Env) -> None:
     replies = await asyncio.to_thread(client.post_orders, batch)
     assert [(r["success"], r["status"]) for r in replies] == [(True, "matched")] * 2
     assert env.fake.batches == [2] and env.fake.signer_failures == 0
+
+
+async def test_official_v3_orders_with_a_position_id_accepted(
+    fake: FakePolymarket, env: Env
+) -> None:
+    """A protocol-V2 market: the official client given ``position_id`` signs for
+    ExchangeV3 (domain "3"); the fake recovers the signer under that domain and fills
+    the limit and the market order alike."""
+    v2 = fake.add_market("904", version="v2", fee_rate="0")
+    position = v2.tokens["Yes"]
+    fake.set_book(position, asks=[("0.40", "50")])
+    client = official(env, KEY)
+    limit = OrderArgs(position_id=position, price=0.40, size=10.0, side="BUY")
+    reply = await asyncio.to_thread(client.create_and_post_order, limit, None, OrderType.FOK)
+    assert reply["success"] is True and reply["status"] == "matched"
+    market = MarketOrderArgs(position_id=position, amount=2.0, side="BUY", price=0.40)
+    second = await asyncio.to_thread(client.create_and_post_market_order, market)
+    assert second["success"] is True and second["status"] == "matched"
+    assert (second["makingAmount"], second["takingAmount"]) == ("2000000", "5000000")
+    assert fake.signer_failures == 0
+    assert fake.wallet(client.get_address()).positions[position] == 15

@@ -370,7 +370,7 @@ class PolymarketVenue(VenueClient):
                 neg_risk if isinstance(neg_risk, bool) else bool(known and known.neg_risk),
                 book.min_order_size,
                 known.fee if known else None,
-                known.protocol if known else "v1",
+                known.protocol if known else wire.protocol_of(contract.token_id),
             )
         return book
 
@@ -819,9 +819,17 @@ class PolymarketVenue(VenueClient):
         for token in token_ids:
             await self._clob.get(
                 "/balance-allowance/update",
-                {**base, "asset_type": "CONDITIONAL", "token_id": token},
+                {**base, "asset_type": self._ledger(token), "token_id": token},
                 auth=True,
             )
+
+    def _ledger(self, token_id: str) -> str:
+        """The ``asset_type`` a token's balance is kept under: protocol-V2 positions
+        (ExchangeV3) in ``CONDITIONAL-V2``, CTF tokens in ``CONDITIONAL``. The protocol
+        is the Gamma market's when known, else read from the id."""
+        known = self._tokens.get(token_id)
+        protocol = known.protocol if known is not None else wire.protocol_of(token_id)
+        return "CONDITIONAL-V2" if protocol == "v2" else "CONDITIONAL"
 
     async def get_positions(self) -> list[VenuePosition]:
         """Every token we ever traded whose conditional balance is not zero; cost is the
@@ -834,11 +842,7 @@ class PolymarketVenue(VenueClient):
         ]
         out = []
         for token in dict.fromkeys(t.token_id for t in trades):
-            known = self._tokens.get(token)
-            asset = (
-                "CONDITIONAL-V2" if known is not None and known.protocol == "v2" else "CONDITIONAL"
-            )
-            held = await self._balance({"asset_type": asset, "token_id": token})
+            held = await self._balance({"asset_type": self._ledger(token), "token_id": token})
             if held <= 0:
                 continue
             buys = [t for t in trades if t.token_id == token and t.side == "BUY"]

@@ -161,6 +161,21 @@ def epoch(value: Any, name: str, *, per_second: int = 1) -> datetime:
 
 
 PROTOCOL_VERSIONS = ("v1", "v2")
+_UINT256_MAX = (1 << 256) - 1
+_V2_RESERVED_BITS = ((1 << 64) - 1) << 40
+
+
+def protocol_of(token_id: str) -> str:
+    """The protocol an outcome id trades on, read from the id itself, for ids known
+    without their Gamma market (the CLOB's ``/clob-markets`` and books say nothing of
+    it). Polymarket's own SDK decides the same way (py-sdk ``protocol.is_v2_position_id``,
+    which routes orders to ExchangeV3 and balances to ``CONDITIONAL-V2``): a protocol-V2
+    position id leaves bits 40-103 clear, while a CTF token id is a keccak hash (64
+    given bits all zero: odds of 2^-64)."""
+    if not token_id.isdigit():
+        return "v1"
+    value = int(token_id)
+    return "v2" if value <= _UINT256_MAX and not value & _V2_RESERVED_BITS else "v1"
 
 
 def json_list(value: Any, name: str) -> list[Any]:
@@ -426,7 +441,8 @@ class TokenInfo:
 
 
 def clob_market_info(raw: Any, condition_id: str) -> list[TokenInfo]:
-    """``GET /clob-markets/{cid}``: ``{t:[{t,o}], mts, mos, nr, fd:{r,e,to}}``."""
+    """``GET /clob-markets/{cid}``: ``{t:[{t,o}], mts, mos, nr, fd:{r,e,to}}``. It has
+    no protocol field, so each token's protocol comes from its id (``protocol_of``)."""
     if not isinstance(raw, Mapping) or not isinstance(raw.get("t"), list):
         raise WireError("clob market: no tokens")
     fd = raw.get("fd")
@@ -446,6 +462,7 @@ def clob_market_info(raw: Any, condition_id: str) -> list[TokenInfo]:
                 neg_risk=flag(raw.get("nr")),
                 min_order_size=size(raw.get("mos", 1), "mos"),
                 fee=fee,
+                protocol=protocol_of(text(tok["t"])),
             )
         )
     return out
