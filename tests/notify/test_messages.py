@@ -111,9 +111,10 @@ def test_status_text_shows_reason_limits_and_health() -> None:
 
 
 def test_replies_and_help() -> None:
-    text = m.help_text()
+    text = m.help_text(m.CONTROL_COMMANDS)
     for name, _ in m.COMMANDS:
-        assert f"/{name}" in text
+        assert f"/{name}:" in text
+    assert "/unwind:" not in m.help_text({"set"}) and "/set:" in m.help_text({"set"})
     assert "already" in m.stop_reply(False) and "turned <b>OFF</b>" in m.stop_reply(True)
     assert (
         m.start_reply("count <50> reached", False)

@@ -25,7 +25,7 @@ from predarb.execution.placer import Placer
 from predarb.notify import messages
 from predarb.notify.base import AlertKind
 from predarb.notify.telegram import TelegramNotifier
-from predarb.notify.telegram_control import Operations
+from predarb.notify.telegram_control import Confirmations, Operations
 from predarb.risk import RiskLimits, RiskManager
 from predarb.runtime_settings import RuntimeSettings, SettingRefused, apply_to
 from predarb.store import Store
@@ -282,13 +282,19 @@ async def test_every_control_command_from_a_stranger_does_nothing(
 ) -> None:
     await execution(store, "s-1", "Lakers @ Celtics")
     await store.block_pair("pair-x", NOW + timedelta(hours=3), "blocked")
+    # Something muted and blacklisted already, so that an /unmute or a /blacklist
+    # remove that got through would show.
+    await runtime.blacklist_add("kxnbagame")
+    await runtime.mute("settled", True)
     for text in (
         "/settings",
         "/limits",
         "/set EXECUTOR_MAX_BET 9",
         "/blacklist add nba",
+        "/blacklist remove kxnbagame",
         "/unblock pair-x",
-        "/mute settled",
+        "/mute info",
+        "/unmute settled",
         "/unwind s-1",
         "/chart",
         "/quality",
@@ -296,14 +302,16 @@ async def test_every_control_command_from_a_stranger_does_nothing(
     ):
         fake.command(text, STRANGER)
     reply = await ask(fake, "/help", n_before=0)
-    assert reply.text == messages.help_text()
+    assert reply.text == messages.help_text(messages.CONTROL_COMMANDS)
     assert len(fake.sent) == 1 and not fake.photos and not fake.sent_to(STRANGER)
-    assert runtime.current.executor_max_bet == D("2.0") and runtime.blacklist == frozenset()
-    assert not runtime.muted and await store.pair_blocks(NOW) == {
-        "pair-x": NOW + timedelta(hours=3)
-    }
+    assert runtime.current.executor_max_bet == D("2.0")
+    assert runtime.blacklist == frozenset({"kxnbagame"})
+    assert runtime.muted == {AlertKind.SETTLED}
+    assert await store.pair_blocks(NOW) == {"pair-x": NOW + timedelta(hours=3)}
     again = RuntimeSettings(store, settings(), lambda: NOW)
-    assert (await again.load()).executor_max_bet == D("2.0")
+    loaded = await again.load()
+    assert loaded.executor_max_bet == D("2.0") and loaded.blacklist == frozenset({"kxnbagame"})
+    assert again.is_muted(AlertKind.SETTLED) and not again.is_muted(AlertKind.INFO)
 
 
 async def test_every_new_command_is_in_the_menu_and_help(
@@ -314,7 +322,52 @@ async def test_every_new_command_is_in_the_menu_and_help(
     for name in ("quality", "daily", "chart", "settings", "limits", "set", "blacklist"):
         assert name in menu
     for name in ("unblock", "mute", "unmute", "unwind"):
-        assert name in menu and f"/{name}:" in messages.help_text()
+        assert name in menu and f"/{name}:" in messages.help_text(messages.CONTROL_COMMANDS)
+    assert (await ask(fake, "/help")).text == messages.help_text(messages.CONTROL_COMMANDS)
+
+
+async def test_an_operation_not_handed_over_is_not_in_the_menu(
+    fake: FakeBotApi, control: Control, store: Store, runtime: RuntimeSettings
+) -> None:
+    """Without an unwind (or unblock) operation, /unwind (/unblock) would only answer
+    its usage: the menu and /help leave it out."""
+    notifier = TelegramNotifier(
+        TOKEN,
+        CHAT,
+        fake.base_url,
+        control,
+        store,
+        clock=lambda: NOW,
+        min_interval_s=0.01,
+        poll_timeout_s=1.0,
+        stop_timeout_s=2.0,
+        operations=Operations(runtime),
+    )
+    await notifier.start()
+    try:
+        await fake.wait_for_calls("setMyCommands", 1)
+        menu = [c["command"] for c in fake.calls_of("setMyCommands")[0].json("commands")]
+        assert "set" in menu and "mute" in menu and "chart" in menu
+        assert "unwind" not in menu and "unblock" not in menu
+        help_reply = await ask(fake, "/help")
+        assert "/set:" in help_reply.text and "/unwind:" not in help_reply.text
+    finally:
+        await notifier.stop()
+
+
+def test_unwind_confirmations_expire_and_are_forgotten() -> None:
+    now = [0.0]
+    confirmations = Confirmations(ttl_s=300.0, monotonic=lambda: now[0])
+    first = confirmations.add("ex-1")
+    spent = confirmations.add("ex-2")
+    assert confirmations.take(spent) == "ex-2" and confirmations.take(spent) is None
+    now[0] = 301.0
+    assert confirmations.take(first) is None  # shown too long ago
+    old = [confirmations.add(f"old-{n}") for n in range(3)]
+    now[0] = 700.0
+    fresh = confirmations.add("ex-3")  # the three never tapped are dropped meanwhile
+    assert len(confirmations) == 1
+    assert confirmations.take(old[0]) is None and confirmations.take(fresh) == "ex-3"
 
 
 async def test_the_daily_summary_is_followed_by_the_chart(

@@ -87,9 +87,12 @@ async def test_trades_pnl_positions_balance_help(
     help_reply = await ask(fake, "/help")
     assert help_reply.text == messages.help_text()
     commands = fake.calls_of("setMyCommands")
-    assert [c["command"] for c in commands[0].json("commands")] == [
-        name for name, _ in messages.COMMANDS
-    ]
+    menu = [c["command"] for c in commands[0].json("commands")]
+    assert menu == [name for name, _ in messages.menu()]
+    # No operations were handed over: the control commands are neither listed nor told.
+    assert "status" in menu and "quality" in menu
+    for name in messages.CONTROL_COMMANDS:
+        assert name not in menu and f"/{name}:" not in help_reply.text
 
 
 async def test_stranger_is_ignored_and_gets_no_answer(

@@ -7,7 +7,7 @@ of emoji still stays under the 4096 limit once split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -47,6 +47,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("mute", "/mute KIND: stop an alert kind (never partial fills)"),
     ("unmute", "/unmute KIND"),
     ("unwind", "/unwind EXECUTION: sell an open position back (asks first)"),
+)
+# Answered only when the composition root hands the bot the operations behind them
+# (``notify.telegram_control``): a bot without them neither lists nor explains them.
+CONTROL_COMMANDS = frozenset(
+    {"chart", "settings", "limits", "set", "blacklist", "unblock", "mute", "unmute", "unwind"}
 )
 
 
@@ -322,9 +327,15 @@ def daily_summary(day: str, s: StatusReport, p: PnlReport) -> Alert:
 # -- command replies --------------------------------------------------------------
 
 
-def help_text() -> str:
+def menu(wired: Collection[str] = ()) -> tuple[tuple[str, str], ...]:
+    """The commands a bot answers, in menu order: every report, and of the control
+    commands those in ``wired``."""
+    return tuple((n, d) for n, d in COMMANDS if n not in CONTROL_COMMANDS or n in wired)
+
+
+def help_text(wired: Collection[str] = ()) -> str:
     lines = ["<b>predarb</b> commands"]
-    lines.extend(f"/{name}: {escape(text)}" for name, text in COMMANDS)
+    lines.extend(f"/{name}: {escape(text)}" for name, text in menu(wired))
     return "\n".join(lines)
 
 

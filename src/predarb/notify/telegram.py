@@ -99,6 +99,8 @@ class TelegramNotifier(Notifier):
             if operations is not None
             else None
         )
+        if self.control_commands is not None:
+            self.commands.wired = self.control_commands.wired()
         self.ready = asyncio.Event()  # set once getMe succeeded: sending may begin
         self.polling = asyncio.Event()  # set once commands are being received
         self.sender = OutboxSender(
@@ -211,7 +213,8 @@ class TelegramNotifier(Notifier):
         )
         self.polling.set()
         try:
-            await app.bot.set_my_commands([BotCommand(n, d) for n, d in messages.COMMANDS])
+            menu = messages.menu(self.commands.wired)
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in menu])
         except TelegramError as exc:
             log.warning("telegram: setMyCommands failed (%s)", type(exc).__name__)
 

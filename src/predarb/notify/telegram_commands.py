@@ -99,6 +99,7 @@ class Commands:
         self.started_at = time.time()  # wall-clock, as Telegram dates its messages
         self._done: set[int] = set()  # update ids the fast path already acted on
         self.bot_username = ""
+        self.wired: frozenset[str] = frozenset()  # the control commands that act (/help)
 
     def begin(self) -> None:
         """From now on, commands sent earlier are stale."""
@@ -318,4 +319,4 @@ class Commands:
         self._reply("balance", messages.balance_text(await self.control.status()))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self._reply("help", messages.help_text())
+        self._reply("help", messages.help_text(self.wired))

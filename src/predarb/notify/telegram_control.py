@@ -43,6 +43,37 @@ Balances = Callable[[], Awaitable[dict[Venue, Decimal]]]
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
+class Confirmations:
+    """``/unwind`` prompts waiting for a tap: each acts once, and only within ``ttl_s``
+    of being shown. Expired ones are forgotten whenever a new one is made, so prompts
+    never tapped do not pile up over a long run."""
+
+    def __init__(
+        self, ttl_s: float = CONFIRM_S, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.monotonic = monotonic
+        self._pending: dict[str, tuple[str, float]] = {}  # token -> (execution, shown at)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, execution_id: str) -> str:
+        now = self.monotonic()
+        for token in [t for t, (_, at) in self._pending.items() if now - at > self.ttl_s]:
+            del self._pending[token]
+        token = secrets.token_hex(6)
+        self._pending[token] = (execution_id, now)
+        return token
+
+    def take(self, token: str) -> str | None:
+        """The execution ``token`` confirms, once; None when spent, unknown or expired."""
+        pending = self._pending.pop(token, None)
+        if pending is None or self.monotonic() - pending[1] > self.ttl_s:
+            return None
+        return pending[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Operations:
     """What the phone may change, handed over by the composition root."""
@@ -71,10 +102,16 @@ class ControlCommands:
         self.unwind_execution = ops.unwind
         self.unblock_pair = ops.unblock
         self.balances = balances
-        self._confirm: dict[str, tuple[str, float]] = {}  # token -> (execution, shown at)
+        self.confirmations = Confirmations()
 
-    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
-        table: dict[str, Handler] = {
+    def wired(self) -> frozenset[str]:
+        """The commands that act here (``/unwind`` and ``/unblock`` only when their
+        operation was handed over): the menu and /help list these."""
+        missing = {"unwind": self.unwind_execution, "unblock": self.unblock_pair}
+        return frozenset(self._table()) - {name for name, op in missing.items() if op is None}
+
+    def _table(self) -> dict[str, Handler]:
+        return {
             "settings": self.settings,
             "limits": self.limits,
             "set": self.set,
@@ -85,8 +122,10 @@ class ControlCommands:
             "unwind": self.unwind,
             "chart": self.chart,
         }
+
+    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         out: list[BaseHandler[Any, Any, Any]] = [
-            CommandHandler(name, handler) for name, handler in table.items()
+            CommandHandler(name, handler) for name, handler in self._table().items()
         ]
         out.append(CallbackQueryHandler(self.unwind_button, pattern=r"^unwind:(yes|no):"))
         return out
@@ -185,8 +224,7 @@ class ControlCommands:
         if why or ex is None:
             self.reply("unwind", f"{escape(args[0])} cannot be unwound: {escape(why)}.", None)
             return
-        token = secrets.token_hex(6)
-        self._confirm[token] = (ex.id, time.monotonic())
+        token = self.confirmations.add(ex.id)
         markup = InlineKeyboardMarkup(
             [
                 [
@@ -208,11 +246,10 @@ class ControlCommands:
         if query is None or not query.data or self.unwind_execution is None:
             return
         _, answer, token = query.data.split(":", 2)
-        pending = self._confirm.pop(token, None)
-        if pending is None or time.monotonic() - pending[1] > CONFIRM_S:
+        execution_id = self.confirmations.take(token)
+        if execution_id is None:
             await query.answer("This confirmation has expired: send /unwind again.")
             return
-        execution_id = pending[0]
         if answer != "yes":
             await query.answer("Cancelled")
             await self._edit(query, f"Unwind of {escape(execution_id)} cancelled: nothing sent.")
