@@ -202,18 +202,30 @@ DaysOption = Annotated[int, typer.Option("--days", help="days back", min=1, max=
 
 
 @app.command()
-def quality(days: DaysOption = 7) -> None:
+def quality(
+    days: DaysOption = 7,
+    execution: Annotated[
+        str | None, typer.Option("--execution", help="one execution's quality, by its id")
+    ] = None,
+) -> None:
     """Execution quality: slippage, fill rate, leg latency and skew, unhedged windows,
-    hedge and unwind costs, expected against realized profit."""
+    hedge and unwind costs, expected against realized profit (of one execution with
+    --execution)."""
     from predarb import reports_quality
     from predarb.notify import report_texts
 
     settings = settings_or_exit()
 
-    async def show(store: Store) -> str:
+    async def show(store: Store) -> str | None:
+        if execution is not None:
+            one = await reports_quality.of_execution(store, execution)
+            return report_texts.execution_quality_text(one) if one is not None else None
         return report_texts.quality_text(await reports_quality.quality(store, now(), days))
 
-    print(plain(run_async(lambda: with_store(settings, show, readonly=True))))
+    text = run_async(lambda: with_store(settings, show, readonly=True))
+    if text is None:
+        fail(f"--execution: no execution {execution} (ids: predarb trades)")
+    print(plain(text))
 
 
 @app.command()

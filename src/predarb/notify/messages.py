@@ -36,7 +36,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("balance", "balance per venue"),
     ("pairs", "pairs waiting for review (Approve / Reject / Show rules)"),
     ("help", "this list"),
-    ("quality", "execution quality: slippage, fill rate, leg latency; /quality DAYS"),
+    ("quality", "execution quality: slippage, fill rate, leg latency; /quality DAYS|EXECUTION"),
     ("daily", "P&L of each of the last days; /daily DAYS"),
     ("chart", "a picture of cumulative realized P&L and the balances"),
     ("settings", "limits set at run time, blacklist, muted alerts, blocked pairs"),
