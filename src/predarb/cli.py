@@ -366,6 +366,40 @@ def unmute(kind: str) -> None:
 
 
 @app.command()
+def unwind(
+    execution: Annotated[str, typer.Argument(help="the execution's id (predarb trades)")],
+    yes: Annotated[bool, typer.Option("--yes", help="sell back without asking first")] = False,
+) -> None:
+    """Sell an open position back at the bids (as /unwind), while no bot runs on the
+    database; asks first unless --yes."""
+    from predarb.runner import unwind_offline
+    from predarb.store.lock import DatabaseInUse
+
+    settings = settings_or_exit()
+
+    def confirm(question: str) -> bool:
+        print(question, flush=True)
+        return yes or typer.confirm("Sell back now?", default=False)
+
+    async def main() -> tuple[bool, str] | None:
+        try:
+            return await unwind_offline(settings, execution, confirm=confirm)
+        except DatabaseInUse:
+            return None
+
+    outcome = run_async(main)
+    if outcome is None:
+        fail(
+            "the bot is running on this database: send /unwind from Telegram (it asks"
+            " before it sells), or stop the bot first"
+        )
+    done, text = outcome
+    print(text)
+    if not done:
+        raise typer.Exit(1)
+
+
+@app.command()
 def chart(target: Annotated[Path, typer.Argument(help="the PNG file to write")]) -> None:
     """The /chart picture (cumulative realized P&L, balances) as a PNG file."""
     from predarb import reports, reports_periods
