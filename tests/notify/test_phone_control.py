@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from predarb import app
 from predarb.config import Settings
 from predarb.control import Control
 from predarb.domain import ExecutionStatus, Venue
@@ -22,6 +23,7 @@ from predarb.execution import placer as placer_module
 from predarb.execution.hedging import HedgePolicy
 from predarb.execution.manual_unwind import unwind_execution
 from predarb.execution.placer import Placer
+from predarb.modes import Mode
 from predarb.notify import messages
 from predarb.notify.base import AlertKind
 from predarb.notify.telegram import TelegramNotifier
@@ -33,8 +35,10 @@ from predarb.venues.base import VenueClient
 from tests.execution.world import Fakes, make_venues, opportunity, running_fakes
 from tests.fakes.telegram_server import TOKEN, FakeBotApi, Sent
 from tests.notify.conftest import CHAT, STRANGER
+from tests.notify.review_world import listing_venues
 from tests.notify.seed import NOW, execution
 from tests.notify.test_telegram_commands import ask
+from tests.processes import run_predarb
 
 D = Decimal
 POLICY = HedgePolicy(unwind_steps=3)
@@ -400,3 +404,50 @@ async def test_stored_values_apply_in_any_order_and_misfits_are_left_out(store: 
     with pytest.raises(SettingRefused):
         await refused.set_limit("EXECUTOR_MAX_BET", "7")  # below MIN_BET 8
     assert refused.current.executor_max_bet == D(9)
+
+
+async def test_a_limit_set_before_a_start_reaches_the_engine_and_so_does_a_later_set(
+    fake: FakeBotApi, tmp_path: Path
+) -> None:
+    """Through the composition root, as ``predarb run`` builds it: ``predarb set`` while
+    no bot runs, then ``app.build`` on the database applies the value to the engine's
+    risk limits from the start; a ``/set`` to the running bot changes them at once."""
+    db = tmp_path / "root.sqlite3"
+    done = run_predarb(
+        ["set", "EXECUTOR_MAX_BET", "7.5"], {"PREDARB_DB_PATH": str(db)}, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    configured = Settings(
+        _env_file=None,
+        predarb_db_path=db,
+        telegram_bot_token=TOKEN,
+        telegram_chat_id=CHAT,
+        telegram_base_url=fake.base_url,
+    )
+    assert configured.executor_max_bet == D(2)
+    store = await Store.open(db)
+    try:
+        built = await app.build(
+            store,
+            configured,
+            Mode.PAPER,
+            dict(listing_venues()),
+            None,
+            say=None,
+            echo_alerts=False,
+            rematch_interval_s=900.0,
+        )
+        engine = built.engine
+        assert built.settings.executor_max_bet == D("7.5")
+        assert engine.settings.executor_max_bet == D("7.5")
+        assert engine.risk.limits.max_bet == D("7.5") == engine.control.limits.max_bet
+        await engine.notifier.start()
+        try:
+            reply = await ask(fake, "/set EXECUTOR_MAX_BET 9")
+            assert reply.text == "EXECUTOR_MAX_BET is now <b>9</b> (set)."
+            assert engine.risk.limits.max_bet == 9 == engine.limits.max_bet
+            assert engine.control.limits.max_bet == 9 and engine.settings.executor_max_bet == 9
+        finally:
+            await engine.notifier.stop()
+    finally:
+        await store.close()
