@@ -403,13 +403,16 @@ def unwind(
 def chart(target: Annotated[Path, typer.Argument(help="the PNG file to write")]) -> None:
     """The /chart picture (cumulative realized P&L, balances) as a PNG file."""
     from predarb import reports, reports_periods
-    from predarb.notify.chart import render
+    from predarb.notify.chart import balance_series, render
 
     settings = settings_or_exit()
 
     async def draw(store: Store) -> bytes:
         points = await reports_periods.cumulative(store)
-        return await render(points, (await reports.status(store, now())).balances, now())
+        at = now()
+        current, _ = await reports.read_balances(store)
+        history = balance_series(await store.balance_history(), current, at)
+        return await render(points, history, at)
 
     png = run_async(lambda: with_store(settings, draw, readonly=True))
     try:

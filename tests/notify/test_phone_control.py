@@ -19,13 +19,15 @@ from predarb import app
 from predarb.config import Settings
 from predarb.control import Control
 from predarb.domain import ExecutionStatus, Venue
+from predarb.engine import Engine
 from predarb.execution import placer as placer_module
 from predarb.execution.hedging import HedgePolicy
 from predarb.execution.manual_unwind import unwind_execution
 from predarb.execution.placer import Placer
 from predarb.modes import Mode
-from predarb.notify import messages
-from predarb.notify.base import AlertKind
+from predarb.notify import chart, messages
+from predarb.notify.base import AlertKind, FanOut
+from predarb.notify.chart import balance_series
 from predarb.notify.telegram import TelegramNotifier
 from predarb.notify.telegram_control import Confirmations, Operations
 from predarb.risk import RiskLimits, RiskManager
@@ -33,6 +35,7 @@ from predarb.runtime_settings import RuntimeSettings, SettingRefused, apply_to
 from predarb.store import Store
 from predarb.venues.base import VenueClient
 from tests.execution.world import Fakes, make_venues, opportunity, running_fakes
+from tests.fakes.scripted_venue import ScriptedVenue
 from tests.fakes.telegram_server import TOKEN, FakeBotApi, Sent
 from tests.notify.conftest import CHAT, STRANGER
 from tests.notify.review_world import listing_venues
@@ -451,3 +454,38 @@ async def test_a_limit_set_before_a_start_reaches_the_engine_and_so_does_a_later
             await engine.notifier.stop()
     finally:
         await store.close()
+
+
+async def test_the_chart_draws_each_venues_balance_from_the_kept_history(store: Store) -> None:
+    """The engine's balance job keeps a venue's balance at most every 5 minutes; the
+    chart's lower panel is that history per venue, carried on to now."""
+    kalshi, poly = ScriptedVenue(Venue.KALSHI), ScriptedVenue(Venue.POLYMARKET)
+    at = [NOW - timedelta(minutes=30)]
+    engine = Engine(
+        settings(),
+        store,
+        {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly},
+        FanOut([]),
+        mode="paper",
+        clock=lambda: at[0],
+    )
+    for minutes, k, p in (
+        (0, "100", "50"),
+        (2, "90", "50"),  # within 5 minutes of the last kept: not kept
+        (6, "80", "55"),
+    ):
+        at[0] = NOW - timedelta(minutes=30) + timedelta(minutes=minutes)
+        kalshi.balance, poly.balance = D(k), D(p)
+        await engine.refresh_balances()
+    history = await store.balance_history()
+    start = NOW - timedelta(minutes=30)
+    assert history == {
+        Venue.KALSHI: [(start, D(100)), (start + timedelta(minutes=6), D(80))],
+        Venue.POLYMARKET: [(start, D(50)), (start + timedelta(minutes=6), D(55))],
+    }
+    series = balance_series(history, engine.balances, NOW)
+    fig = chart.figure([], series, NOW)
+    lower = fig.axes[1]
+    drawn = {line.get_label(): list(line.get_ydata()) for line in lower.get_lines()}
+    assert drawn == {"kalshi": [100.0, 80.0, 80.0], "polymarket": [50.0, 55.0, 55.0]}
+    assert png_size(chart.pnl_png([], series, NOW)) == (800, 500)

@@ -28,7 +28,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Cont
 from predarb import reports_periods
 from predarb.domain import Venue
 from predarb.notify import control_texts
-from predarb.notify.chart import render
+from predarb.notify.chart import balance_series, render
 from predarb.runtime_settings import RuntimeSettings, SettingRefused
 from predarb.store import Store
 
@@ -274,7 +274,9 @@ class ControlCommands:
         """The picture, to the chat (``/chart``, and after each daily summary)."""
         points = await reports_periods.cumulative(self.store)
         balances: dict[Venue, Decimal] = await self.balances() if self.balances else {}
-        png = await render(points, balances, self.clock())
+        now = self.clock()
+        history = balance_series(await self.store.balance_history(), balances, now)
+        png = await render(points, history, now)
         total = points[-1].cumulative if points else 0
         caption = f"Cumulative realized P&amp;L: ${total:,.2f} ({len(points)} settled)"
         try:
