@@ -47,6 +47,14 @@ async def test_quality_pnl_by_and_daily_print_the_reports(tmp_path: Path) -> Non
     out = run_predarb(["quality", "--execution", "nothing"], env, cwd=tmp_path)
     assert out.returncode == 2 and "no execution nothing" in out.stderr
 
+    # A paper database's figures say so.
+    out = run_predarb(["pnl"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("P&L (paper)\n")
+    out = run_predarb(["trades"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Last 2 executions (paper)\n") and "id c-1" in out.stdout
+
     out = run_predarb(["pnl", "--by", "kind"], env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == plain(report_texts.breakdown_text(kinds)).strip()
