@@ -19,6 +19,7 @@ from bench import (
     bench_memory,
     bench_pnl,
     bench_quality,
+    bench_replay,
     bench_tick_to_trade,
     bench_unhedged,
     bench_web,
@@ -42,6 +43,7 @@ GOALS = {
     "/pnl p50 (ms)": Goal("< 50 ms", lambda v: v < 50),
     "/quality p50 (ms)": Goal("< 100 ms", lambda v: v < 100),
     "/api/status p50 (ms)": Goal("< 50 ms", lambda v: v < 50),
+    "replay 10 min at 100x (s)": Goal("< 10 s", lambda v: v < 10),
 }
 
 
@@ -109,6 +111,11 @@ def main() -> None:
     _section("memory", lambda: bench_memory.main(minutes), figures)
     unhedged = ["--samples", "20" if quick else "100"]
     _section("unhedged window", lambda: bench_unhedged.main(unhedged), figures)
+    _section(
+        "replay of a 10-minute recording at 100x (baseline: unpaced)",
+        lambda: asyncio.run(bench_replay.main()),
+        figures,
+    )
     print(f"\n== summary ({time.perf_counter() - started:.0f} s in all)\n")
     print(summary(figures))
 

@@ -204,8 +204,17 @@ def _paper_ledgers(settings: Settings, venues: dict[Venue, VenueClient], engine:
         client.use_books(engine.book_cache)
     if engine.mode != Mode.PAPER.value:
         return  # the demo's accounts start afresh each run
+    keep_paper_ledgers(settings, venues)
+
+
+def keep_paper_ledgers(settings: Settings, venues: Mapping[Venue, VenueClient]) -> None:
+    """The paper venues' ledger is the file beside the database (``predarb run`` and
+    ``predarb unwind`` on a paper database)."""
     from predarb.venues.paper_journal import PaperJournal, journal_path
 
+    paper = [v for v in venues.values() if isinstance(v, PaperVenue)]
+    if not paper:
+        return
     path = journal_path(settings.predarb_db_path)
     try:
         journal = PaperJournal(path)

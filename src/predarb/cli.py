@@ -202,18 +202,30 @@ DaysOption = Annotated[int, typer.Option("--days", help="days back", min=1, max=
 
 
 @app.command()
-def quality(days: DaysOption = 7) -> None:
+def quality(
+    days: DaysOption = 7,
+    execution: Annotated[
+        str | None, typer.Option("--execution", help="one execution's quality, by its id")
+    ] = None,
+) -> None:
     """Execution quality: slippage, fill rate, leg latency and skew, unhedged windows,
-    hedge and unwind costs, expected against realized profit."""
+    hedge and unwind costs, expected against realized profit (of one execution with
+    --execution)."""
     from predarb import reports_quality
     from predarb.notify import report_texts
 
     settings = settings_or_exit()
 
-    async def show(store: Store) -> str:
+    async def show(store: Store) -> str | None:
+        if execution is not None:
+            one = await reports_quality.of_execution(store, execution)
+            return report_texts.execution_quality_text(one) if one is not None else None
         return report_texts.quality_text(await reports_quality.quality(store, now(), days))
 
-    print(plain(run_async(lambda: with_store(settings, show, readonly=True))))
+    text = run_async(lambda: with_store(settings, show, readonly=True))
+    if text is None:
+        fail(f"--execution: no execution {execution} (ids: predarb trades)")
+    print(plain(text))
 
 
 @app.command()
@@ -354,16 +366,53 @@ def unmute(kind: str) -> None:
 
 
 @app.command()
+def unwind(
+    execution: Annotated[str, typer.Argument(help="the execution's id (predarb trades)")],
+    yes: Annotated[bool, typer.Option("--yes", help="sell back without asking first")] = False,
+) -> None:
+    """Sell an open position back at the bids (as /unwind), while no bot runs on the
+    database; asks first unless --yes."""
+    from predarb.runner import unwind_offline
+    from predarb.store.lock import DatabaseInUse
+
+    settings = settings_or_exit()
+
+    def confirm(question: str) -> bool:
+        print(question, flush=True)
+        return yes or typer.confirm("Sell back now?", default=False)
+
+    async def main() -> tuple[bool, str] | None:
+        try:
+            return await unwind_offline(settings, execution, confirm=confirm)
+        except DatabaseInUse:
+            return None
+
+    outcome = run_async(main)
+    if outcome is None:
+        fail(
+            "the bot is running on this database: send /unwind from Telegram (it asks"
+            " before it sells), or stop the bot first"
+        )
+    done, text = outcome
+    print(text)
+    if not done:
+        raise typer.Exit(1)
+
+
+@app.command()
 def chart(target: Annotated[Path, typer.Argument(help="the PNG file to write")]) -> None:
     """The /chart picture (cumulative realized P&L, balances) as a PNG file."""
     from predarb import reports, reports_periods
-    from predarb.notify.chart import render
+    from predarb.notify.chart import balance_series, render
 
     settings = settings_or_exit()
 
     async def draw(store: Store) -> bytes:
         points = await reports_periods.cumulative(store)
-        return await render(points, (await reports.status(store, now())).balances, now())
+        at = now()
+        current, _ = await reports.read_balances(store)
+        history = balance_series(await store.balance_history(), current, at)
+        return await render(points, history, at)
 
     png = run_async(lambda: with_store(settings, draw, readonly=True))
     try:

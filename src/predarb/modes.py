@@ -1,5 +1,6 @@
 """Which venues each mode trades on: demo (simulated markets, simulated fills), paper
-(live public data, simulated fills, no keys) and live (real orders, keys required)."""
+(live market data, simulated fills, no keys needed; a Kalshi key, when configured, only
+opens Kalshi's book stream) and live (real orders, keys required)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,10 @@ def build_demo_venues(
     }
 
 
+def kalshi_key_configured(settings: Settings) -> bool:
+    return bool(settings.kalshi_api_key_id) and settings.kalshi_private_key_path is not None
+
+
 def live_problems(settings: Settings) -> list[str]:
     """What ``--live`` lacks, one line per variable (empty when it may start)."""
     problems = []
@@ -110,13 +115,13 @@ def live_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def kalshi_with_key(settings: Settings) -> VenueClient:
+def kalshi_with_key(settings: Settings, **kwargs: Any) -> VenueClient:
     """The Kalshi adapter signing with the configured key, or a ``ConfigError`` naming
     ``KALSHI_PRIVATE_KEY_PATH`` (a public, encrypted, EC or unreadable key)."""
     from predarb.venues.kalshi import KalshiVenue
 
     try:
-        return KalshiVenue.from_settings(settings)
+        return KalshiVenue.from_settings(settings, **kwargs)
     except (VenueError, ValueError, OSError) as exc:
         reason = exc.message if isinstance(exc, VenueError) else str(exc)
         raise ConfigError("KALSHI_PRIVATE_KEY_PATH", f"cannot load the key: {reason}") from None
@@ -165,9 +170,16 @@ def build_market_venues(settings: Settings, mode: Mode) -> dict[Venue, VenueClie
             Venue.POLYMARKET_US: polymarket_us_with_key,
         }
         return {v: keyed[v](settings) for v in settings.venues}
-    # Paper: public market data only, so no key is ever loaded.
+    # Paper: market data only; orders are simulated (PaperVenue). Kalshi's book stream
+    # needs a key (its orderbook_delta channel is private), so with one configured paper
+    # reads Kalshi's books from it as live does (no account stream, nothing sent);
+    # without one it polls them over REST. No other key is ever loaded.
     public: dict[Venue, Callable[[], VenueClient]] = {
-        Venue.KALSHI: lambda: KalshiVenue(settings.kalshi_base_url),
+        Venue.KALSHI: lambda: (
+            kalshi_with_key(settings, user_stream=False)
+            if kalshi_key_configured(settings)
+            else KalshiVenue(settings.kalshi_base_url)
+        ),
         Venue.POLYMARKET: lambda: PolymarketVenue(settings.poly_clob_url, settings.poly_gamma_url),
         Venue.POLYMARKET_US: lambda: PolymarketUSVenue(
             settings.poly_us_gateway_url,

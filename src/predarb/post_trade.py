@@ -29,13 +29,16 @@ from predarb.venues.base import VenueClient, VenueError
 
 log = logging.getLogger(__name__)
 
+# The balance over time (/chart) keeps one read per venue this often at most.
+BALANCE_HISTORY_EVERY_S = 300.0
 ONE_LEGGED = (ExecutionStatus.HEDGED, ExecutionStatus.UNWOUND, ExecutionStatus.EXPOSED)
 
 
 class Balances:
     """Each venue's balance read into the trading state (and the status page's
-    bot_state); a read that started before an execution spent on the venue is
-    dropped (``TradingState.balance_epoch``). Also the scheduled balance job."""
+    bot_state, and the balance history the chart draws); a read that started before an
+    execution spent on the venue is dropped (``TradingState.balance_epoch``). Also the
+    scheduled balance job."""
 
     def __init__(
         self,
@@ -67,6 +70,7 @@ class Balances:
             if shards:
                 self.state.set_shard_balances(venue, shards)
             await self.store.set_state(reports.BALANCE_PREFIX + venue.value, str(balance), now)
+            await self.store.note_balance(venue, balance, now, BALANCE_HISTORY_EVERY_S)
             if shards:
                 text = reports.shard_balances_text(shards)
                 await self.store.set_state(reports.SHARD_BALANCE_PREFIX + venue.value, text, now)

@@ -102,6 +102,7 @@ class PnlReport:
     week: PnlWindow
     all_time: PnlWindow
     per_venue: tuple[VenueTotals, ...]
+    mode: str = ""  # the database's: paper and demo figures say so
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +240,7 @@ async def pnl(store: Store, now: datetime) -> PnlReport:
         ),
         all_time=await pnl_window(store, "all time", None, now, expected_open=expected_open),
         per_venue=await per_venue(store),
+        mode=await store.get_state(MODE),
     )
 
 
@@ -259,6 +261,7 @@ async def day_report(store: Store, day: date, now: datetime) -> PnlReport:
             store, "all time", None, now, until=end, expected_open=expected_open
         ),
         per_venue=await per_venue(store),
+        mode=await store.get_state(MODE),
     )
 
 

@@ -4,7 +4,9 @@ Per execution and over a window: slippage of each entry fill against the price t
 calculator saw (the order's limit; positive is worse), fill rate, each leg's latency
 (sent to answered), the skew between the legs' answers, the unhedged window of a
 one-legged fill, the cost of the hedges and unwinds that followed, and expected against
-realized profit. ``/quality`` in Telegram and ``predarb quality`` both call ``quality``.
+realized profit. ``/quality`` in Telegram and ``predarb quality`` both call ``quality``
+(and ``of_execution`` for one execution); the dashboard measures its page of executions
+with ``measure``, so the three never disagree.
 
 The window's figures come from one SQL read of the executions and their orders (times
 turned into epoch milliseconds by SQLite itself), so a thousand executions take
@@ -29,7 +31,7 @@ BUY = "buy"
 
 
 @dataclass(frozen=True, slots=True)
-class _Order:
+class OrderFigures:
     """The part of an order quality needs; times in epoch milliseconds."""
 
     role: str
@@ -72,19 +74,20 @@ class ExecutionQuality:
     unwind_cost: Decimal  # lost selling filled legs back, with the sales' fees
     expected: Decimal
     realized: Decimal | None  # once settled
+    event: str = ""
 
     @property
     def fill_rate(self) -> Decimal | None:
         return None if self.asked <= 0 else self.filled / self.asked
 
 
-def _ms(ts: datetime | None) -> int | None:
+def ms_of(ts: datetime | None) -> int | None:
     return None if ts is None else int(ts.timestamp() * 1000)
 
 
-def _of_record(ex: ExecutionRecord) -> list[_Order]:
+def _of_record(ex: ExecutionRecord) -> list[OrderFigures]:
     return [
-        _Order(
+        OrderFigures(
             o.role,
             o.leg_index,
             o.venue.value,
@@ -94,21 +97,24 @@ def _of_record(ex: ExecutionRecord) -> list[_Order]:
             o.filled,
             o.avg_price,
             to_micros(o.fee),
-            _ms(o.sent_at),
-            _ms(o.answered_at),
+            ms_of(o.sent_at),
+            ms_of(o.answered_at),
         )
         for o in ex.orders
     ]
 
 
-def _measure(
+def measure(
     execution_id: str,
     status: ExecutionStatus,
-    orders: Sequence[_Order],
+    orders: Sequence[OrderFigures],
     unhedged_ms: int | None,
     expected: Decimal,
     realized: Decimal | None,
+    event: str = "",
 ) -> ExecutionQuality:
+    """One execution's quality from its orders: slippage and fill rate of the entry legs
+    only (what a hedge or an unwind paid is their cost, apart)."""
     # One pass over the entry legs, then one over the orders that followed them: this
     # runs for every execution of the window (a thousand for one /quality).
     priced: dict[int, Decimal] = {}
@@ -153,14 +159,28 @@ def _measure(
         unwind_cost=unwind_cost,
         expected=expected,
         realized=realized,
+        event=event,
     )
 
 
 def execution_quality(ex: ExecutionRecord) -> ExecutionQuality:
     """The quality of one execution, from its record (no I/O: alerts use it)."""
-    return _measure(
-        ex.id, ex.status, _of_record(ex), ex.unhedged_ms, ex.expected_profit, ex.realized_pnl
+    return measure(
+        ex.id,
+        ex.status,
+        _of_record(ex),
+        ex.unhedged_ms,
+        ex.expected_profit,
+        ex.realized_pnl,
+        ex.event,
     )
+
+
+async def of_execution(store: Store, execution_id: str) -> ExecutionQuality | None:
+    """``/quality EXECUTION`` and ``predarb quality --execution``: None when there is
+    no such execution."""
+    ex = await store.execution(execution_id)
+    return execution_quality(ex) if ex is not None else None
 
 
 def latency_line(ex: ExecutionRecord) -> str:
@@ -245,11 +265,11 @@ async def executions_quality(
     out: list[ExecutionQuality] = []
     current: str | None = None
     head: tuple[ExecutionStatus, int | None, Decimal, Decimal | None] | None = None
-    orders: list[_Order] = []
+    orders: list[OrderFigures] = []
 
     def flush() -> None:
         if current is not None and head is not None:
-            out.append(_measure(current, head[0], orders, *head[1:]))
+            out.append(measure(current, head[0], orders, *head[1:]))
 
     for r in await store.query(_QUERY, (iso(since), iso(until))):
         if r[0] != current:
@@ -261,7 +281,7 @@ async def executions_quality(
             continue  # an execution without orders (nothing was written ahead)
         filled = ZERO if r[11] == "0" else Decimal(r[11])
         orders.append(
-            _Order(
+            OrderFigures(
                 r[5],
                 r[6],
                 r[7],

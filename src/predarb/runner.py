@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from predarb import reports
-from predarb.app import build, make_matcher
+from predarb.app import build, keep_paper_ledgers, make_matcher
 from predarb.config import Settings
 from predarb.domain import Market, Opportunity, Pair, Venue
 from predarb.engine import Engine
-from predarb.errors import ConfigError, PredarbError, StartupFailure
+from predarb.errors import ConfigError, PredarbError, StartupFailure, UsageProblem
 from predarb.modes import Mode, build_demo_venues, build_market_venues, demo_settings
 from predarb.notify.messages import money
 from predarb.risk import RiskLimits, max_bet_warning
@@ -234,6 +234,55 @@ async def run_bot(settings: Settings, *, live: bool, stop: StopRequest | None = 
     )
     await store.close()
     log.warning("predarb stopped cleanly")
+
+
+async def unwind_offline(
+    settings: Settings, execution_id: str, *, confirm: Callable[[str], bool]
+) -> tuple[bool, str]:
+    """``predarb unwind``: sell an execution's holdings back, as ``/unwind`` does, while
+    no bot runs on the database (opening it for writing takes its lock, else
+    ``DatabaseInUse``). ``confirm`` is asked with what would be sold before anything is
+    sent. Returns (everything sold back, one line); ``UsageProblem`` when there is
+    nothing it may sell (no such execution, settled, holding nothing). The venues are
+    the database's mode's (a paper database sells from its paper ledger); the limits
+    changed at run time apply (``EXECUTOR_UNWIND_STEPS``). The next start of the bot
+    reads the balances."""
+    from predarb.control import utcnow
+    from predarb.execution.hedging import HedgePolicy
+    from predarb.execution.manual_unwind import holding_text, refusal, unwind_execution
+    from predarb.execution.placer import Placer
+    from predarb.runtime_settings import RuntimeSettings
+    from predarb.store.state import MODE_KEY
+
+    store = await Store.open(settings.predarb_db_path)
+    try:
+        ex = await store.execution(execution_id)
+        why = refusal(ex)
+        if ex is None or why:
+            raise UsageProblem(f"{execution_id} cannot be unwound: {why}")
+        mode = await store.get_state(MODE_KEY, ex.mode)
+        if mode == Mode.DEMO.value:
+            raise UsageProblem(f"{execution_id} cannot be unwound: a demo's venues end with it")
+        settings = await RuntimeSettings(store, settings, utcnow).load()
+        steps = settings.executor_unwind_steps
+        question = (
+            f"Unwind {ex.id} ({ex.event}, {mode})? Sells back {holding_text(ex)} at the bids"
+            f" now, in up to {steps} price steps."
+        )
+        if not confirm(question):
+            return False, "Cancelled: nothing sent."
+        venues = build_market_venues(settings, Mode(mode))
+        try:
+            keep_paper_ledgers(settings, venues)
+            for client in venues.values():
+                await client.connect()
+            placer = Placer(store, venues, mode=mode, clock=utcnow)
+            result = await unwind_execution(placer, ex.id, HedgePolicy.from_settings(settings))
+        finally:
+            await _close_all(venues)
+        return result.done, f"{ex.id}: {result.text}"
+    finally:
+        await store.close()
 
 
 KEY_VARIABLE = {

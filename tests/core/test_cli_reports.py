@@ -27,6 +27,7 @@ async def test_quality_pnl_by_and_daily_print_the_reports(tmp_path: Path) -> Non
         await timed_execution(store, "c-1", "Lakers @ Celtics", at=at, settle=True)
         await timed_execution(store, "c-2", "Knicks @ Nets", at=at, one_leg="unwound")
         q = await reports_quality.quality(store, datetime.now(UTC), 3)
+        one = await reports_quality.of_execution(store, "c-2")
         kinds = await reports_periods.breakdown(store, "kind")
     finally:
         await store.close()
@@ -36,6 +37,23 @@ async def test_quality_pnl_by_and_daily_print_the_reports(tmp_path: Path) -> Non
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == plain(report_texts.quality_text(q)).strip()
     assert "Execution quality, last 3 days: 2 executions" in out.stdout
+
+    # One execution: the same text as /quality c-2.
+    out = run_predarb(["quality", "--execution", "c-2"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert one is not None
+    assert out.stdout.strip() == plain(report_texts.execution_quality_text(one)).strip()
+    assert "slippage vs priced: $0.05" in out.stdout and "unwinds cost $0.17" in out.stdout
+    out = run_predarb(["quality", "--execution", "nothing"], env, cwd=tmp_path)
+    assert out.returncode == 2 and "no execution nothing" in out.stderr
+
+    # A paper database's figures say so.
+    out = run_predarb(["pnl"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("P&L (paper)\n")
+    out = run_predarb(["trades"], env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Last 2 executions (paper)\n") and "id c-1" in out.stdout
 
     out = run_predarb(["pnl", "--by", "kind"], env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr

@@ -71,6 +71,7 @@ async def timed_execution(
     latencies_ms: Sequence[int] = (120, 340),
     fill_prices: Sequence[str] = ("0.41", "0.55"),
     one_leg: str = "",  # "", "unwound" or "hedged": the second leg did not fill
+    hedge_fill: str = "0.57",  # the hedge's limit is 0.57
     settle: bool = False,
     pair_id: str | None = None,
     kind: str = "",
@@ -104,7 +105,7 @@ async def timed_execution(
         buy = OrderRequest(f"{ex_id}-h", reqs[1].contract, Action.BUY, D("0.57"), D(5))
         await store.add_order(ex_id, buy, "hedge", 1, "LAL", done)
         await store.mark_sent([buy.client_order_id], done)
-        await _answer(store, ex_id, buy, done, D(5), D("0.57"), D("0.01"))
+        await _answer(store, ex_id, buy, done, D(5), D(hedge_fill), D("0.01"))
         status = ExecutionStatus.HEDGED
     await store.set_status(ex_id, status, done, unhedged_ms=900 if one_leg else None)
     if settle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -111,9 +112,10 @@ def test_status_text_shows_reason_limits_and_health() -> None:
 
 
 def test_replies_and_help() -> None:
-    text = m.help_text()
+    text = m.help_text(m.CONTROL_COMMANDS)
     for name, _ in m.COMMANDS:
-        assert f"/{name}" in text
+        assert f"/{name}:" in text
+    assert "/unwind:" not in m.help_text({"set"}) and "/set:" in m.help_text({"set"})
     assert "already" in m.stop_reply(False) and "turned <b>OFF</b>" in m.stop_reply(True)
     assert (
         m.start_reply("count <50> reached", False)
@@ -183,3 +185,29 @@ def test_daily_summary_and_positions() -> None:
     text = m.positions_text([execution_record()], [holding])
     assert "KX&lt;1&gt; yes 5 for $2.00 + fees $0.07" in text
     assert m.positions_text([execution_record()], []) == "<b>Positions</b>: none open"
+
+
+def test_paper_and_demo_say_so_wherever_a_trader_reads_live_says_nothing() -> None:
+    orders = (order_record(), order_record(Venue.POLYMARKET, filled="0"))
+    paper = execution_record()
+    live = replace(paper, mode="live")
+    assert m.executed(paper).html.startswith("<b>EXECUTED</b> (paper) Lakers")
+    assert m.executed(live).html.startswith("<b>EXECUTED</b> Lakers")
+    one_leg = replace(paper, status=ExecutionStatus.UNWOUND, orders=orders)
+    assert m.one_legged(one_leg).html.startswith("<b>PARTIAL FILL</b> (paper) Lakers")
+    assert m.partial(replace(one_leg, mode="demo"), "unwind", D(2)).html.startswith(
+        "<b>PARTIAL FILL</b> (demo) Lakers"
+    )
+    assert m.one_legged(replace(one_leg, mode="live")).html.startswith("<b>PARTIAL FILL</b> Lakers")
+
+    assert m.trades_text([paper]).startswith("<b>Last 1 executions</b> (paper)\n")
+    assert m.trades_text([live]).startswith("<b>Last 1 executions</b>\n")
+    assert "actual open, id <code>e1</code>" in m.trades_text([live])
+
+    w = PnlWindow("today", 3, 2, D("1.5"), D("9"), D("0.14"), D("0.2"), 2, 0)
+    assert m.pnl_text(PnlReport(w, w, w, (), mode="paper")).startswith("<b>P&amp;L</b> (paper)\n")
+    assert m.pnl_text(PnlReport(w, w, w, (), mode="live")).startswith("<b>P&amp;L</b>\n")
+    for mode, mark in (("demo", " (demo)"), ("live", "")):
+        status = StatusReport(mode=mode, trading_enabled=True, kill_reason="")
+        summary = m.daily_summary("2026-11-22", status, PnlReport(w, w, w, ()))
+        assert summary.html.startswith(f"<b>Daily summary</b> 2026-11-22{mark}: trading ON")

@@ -16,26 +16,33 @@ from pathlib import Path
 
 import pytest
 
+from predarb import app
 from predarb.config import Settings
 from predarb.control import Control
 from predarb.domain import ExecutionStatus, Venue
+from predarb.engine import Engine
 from predarb.execution import placer as placer_module
 from predarb.execution.hedging import HedgePolicy
 from predarb.execution.manual_unwind import unwind_execution
 from predarb.execution.placer import Placer
-from predarb.notify import messages
-from predarb.notify.base import AlertKind
+from predarb.modes import Mode
+from predarb.notify import chart, messages
+from predarb.notify.base import AlertKind, FanOut
+from predarb.notify.chart import balance_series
 from predarb.notify.telegram import TelegramNotifier
-from predarb.notify.telegram_control import Operations
+from predarb.notify.telegram_control import Confirmations, Operations
 from predarb.risk import RiskLimits, RiskManager
 from predarb.runtime_settings import RuntimeSettings, SettingRefused, apply_to
 from predarb.store import Store
 from predarb.venues.base import VenueClient
 from tests.execution.world import Fakes, make_venues, opportunity, running_fakes
+from tests.fakes.scripted_venue import ScriptedVenue
 from tests.fakes.telegram_server import TOKEN, FakeBotApi, Sent
 from tests.notify.conftest import CHAT, STRANGER
+from tests.notify.review_world import listing_venues
 from tests.notify.seed import NOW, execution
 from tests.notify.test_telegram_commands import ask
+from tests.processes import run_predarb
 
 D = Decimal
 POLICY = HedgePolicy(unwind_steps=3)
@@ -322,13 +329,19 @@ async def test_every_control_command_from_a_stranger_does_nothing(
 ) -> None:
     await execution(store, "s-1", "Lakers @ Celtics")
     await store.block_pair("pair-x", NOW + timedelta(hours=3), "blocked")
+    # Something muted and blacklisted already, so that an /unmute or a /blacklist
+    # remove that got through would show.
+    await runtime.blacklist_add("kxnbagame")
+    await runtime.mute("settled", True)
     for text in (
         "/settings",
         "/limits",
         "/set EXECUTOR_MAX_BET 9",
         "/blacklist add nba",
+        "/blacklist remove kxnbagame",
         "/unblock pair-x",
-        "/mute settled",
+        "/mute info",
+        "/unmute settled",
         "/unwind s-1",
         "/chart",
         "/quality",
@@ -336,14 +349,16 @@ async def test_every_control_command_from_a_stranger_does_nothing(
     ):
         fake.command(text, STRANGER)
     reply = await ask(fake, "/help", n_before=0)
-    assert reply.text == messages.help_text()
+    assert reply.text == messages.help_text(messages.CONTROL_COMMANDS)
     assert len(fake.sent) == 1 and not fake.photos and not fake.sent_to(STRANGER)
-    assert runtime.current.executor_max_bet == D("2.0") and runtime.blacklist == frozenset()
-    assert not runtime.muted and await store.pair_blocks(NOW) == {
-        "pair-x": NOW + timedelta(hours=3)
-    }
+    assert runtime.current.executor_max_bet == D("2.0")
+    assert runtime.blacklist == frozenset({"kxnbagame"})
+    assert runtime.muted == {AlertKind.SETTLED}
+    assert await store.pair_blocks(NOW) == {"pair-x": NOW + timedelta(hours=3)}
     again = RuntimeSettings(store, settings(), lambda: NOW)
-    assert (await again.load()).executor_max_bet == D("2.0")
+    loaded = await again.load()
+    assert loaded.executor_max_bet == D("2.0") and loaded.blacklist == frozenset({"kxnbagame"})
+    assert again.is_muted(AlertKind.SETTLED) and not again.is_muted(AlertKind.INFO)
 
 
 async def test_every_new_command_is_in_the_menu_and_help(
@@ -354,7 +369,52 @@ async def test_every_new_command_is_in_the_menu_and_help(
     for name in ("quality", "daily", "chart", "settings", "limits", "set", "blacklist"):
         assert name in menu
     for name in ("unblock", "mute", "unmute", "unwind"):
-        assert name in menu and f"/{name}:" in messages.help_text()
+        assert name in menu and f"/{name}:" in messages.help_text(messages.CONTROL_COMMANDS)
+    assert (await ask(fake, "/help")).text == messages.help_text(messages.CONTROL_COMMANDS)
+
+
+async def test_an_operation_not_handed_over_is_not_in_the_menu(
+    fake: FakeBotApi, control: Control, store: Store, runtime: RuntimeSettings
+) -> None:
+    """Without an unwind (or unblock) operation, /unwind (/unblock) would only answer
+    its usage: the menu and /help leave it out."""
+    notifier = TelegramNotifier(
+        TOKEN,
+        CHAT,
+        fake.base_url,
+        control,
+        store,
+        clock=lambda: NOW,
+        min_interval_s=0.01,
+        poll_timeout_s=1.0,
+        stop_timeout_s=2.0,
+        operations=Operations(runtime),
+    )
+    await notifier.start()
+    try:
+        await fake.wait_for_calls("setMyCommands", 1)
+        menu = [c["command"] for c in fake.calls_of("setMyCommands")[0].json("commands")]
+        assert "set" in menu and "mute" in menu and "chart" in menu
+        assert "unwind" not in menu and "unblock" not in menu
+        help_reply = await ask(fake, "/help")
+        assert "/set:" in help_reply.text and "/unwind:" not in help_reply.text
+    finally:
+        await notifier.stop()
+
+
+def test_unwind_confirmations_expire_and_are_forgotten() -> None:
+    now = [0.0]
+    confirmations = Confirmations(ttl_s=300.0, monotonic=lambda: now[0])
+    first = confirmations.add("ex-1")
+    spent = confirmations.add("ex-2")
+    assert confirmations.take(spent) == "ex-2" and confirmations.take(spent) is None
+    now[0] = 301.0
+    assert confirmations.take(first) is None  # shown too long ago
+    old = [confirmations.add(f"old-{n}") for n in range(3)]
+    now[0] = 700.0
+    fresh = confirmations.add("ex-3")  # the three never tapped are dropped meanwhile
+    assert len(confirmations) == 1
+    assert confirmations.take(old[0]) is None and confirmations.take(fresh) == "ex-3"
 
 
 async def test_the_daily_summary_is_followed_by_the_chart(
@@ -416,3 +476,85 @@ async def test_an_unwind_under_way_holds_no_command(
     assert record is not None and record.status is ExecutionStatus.UNWOUND
     fake.release("editMessageText")
     await fake.wait_for_calls("editMessageText", 1)
+
+
+async def test_a_limit_set_before_a_start_reaches_the_engine_and_so_does_a_later_set(
+    fake: FakeBotApi, tmp_path: Path
+) -> None:
+    """Through the composition root, as ``predarb run`` builds it: ``predarb set`` while
+    no bot runs, then ``app.build`` on the database applies the value to the engine's
+    risk limits from the start; a ``/set`` to the running bot changes them at once."""
+    db = tmp_path / "root.sqlite3"
+    done = run_predarb(
+        ["set", "EXECUTOR_MAX_BET", "7.5"], {"PREDARB_DB_PATH": str(db)}, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    configured = Settings(
+        _env_file=None,
+        predarb_db_path=db,
+        telegram_bot_token=TOKEN,
+        telegram_chat_id=CHAT,
+        telegram_base_url=fake.base_url,
+    )
+    assert configured.executor_max_bet == D(2)
+    store = await Store.open(db)
+    try:
+        built = await app.build(
+            store,
+            configured,
+            Mode.PAPER,
+            dict(listing_venues()),
+            None,
+            say=None,
+            echo_alerts=False,
+            rematch_interval_s=900.0,
+        )
+        engine = built.engine
+        assert built.settings.executor_max_bet == D("7.5")
+        assert engine.settings.executor_max_bet == D("7.5")
+        assert engine.risk.limits.max_bet == D("7.5") == engine.control.limits.max_bet
+        await engine.notifier.start()
+        try:
+            reply = await ask(fake, "/set EXECUTOR_MAX_BET 9")
+            assert reply.text == "EXECUTOR_MAX_BET is now <b>9</b> (set)."
+            assert engine.risk.limits.max_bet == 9 == engine.limits.max_bet
+            assert engine.control.limits.max_bet == 9 and engine.settings.executor_max_bet == 9
+        finally:
+            await engine.notifier.stop()
+    finally:
+        await store.close()
+
+
+async def test_the_chart_draws_each_venues_balance_from_the_kept_history(store: Store) -> None:
+    """The engine's balance job keeps a venue's balance at most every 5 minutes; the
+    chart's lower panel is that history per venue, carried on to now."""
+    kalshi, poly = ScriptedVenue(Venue.KALSHI), ScriptedVenue(Venue.POLYMARKET)
+    at = [NOW - timedelta(minutes=30)]
+    engine = Engine(
+        settings(),
+        store,
+        {Venue.KALSHI: kalshi, Venue.POLYMARKET: poly},
+        FanOut([]),
+        mode="paper",
+        clock=lambda: at[0],
+    )
+    for minutes, k, p in (
+        (0, "100", "50"),
+        (2, "90", "50"),  # within 5 minutes of the last kept: not kept
+        (6, "80", "55"),
+    ):
+        at[0] = NOW - timedelta(minutes=30) + timedelta(minutes=minutes)
+        kalshi.balance, poly.balance = D(k), D(p)
+        await engine.refresh_balances()
+    history = await store.balance_history()
+    start = NOW - timedelta(minutes=30)
+    assert history == {
+        Venue.KALSHI: [(start, D(100)), (start + timedelta(minutes=6), D(80))],
+        Venue.POLYMARKET: [(start, D(50)), (start + timedelta(minutes=6), D(55))],
+    }
+    series = balance_series(history, engine.balances, NOW)
+    fig = chart.figure([], series, NOW)
+    lower = fig.axes[1]
+    drawn = {line.get_label(): list(line.get_ydata()) for line in lower.get_lines()}
+    assert drawn == {"kalshi": [100.0, 80.0, 80.0], "polymarket": [50.0, 55.0, 55.0]}
+    assert png_size(chart.pnl_png([], series, NOW)) == (800, 500)

@@ -127,7 +127,18 @@ async def test_quality_daily_pnl_commands_from_the_chat(
     )
     assert "<b>Execution quality</b>, last 30 days: 3 executions" in reply.text
     bad = await ask(fake, "/quality many")
-    assert bad.text.startswith("Usage: /quality")
+    assert bad.text.startswith("Usage: /quality") and "no execution many" in bad.text
+    assert (await ask(fake, "/quality 91")).text.startswith("Usage: /quality")
+    one = await ask(fake, "/quality q-3")
+    measured = await reports_quality.of_execution(store, "q-3")
+    assert measured is not None
+    assert one.text == report_texts.execution_quality_text(measured)
+    assert one.text.startswith("<b>Execution quality</b> q-3 (Bulls @ Heat) [hedged]")
+    # The entry legs only: 0.41 for 0.40 on the filled leg; the hedge is its own cost.
+    assert "fill rate 50.0% (5 of 10 contracts of the entry legs)" in one.text
+    assert "slippage vs priced: $0.05 (1.00¢ a contract" in one.text
+    assert "latency: kalshi 200 ms, polymarket 260 ms (skew 60 ms)" in one.text
+    assert "unhedged window: 900 ms" in one.text and "hedges cost $0.11" in one.text
     daily = await ask(fake, "/daily 2")
     assert daily.text.startswith("<b>Last 2 days</b>")
     pnl = await ask(fake, "/pnl")
@@ -158,7 +169,7 @@ async def test_stranger_gets_nothing_from_the_report_commands(
     fake: FakeBotApi, store: Store, bot: TelegramNotifier
 ) -> None:
     await seed(store)
-    for text in ("/quality", "/daily", "/pnl kind"):
+    for text in ("/quality", "/quality q-1", "/daily", "/pnl kind"):
         fake.command(text, STRANGER)
     fake.button("pnl:day", STRANGER)
     fake.button("status:refresh", STRANGER)

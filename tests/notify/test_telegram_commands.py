@@ -62,7 +62,7 @@ async def test_trades_pnl_positions_balance_help(
 ) -> None:
     await seed(store)
     trades = await ask(fake, "/trades")
-    assert "<b>Last 2 executions</b>" in trades.text
+    assert trades.text.startswith("<b>Last 2 executions</b> (paper)\n")
     assert (
         "Lakers &lt;vs&gt; Celtics &amp; co 🏀 [success] expected $0.18, actual $0.18"
         in trades.text
@@ -73,6 +73,7 @@ async def test_trades_pnl_positions_balance_help(
 
     pnl = await ask(fake, "/pnl")
     assert pnl.text == messages.pnl_text(await reports.pnl(store, NOW))
+    assert pnl.text.startswith("<b>P&amp;L</b> (paper)\n")  # a paper database's figures
     assert "<b>today</b>: realized $0.18 on 1 settled (ROI " in pnl.text
     assert "fees $0.14, 2 executions, expected on open $0.18" in pnl.text
     assert "<b>all time</b>" in pnl.text and "<b>this week</b>" in pnl.text
@@ -87,9 +88,12 @@ async def test_trades_pnl_positions_balance_help(
     help_reply = await ask(fake, "/help")
     assert help_reply.text == messages.help_text()
     commands = fake.calls_of("setMyCommands")
-    assert [c["command"] for c in commands[0].json("commands")] == [
-        name for name, _ in messages.COMMANDS
-    ]
+    menu = [c["command"] for c in commands[0].json("commands")]
+    assert menu == [name for name, _ in messages.menu()]
+    # No operations were handed over: the control commands are neither listed nor told.
+    assert "status" in menu and "quality" in menu
+    for name in messages.CONTROL_COMMANDS:
+        assert name not in menu and f"/{name}:" not in help_reply.text
 
 
 async def test_stranger_is_ignored_and_gets_no_answer(

@@ -3,6 +3,7 @@ rotated parts and after a recorder killed mid-write."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -35,7 +36,16 @@ from predarb.rehearsal.recording import (
     part_paths,
     read_recording,
 )
-from tests.rehearsal.scenario import make_recording
+from tests.fakes.kalshi_server import FakeKalshi
+from tests.fakes.polymarket_server import FakePolymarket
+from tests.processes import start_predarb
+from tests.rehearsal.scenario import (
+    ET,
+    add_kalshi_strike,
+    add_poly_threshold,
+    kalshi_event,
+    make_recording,
+)
 
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 YES = Contract(Venue.KALSHI, "KXT-1", "yes")
@@ -193,3 +203,56 @@ async def test_the_recorder_writes_what_the_fakes_send(tmp_path: Path) -> None:
     assert asks_058, "the fleeting Polymarket offer is in the recording"
     results = {(i.venue, i.resolution.market_id) for i in items if isinstance(i, Resolved)}
     assert len(results) == 4
+
+
+@pytest.mark.timeout(90)
+async def test_predarb_record_writes_the_paired_books_and_stops_by_itself(tmp_path: Path) -> None:
+    """``predarb record --duration 3 --out F`` as a user runs it, against the loopback
+    fakes: no keys, only the contracts of a matched pair get books, and it ends on its
+    own after the duration."""
+    async with FakeKalshi() as kalshi, FakePolymarket() as poly:
+        day = datetime.now(ET).date() + timedelta(days=9)
+        paired = add_kalshi_strike(kalshi, kalshi_event(day), day, 100_000)
+        lone = add_kalshi_strike(kalshi, kalshi_event(day), day, 105_000)  # not on Polymarket
+        kalshi.set_event(
+            kalshi_event(day),
+            title=f"Bitcoin price on {day:%b} {day.day}, {day.year} at 5pm EST?",
+            category="Crypto",
+            settlement_sources=[{"name": "CF Benchmarks", "url": "https://www.cfbenchmarks.com"}],
+        )
+        kalshi.set_book(paired, yes=[("0.38", 200)], no=[("0.60", 200)])
+        kalshi.set_book(lone, yes=[("0.20", 200)], no=[("0.78", 200)])
+        yes, no = add_poly_threshold(poly, "601231", "41001", day, 100_000)
+        poly.set_book(yes, bids=[("0.46", "300")], asks=[("0.53", "300")])
+        poly.set_book(no, bids=[("0.45", "300")], asks=[("0.52", "300")])
+        out = tmp_path / "day.jsonl.gz"
+        env = {
+            "KALSHI_BASE_URL": kalshi.base_url,
+            "POLY_CLOB_URL": poly.clob_url,
+            "POLY_GAMMA_URL": poly.gamma_url,
+            "PREDARB_POLL_INTERVAL_S": "0.25",
+        }
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        proc = await start_predarb(["record", "--duration", "3", "--out", str(out)], env, tmp_path)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=60)
+        took = loop.time() - started
+    text = stdout.decode()
+    assert proc.returncode == 0, text + stderr.decode()
+    assert 3 <= took < 30
+    assert "recording the books of 1 pairs" in text
+    assert f"1 pairs) into {out}" in text
+    items = list(read_recording(out))
+    listed = {i.venue: {m.market_id for m in i.markets} for i in items if isinstance(i, Listing)}
+    assert listed[Venue.KALSHI] == {paired, lone} and listed[Venue.POLYMARKET] == {"601231"}
+    booked = {
+        b.contract.market_id
+        for i in items
+        for b in (
+            (i.book,) if isinstance(i, BookUpdate) else i.books if isinstance(i, BooksSeen) else ()
+        )
+    }
+    assert booked == {paired, "601231"}  # the lone strike is in no pair: no book
+    polls = [i for i in items if isinstance(i, BooksSeen)]
+    assert polls, "the books were read again while it ran"
+    assert not [path for _, path, signed in kalshi.requests if signed]  # no key used

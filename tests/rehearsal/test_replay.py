@@ -20,21 +20,47 @@ contracts (0.95276 each; 21 would cost 20.008). It resolves NO.
   20 - 18.40 - 0.3142 - 0.34104 = +0.94476; in all +1.85932.
 - Polymarket orders that take 150 ms (Kalshi 120 ms): the NO offer is gone when the order
   arrives (only 0.70 is left, above the 0.58 limit), so the FOK leg is killed while the
-  Kalshi leg fills: one-legged. Hedging at 0.70 would lose 0.04 + fees a contract, over the
-  1 cent budget, so the 20 YES are sold back at the 0.30 bid (fee 0.07 x 0.30 x 0.70 x 20
-  = 0.2940): realized 6.00 - 6.80 - 0.3142 - 0.2940 = -1.4082; in all -0.49364.
+  Kalshi leg fills: one-legged. The execution knows both answers 150 ms after sending
+  (the slower venue), and plans from the books of that moment: hedging at 0.70 would lose
+  0.04 + fees a contract, over the 1 cent budget, so the 20 YES are offered back at the
+  0.30 bid; that order meets the Kalshi book 120 ms later still at 0.30 and sells (fee
+  0.07 x 0.30 x 0.70 x 20 = 0.2940): realized 6.00 - 6.80 - 0.3142 - 0.2940 = -1.4082; in
+  all -0.49364. Fills: bought A's 20 + 20 and B's 20 YES, 60 contracts for 8.00 + 10.40 +
+  6.80 = 25.20; sold 20 for 6.00. Every entry fill is at the price seen: slippage 0.
+
+The same recording with B's Kalshi YES bid down to 0.25 from 200 ms after the offer arrived
+until the next Kalshi poll line (about 400 ms later), same latencies: B's entry as above
+(answers known at +150 ms, the bid still 0.30 then). Rung 0 offers the 20 YES at 0.30; it
+arrives at +270 ms, when only 0.25 is bid: nothing sells. Its answer is known then, and
+rung 1 is planned on that book: one tick under the 0.25 bid, 0.24; it arrives at +390 ms,
+the bid still 0.25, and sells 20 at 0.25 (fee 0.07 x 0.25 x 0.75 x 20 = 0.2625). Realized
+5.00 - 6.80 - 0.3142 - 0.2625 = -2.3767; in all 0.91456 - 2.3767 = -1.46214. Sold 20 for
+5.00. The entry legs filled at the prices seen: slippage 0 (the sale 1 cent above its own
+0.24 limit is no slippage against a price the calculator saw).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from predarb.config import Settings
-from predarb.domain import Venue
-from predarb.rehearsal.recording import RecordingError
+from predarb.domain import Contract, Level, OrderBook, Venue
+from predarb.rehearsal import codec
+from predarb.rehearsal.recording import (
+    BooksDropped,
+    BooksSeen,
+    BookUpdate,
+    Listing,
+    RecordingError,
+    RecordingWriter,
+    Resolved,
+    StreamLive,
+    read_recording,
+)
 from predarb.rehearsal.replay import parse_latencies, replay
 from tests.processes import run_predarb
 
@@ -59,9 +85,10 @@ async def test_with_latency_the_fleeting_offer_is_missed_and_the_leg_sold_back()
     assert report.executions == {"success": 1, "unwound": 1}
     assert (report.legs_sent, report.legs_filled, report.legs_killed) == (4, 3, 1)
     assert report.one_legged == 1
-    # A's two legs, B's Kalshi leg and its sale: 4 x 20 contracts.
-    assert report.contracts_filled == 80
+    # A's two legs and B's Kalshi leg bought, B's Kalshi leg sold back.
+    assert (report.contracts_bought, report.contracts_sold) == (60, 20)
     assert report.bought == Decimal("8.00") + Decimal("10.40") + Decimal("6.80")
+    assert report.sold == Decimal("6.00")
     assert report.fees == Decimal("0.3360") + Decimal("0.34944") + Decimal("0.3142") + Decimal(
         "0.2940"
     )
@@ -88,6 +115,74 @@ async def test_the_same_recording_and_settings_give_the_same_report() -> None:
     second = await replay(settings(), RECORDING, latency_ms=LATE)
     assert first.text() == second.text()
     assert first == second
+
+
+def reencoded(out: Path, *, dip: bool) -> Path:
+    """The fixture recording re-encoded line by line; with ``dip``, B's Kalshi book down
+    to a 0.25 YES bid (0.75 NO ask) 200 ms after the fleeting Polymarket offer arrived,
+    until the next Kalshi poll line restates the 0.30 bid."""
+    items = list(read_recording(RECORDING))
+    offer = next(
+        i
+        for i in items
+        if isinstance(i, BookUpdate) and any(lv.price == Decimal("0.58") for lv in i.book.asks)
+    )
+    dip_t = offer.t + 200_000_000
+    latest: dict[Contract, OrderBook] = {}
+    for item in items:
+        if item.t > offer.t:
+            break
+        if isinstance(item, BookUpdate):
+            latest[item.book.contract] = item.book
+        elif isinstance(item, BooksSeen):
+            latest.update((b.contract, b) for b in item.books)
+    when = codec.time_of(dip_t)
+    moved: list[OrderBook] = []
+    for contract, book in latest.items():
+        if contract.venue is Venue.KALSHI and contract.market_id.endswith("-T110000"):
+            if contract.side == "yes":
+                moved.append(replace(book, bids=(Level(Decimal("0.25"), Decimal(200)),), ts=when))
+            else:
+                moved.append(replace(book, asks=(Level(Decimal("0.75"), Decimal(200)),), ts=when))
+    assert len(moved) == 2
+    if not dip:
+        moved = []
+    writer = RecordingWriter(out, flush_interval_s=0)
+    for item in items:
+        if moved and item.t > dip_t:
+            writer.books(moved, t=dip_t)
+            moved = []
+        if isinstance(item, Listing):
+            writer.markets(item.venue, item.markets, t=item.t)
+        elif isinstance(item, BookUpdate):
+            writer.books([item.book], t=item.t)
+        elif isinstance(item, BooksSeen):
+            writer.books(list(item.books), t=item.t)
+        elif isinstance(item, StreamLive):
+            writer.live(item.venue, item.on, t=item.t)
+        elif isinstance(item, BooksDropped):
+            writer.drop(list(item.contracts), item.reason, t=item.t)
+        elif isinstance(item, Resolved):
+            writer.resolution(item.venue, item.resolution, t=item.t)
+    writer.close()
+    return out
+
+
+async def test_the_sale_meets_the_book_after_the_answers_came_back(tmp_path: Path) -> None:
+    """A hedge or unwind leaves once the answers are in and meets the book one latency
+    later: here a bid that fell in between (see the module's docstring)."""
+    plain = await replay(settings(), reencoded(tmp_path / "plain.gz", dip=False), latency_ms=LATE)
+    assert plain == await replay(settings(), RECORDING, latency_ms=LATE)  # re-encoded as is
+    report = await replay(settings(), reencoded(tmp_path / "dip.gz", dip=True), latency_ms=LATE)
+    assert report.executions == {"success": 1, "unwound": 1}
+    assert (report.contracts_bought, report.contracts_sold) == (60, 20)
+    assert report.bought == Decimal("25.20") and report.sold == Decimal("5.00")
+    assert report.fees == Decimal("0.3360") + Decimal("0.34944") + Decimal("0.3142") + Decimal(
+        "0.2625"
+    )
+    assert report.slippage == 0  # the entry legs filled at the prices seen
+    assert report.realized == Decimal("0.91456") + Decimal("-2.3767")
+    assert "fills: bought 60 contracts for $25.20, sold 20 for $5.00, fees $1.26" in report.text()
 
 
 def test_replay_command_prints_the_report(tmp_path: Path) -> None:

@@ -8,7 +8,10 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from predarb.arbitrage.fees import polymarket_schedule
+from predarb.config import Settings
 from predarb.domain import (
     Action,
     Contract,
@@ -23,9 +26,15 @@ from predarb.domain import (
     Venue,
     World,
 )
-from predarb.marketdata import BookCache
+from predarb.marketdata import BookCache, MarketFeeds
+from predarb.modes import Mode, build_market_venues
+from predarb.venues.kalshi import KalshiVenue
+from predarb.venues.kalshi.ws import KalshiBookStream
 from predarb.venues.paper import PaperVenue, check_order
 from predarb.venues.paper_journal import PaperJournal, journal_path
+from tests.fakes.kalshi_server import FakeKalshi
+from tests.fakes.ws_kalshi import FakeKalshiWs
+from tests.marketdata.test_streams import WatchedCache, best_ask
 from tests.venues.test_paper import (
     BOOK,
     MARKET,
@@ -41,6 +50,10 @@ from tests.venues.test_paper import (
 from tests.venues.test_paper import (
     fresh as fresh_source,
 )
+
+STREAM_TICKER = "KXTEST-26-A"
+S_YES = Contract(Venue.KALSHI, STREAM_TICKER, "yes")
+S_NO = Contract(Venue.KALSHI, STREAM_TICKER, "no")
 
 
 def moving(source: StaticSource, time: FakeTime, asks: tuple[Level, ...]) -> object:
@@ -181,3 +194,64 @@ async def test_the_ledger_survives_a_restart(tmp_path: Path) -> None:
     new = await again.place_order(buy("1", "0.45", coid="b2"))
     assert new.venue_order_id not in {bought.venue_order_id, sold.venue_order_id}
     assert new.fills[0].ts >= T0
+
+
+async def test_paper_with_a_kalshi_key_opens_the_book_stream_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """Kalshi's orderbook channel needs a signed connection: with a key configured, the
+    paper venue offers the authenticated stream (orders stay simulated); without one,
+    none (paper polls REST)."""
+    async with FakeKalshi() as rest:
+        key_path = tmp_path / "k.pem"
+        key_id = rest.new_key(key_path)
+        keyed = Settings(
+            _env_file=None,
+            kalshi_base_url=rest.base_url,
+            kalshi_api_key_id=key_id,
+            kalshi_private_key_path=key_path,
+        )
+        venues = build_market_venues(keyed, Mode.PAPER)
+        public = build_market_venues(Settings(_env_file=None), Mode.PAPER)
+        try:
+            paper = venues[Venue.KALSHI]
+            assert isinstance(paper, PaperVenue)
+            assert isinstance(paper.book_stream(), KalshiBookStream)
+            assert isinstance(paper.source, KalshiVenue) and paper.source.has_credentials
+            assert public[Venue.KALSHI].book_stream() is None
+            assert isinstance(venues[Venue.POLYMARKET], PaperVenue)
+        finally:
+            for client in (*venues.values(), *public.values()):
+                await client.close()
+        assert rest.requests == []  # building reads nothing, and no account stream
+
+
+@pytest.mark.timeout(20)
+async def test_paper_feeds_take_the_kalshi_stream_and_fill_against_it(tmp_path: Path) -> None:
+    async with FakeKalshi() as rest, FakeKalshiWs(rest) as ws:
+        key_id = rest.new_key(tmp_path / "k.pem")
+        rest.add_market(STREAM_TICKER)
+        rest.set_book(STREAM_TICKER, yes=[("0.40", 10)], no=[("0.55", 5)])
+        source = KalshiVenue(rest.base_url, key_id, tmp_path / "k.pem", ws_url=ws.url)
+        paper = PaperVenue(source, balance=Decimal(100), latency_s=0.0)
+        cache = WatchedCache([S_YES, S_NO])
+        paper.use_books(cache)
+        feeds = MarketFeeds(cache, {Venue.KALSHI: paper}, poll_interval_s=0.05)
+        assert feeds.streaming(Venue.KALSHI)  # PaperVenue.book_stream: the source's
+        await feeds.refresh()
+        try:
+            await cache.until(lambda: Venue.KALSHI in cache.live)
+            rest_reads = sum("orderbook" in path for _, path, _ in rest.requests)
+            await ws.set_level(STREAM_TICKER, "no", "0.58", "3")  # YES offered at 0.42
+            await cache.until(lambda: best_ask(cache, S_YES) == Decimal("0.42"))
+            order = OrderRequest(
+                "p-1", S_YES, Action.BUY, Decimal("0.42"), Decimal(3), TimeInForce.IOC
+            )
+            result = await paper.place_order(order)
+        finally:
+            await feeds.stop()
+            await paper.close()
+    assert result.status is OrderStatus.FILLED and result.avg_price == Decimal("0.42")
+    # The books came from the stream: no REST book read since it went live.
+    assert sum("orderbook" in path for _, path, _ in rest.requests) == rest_reads
+    assert not rest.exchange.orders  # the order was only simulated

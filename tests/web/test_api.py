@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from predarb import reports_quality
 from predarb.domain import (
     Action,
     Contract,
@@ -33,6 +34,7 @@ from predarb.web.board import OpportunityBoard
 from tests.core.builders import K_YES, P_NO, T0, opportunity
 from tests.fakes.scripted_venue import FILL, KILL
 from tests.notify.seed import execution
+from tests.notify.seed_quality import timed_execution
 from tests.web.rig import Rig, dashboard_rig
 
 
@@ -84,6 +86,23 @@ async def test_slippage_is_measured_against_the_price_seen(rig: Rig) -> None:
     assert kalshi["price_seen"] == "0.4" and kalshi["avg_price"] == "0.42"
     assert kalshi["slippage"] == "0.02" and kalshi["slippage_usd"] == "0.10"
     assert ex["quality"]["slippage_usd"] == "0.10"
+
+
+async def test_quality_is_the_one_the_phone_and_the_cli_show(rig: Rig) -> None:
+    """A hedge that paid above its own limit is a hedge cost, not slippage of the
+    execution: the page measures with ``reports_quality``, as /quality EXECUTION does."""
+    await timed_execution(rig.store, "h-1", "Bulls @ Heat", one_leg="hedged", hedge_fill="0.58")
+    measured = await reports_quality.of_execution(rig.store, "h-1")
+    assert measured is not None
+    async with rig.bearer() as http:
+        (ex,) = (await http.get("/api/executions")).json()["executions"]
+    q = ex["quality"]
+    # The entry leg filled 5 at 0.41 for 0.40; the hedge 5 at 0.58 for 0.57 (priced 0.55).
+    assert q["slippage_usd"] == "0.05" == f"{measured.slippage:.2f}"
+    assert q["hedge_cost"] == "0.16" == f"{measured.hedge_cost:.2f}"
+    assert q["fill_rate"] == "0.5" and q["unwind_cost"] == "0.00"
+    assert (q["max_leg_latency_ms"], q["skew_ms"], q["unhedged_ms"]) == (340, 220, 900)
+    assert [leg["slippage_usd"] for leg in ex["legs"]] == ["0.05", None, "0.05"]
 
 
 async def test_a_one_legged_execution_shows_its_unhedged_window(rig: Rig) -> None:

@@ -32,7 +32,9 @@ class AlertKind(StrEnum):
     INFO = "info"
 
 
-# Alerts that wake a human: sent with sound, never batched away or muted.
+# Alerts that wake a human: sent at once (no batching wait) and with sound. Muting is
+# another matter (``runtime_settings.NEVER_MUTED``): a partial fill, an exposed position
+# and the kill switch can never be muted; a mismatch or a venue down can be, by /mute.
 URGENT_KINDS = frozenset(
     {
         AlertKind.PARTIAL,

@@ -7,7 +7,7 @@ of emoji still stays under the 4096 limit once split.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -36,7 +36,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("balance", "balance per venue"),
     ("pairs", "pairs waiting for review (Approve / Reject / Show rules)"),
     ("help", "this list"),
-    ("quality", "execution quality: slippage, fill rate, leg latency; /quality DAYS"),
+    ("quality", "execution quality: slippage, fill rate, leg latency; /quality DAYS|EXECUTION"),
     ("daily", "P&L of each of the last days; /daily DAYS"),
     ("chart", "a picture of cumulative realized P&L and the balances"),
     ("settings", "limits set at run time, blacklist, muted alerts, blocked pairs"),
@@ -47,6 +47,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("mute", "/mute KIND: stop an alert kind (never partial fills)"),
     ("unmute", "/unmute KIND"),
     ("unwind", "/unwind EXECUTION: sell an open position back (asks first)"),
+)
+# Answered only when the composition root hands the bot the operations behind them
+# (``notify.telegram_control``): a bot without them neither lists nor explains them.
+CONTROL_COMMANDS = frozenset(
+    {"chart", "settings", "limits", "set", "blacklist", "unblock", "mute", "unmute", "unwind"}
 )
 
 
@@ -78,6 +83,14 @@ def _venues(amounts: Mapping[Venue, Decimal]) -> str:
     return ", ".join(f"{escape(v.value)} {money(b)}" for v, b in amounts.items())
 
 
+def mode_mark(mode: str) -> str:
+    """`` (paper)`` or `` (demo)`` after a title, so that simulated trades are never
+    read as real money; nothing for live (or a database with no mode yet)."""
+    if not mode or mode in ("live", "unknown"):
+        return ""
+    return f" ({escape(mode)})"
+
+
 def leg_line(o: OrderRecord) -> str:
     filled = f"{qty(o.filled)}/{qty(o.contracts)}"
     price = o.avg_price if o.filled else o.price
@@ -89,7 +102,7 @@ def leg_line(o: OrderRecord) -> str:
 
 def executed(ex: ExecutionRecord, balances: Mapping[Venue, Decimal] | None = None) -> Alert:
     lines = [
-        f"<b>EXECUTED</b> {escape(ex.event)} ({escape(ex.kind)})",
+        f"<b>EXECUTED</b>{mode_mark(ex.mode)} {escape(ex.event)} ({escape(ex.kind)})",
         *(leg_line(o) for o in ex.orders),
         f"cost {money(ex.expected_cost)} + fees {money(ex.expected_fees)}, "
         f"expected profit {money(ex.expected_profit)} (ROI {pct(ex.roi_pct)})",
@@ -105,7 +118,7 @@ def partial(ex: ExecutionRecord, action: str, exposure: Decimal) -> Alert:
     filled = [o for o in ex.orders if o.role == "leg" and o.filled > 0]
     missing = [o for o in ex.orders if o.role == "leg" and o.filled < o.contracts]
     lines = [
-        f"<b>PARTIAL FILL</b> {escape(ex.event)} ({escape(ex.kind)})",
+        f"<b>PARTIAL FILL</b>{mode_mark(ex.mode)} {escape(ex.event)} ({escape(ex.kind)})",
         "filled: " + ("; ".join(leg_line(o) for o in filled) or "none"),
         "missing: " + ("; ".join(leg_line(o) for o in missing) or "none"),
         f"exposure {money(exposure)}; action: {escape(action)}",
@@ -307,7 +320,7 @@ def daily_summary(day: str, s: StatusReport, p: PnlReport) -> Alert:
     """The end-of-day push: today's figures, then the state a human may want to check."""
     state = "ON" if s.trading_enabled else f"OFF ({escape(s.kill_reason or 'stopped')})"
     lines = [
-        f"<b>Daily summary</b> {escape(day)}: trading {state}",
+        f"<b>Daily summary</b> {escape(day)}{mode_mark(s.mode)}: trading {state}",
         _window(p.today),
         _window(p.all_time),
         f"open positions {s.open_positions}, exposure {money(s.exposure)}",
@@ -322,9 +335,15 @@ def daily_summary(day: str, s: StatusReport, p: PnlReport) -> Alert:
 # -- command replies --------------------------------------------------------------
 
 
-def help_text() -> str:
+def menu(wired: Collection[str] = ()) -> tuple[tuple[str, str], ...]:
+    """The commands a bot answers, in menu order: every report, and of the control
+    commands those in ``wired``."""
+    return tuple((n, d) for n, d in COMMANDS if n not in CONTROL_COMMANDS or n in wired)
+
+
+def help_text(wired: Collection[str] = ()) -> str:
     lines = ["<b>predarb</b> commands"]
-    lines.extend(f"/{name}: {escape(text)}" for name, text in COMMANDS)
+    lines.extend(f"/{name}: {escape(text)}" for name, text in menu(wired))
     return "\n".join(lines)
 
 
@@ -373,7 +392,8 @@ def positions_text(executions: Sequence[ExecutionRecord], holdings: Sequence[Hol
     lines = [f"<b>Open positions</b> ({len(shown)})"]
     for ex in shown:
         lines.append(
-            f"{escape(ex.event)} [{escape(ex.status.value)}] expected {money(ex.expected_profit)}"
+            f"{escape(ex.event)} [{escape(ex.status.value)}] expected {money(ex.expected_profit)},"
+            f" id <code>{escape(ex.id)}</code>"
         )
         lines.extend(
             f"  {escape(h.venue.value)} {escape(h.market_id)} {escape(h.side)}"
@@ -423,12 +443,15 @@ def status_text(r: StatusReport, now: datetime) -> str:
 def trades_text(executions: Sequence[ExecutionRecord]) -> str:
     if not executions:
         return "<b>Trades</b>: none yet"
-    lines = [f"<b>Last {len(executions)} executions</b>"]
+    simulated = sorted({ex.mode for ex in executions} - {"live"})
+    mark = mode_mark("/".join(simulated))
+    lines = [f"<b>Last {len(executions)} executions</b>{mark}"]
     for ex in executions:
         actual = money(ex.realized_pnl) if ex.realized_pnl is not None else "open"
         lines.append(
             f"{ex.created_at:%m-%d %H:%M} {escape(ex.event)} [{escape(ex.status.value)}]"
-            f" expected {money(ex.expected_profit)}, actual {actual}"
+            f" expected {money(ex.expected_profit)}, actual {actual},"
+            f" id <code>{escape(ex.id)}</code>"
         )
         lines.extend("  " + leg_line(o) for o in ex.orders)
     return "\n".join(lines)
@@ -444,7 +467,8 @@ def _window(w: PnlWindow) -> str:
 
 
 def pnl_text(r: PnlReport) -> str:
-    lines = ["<b>P&amp;L</b>", _window(r.today), _window(r.week), _window(r.all_time)]
+    lines = [f"<b>P&amp;L</b>{mode_mark(r.mode)}", _window(r.today), _window(r.week)]
+    lines.append(_window(r.all_time))
     for v in r.per_venue:
         lines.append(
             f"{escape(v.venue.value)}: bought {money(v.bought)}, fees {money(v.fees)},"

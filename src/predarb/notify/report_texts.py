@@ -11,7 +11,7 @@ from html import escape
 from predarb.notify.messages import money
 from predarb.reports import PnlWindow
 from predarb.reports_periods import Breakdown, PnlRow
-from predarb.reports_quality import QualityReport, Spread
+from predarb.reports_quality import ExecutionQuality, QualityReport, Spread
 
 BREAKDOWN_TITLES = {
     "day": "by day of settlement",
@@ -73,6 +73,36 @@ def quality_text(q: QualityReport) -> str:
         lines.append(
             f"slowest leg: {escape(q.slowest.execution_id)} {escape(worst.venue)} {worst.ms} ms"
         )
+    return "\n".join(lines)
+
+
+def execution_quality_text(q: ExecutionQuality) -> str:
+    """One execution's quality (``/quality EXECUTION``, ``predarb quality --execution``)."""
+    lines = [
+        f"<b>Execution quality</b> {escape(q.execution_id)} ({escape(q.event)})"
+        f" [{escape(q.status.value)}]",
+        f"fill rate {_rate(q.fill_rate)} ({q.filled.normalize():f} of"
+        f" {q.asked.normalize():f} contracts of the entry legs)",
+        f"slippage vs priced: {money(q.slippage)}"
+        f" ({_cents(q.slippage / q.filled if q.filled > 0 else None)} a contract;"
+        " positive is worse)",
+    ]
+    if q.latencies:
+        legs = ", ".join(f"{escape(lat.venue)} {lat.ms} ms" for lat in q.latencies)
+        skew = f" (skew {q.skew_ms} ms)" if q.skew_ms is not None else ""
+        lines.append(f"latency: {legs}{skew}")
+    else:
+        lines.append("latency: not timed")
+    if q.unhedged_ms is not None:
+        lines.append(f"unhedged window: {q.unhedged_ms} ms")
+    lines.append(f"hedges cost {money(q.hedge_cost)}, unwinds cost {money(q.unwind_cost)}")
+    if q.realized is not None:
+        lines.append(
+            f"realized {money(q.realized)} vs expected {money(q.expected)}"
+            f" ({money(q.realized - q.expected)})"
+        )
+    else:
+        lines.append(f"expected {money(q.expected)}; not settled yet")
     return "\n".join(lines)
 
 

@@ -102,6 +102,8 @@ class TelegramNotifier(Notifier):
         )
         if review is not None:  # its /pairs and buttons reply through the same queue
             review.replies = self.commands.replies
+        if self.control_commands is not None:
+            self.commands.wired = self.control_commands.wired()
         self.ready = asyncio.Event()  # set once getMe succeeded: sending may begin
         self.polling = asyncio.Event()  # set once commands are being received
         self.sender = OutboxSender(
@@ -216,7 +218,8 @@ class TelegramNotifier(Notifier):
         )
         self.polling.set()
         try:
-            await app.bot.set_my_commands([BotCommand(n, d) for n, d in messages.COMMANDS])
+            menu = messages.menu(self.commands.wired)
+            await app.bot.set_my_commands([BotCommand(n, d) for n, d in menu])
         except TelegramError as exc:
             log.warning("telegram: setMyCommands failed (%s)", type(exc).__name__)
 

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
+from html import escape
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
@@ -98,6 +99,7 @@ class Commands:
         self.started_at = time.time()  # wall-clock, as Telegram dates its messages
         self._done: set[int] = set()  # update ids the fast path already acted on
         self.bot_username = ""
+        self.wired: frozenset[str] = frozenset()  # the control commands that act (/help)
 
     def begin(self) -> None:
         """From now on, commands sent earlier are stale."""
@@ -291,10 +293,24 @@ class Commands:
         self._reply(f"pnl:{by}", text)
 
     async def quality(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """``/quality [DAYS]``: execution quality over the last DAYS days (7)."""
-        days = _days(context.args, default=7)
+        """``/quality [DAYS]``: execution quality over the last DAYS days (7);
+        ``/quality EXECUTION``: that one execution's."""
+        args = context.args or []
+        if args and not args[0].isdigit():
+            one = await reports_quality.of_execution(self.store, args[0])
+            if one is None:
+                self._reply(
+                    "quality",
+                    f"Usage: /quality [DAYS] or /quality EXECUTION; no execution"
+                    f" {escape(args[0])} (ids: /trades)",
+                )
+                return
+            self._reply(f"quality:{one.execution_id}", report_texts.execution_quality_text(one))
+            return
+        days = _days(args, default=7)
         if days is None:
-            self._reply("quality", f"Usage: /quality [DAYS], DAYS from 1 to {MAX_DAYS}")
+            usage = f"Usage: /quality [DAYS], DAYS from 1 to {MAX_DAYS}, or /quality EXECUTION"
+            self._reply("quality", usage)
             return
         report = await reports_quality.quality(self.store, self.clock(), days)
         self._reply("quality", report_texts.quality_text(report))
@@ -317,4 +333,4 @@ class Commands:
         self._reply("balance", messages.balance_text(await self.control.status()))
 
     async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        self._reply("help", messages.help_text())
+        self._reply("help", messages.help_text(self.wired))

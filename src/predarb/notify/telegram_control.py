@@ -31,7 +31,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Cont
 from predarb import reports_periods
 from predarb.domain import Venue
 from predarb.notify import control_texts
-from predarb.notify.chart import render
+from predarb.notify.chart import balance_series, render
 from predarb.runtime_settings import RuntimeSettings, SettingRefused
 from predarb.store import Store
 
@@ -45,6 +45,37 @@ Unwind = Callable[[str], Awaitable[str]]  # execution id -> the result, one line
 Unblock = Callable[[str], Awaitable[bool]]  # pair id or series -> was it blocked
 Balances = Callable[[], Awaitable[dict[Venue, Decimal]]]
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+class Confirmations:
+    """``/unwind`` prompts waiting for a tap: each acts once, and only within ``ttl_s``
+    of being shown. Expired ones are forgotten whenever a new one is made, so prompts
+    never tapped do not pile up over a long run."""
+
+    def __init__(
+        self, ttl_s: float = CONFIRM_S, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.monotonic = monotonic
+        self._pending: dict[str, tuple[str, float]] = {}  # token -> (execution, shown at)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def add(self, execution_id: str) -> str:
+        now = self.monotonic()
+        for token in [t for t, (_, at) in self._pending.items() if now - at > self.ttl_s]:
+            del self._pending[token]
+        token = secrets.token_hex(6)
+        self._pending[token] = (execution_id, now)
+        return token
+
+    def take(self, token: str) -> str | None:
+        """The execution ``token`` confirms, once; None when spent, unknown or expired."""
+        pending = self._pending.pop(token, None)
+        if pending is None or self.monotonic() - pending[1] > self.ttl_s:
+            return None
+        return pending[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,10 +108,16 @@ class ControlCommands:
         self.unwind_execution = ops.unwind
         self.unblock_pair = ops.unblock
         self.balances = balances
-        self._confirm: dict[str, tuple[str, float]] = {}  # token -> (execution, shown at)
+        self.confirmations = Confirmations()
 
-    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
-        table: dict[str, Handler] = {
+    def wired(self) -> frozenset[str]:
+        """The commands that act here (``/unwind`` and ``/unblock`` only when their
+        operation was handed over): the menu and /help list these."""
+        missing = {"unwind": self.unwind_execution, "unblock": self.unblock_pair}
+        return frozenset(self._table()) - {name for name, op in missing.items() if op is None}
+
+    def _table(self) -> dict[str, Handler]:
+        return {
             "settings": self.settings,
             "limits": self.limits,
             "set": self.set,
@@ -91,8 +128,10 @@ class ControlCommands:
             "unwind": self.unwind,
             "chart": self.chart,
         }
+
+    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         out: list[BaseHandler[Any, Any, Any]] = [
-            CommandHandler(name, handler) for name, handler in table.items()
+            CommandHandler(name, handler) for name, handler in self._table().items()
         ]
         out.append(CallbackQueryHandler(self.unwind_button, pattern=r"^unwind:(yes|no):"))
         return out
@@ -191,8 +230,7 @@ class ControlCommands:
         if why or ex is None:
             self.reply("unwind", f"{escape(args[0])} cannot be unwound: {escape(why)}.", None)
             return
-        token = secrets.token_hex(6)
-        self._confirm[token] = (ex.id, time.monotonic())
+        token = self.confirmations.add(ex.id)
         markup = InlineKeyboardMarkup(
             [
                 [
@@ -214,11 +252,10 @@ class ControlCommands:
         if query is None or not query.data or self.unwind_execution is None:
             return
         _, answer, token = query.data.split(":", 2)
-        pending = self._confirm.pop(token, None)  # before any wait: one press acts, once
-        if pending is None or time.monotonic() - pending[1] > CONFIRM_S:
+        execution_id = self.confirmations.take(token)  # before any wait: one press acts
+        if execution_id is None:
             self._answer(query, "This confirmation has expired: send /unwind again.")
             return
-        execution_id = pending[0]
         if answer != "yes":
             self._answer(query, "Cancelled")
             self._edit(query, f"Unwind of {escape(execution_id)} cancelled: nothing sent.")
@@ -251,7 +288,9 @@ class ControlCommands:
         """The picture, to the chat (``/chart``, and after each daily summary)."""
         points = await reports_periods.cumulative(self.store)
         balances: dict[Venue, Decimal] = await self.balances() if self.balances else {}
-        png = await render(points, balances, self.clock())
+        now = self.clock()
+        history = balance_series(await self.store.balance_history(), balances, now)
+        png = await render(points, history, now)
         total = points[-1].cumulative if points else 0
         caption = f"Cumulative realized P&amp;L: ${total:,.2f} ({len(points)} settled)"
         try:

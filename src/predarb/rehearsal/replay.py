@@ -4,12 +4,15 @@ on a recording, offline, on a virtual clock.
 The recording is read in receive order. Each batch of lines received at the same moment
 is applied to the replayed venues and the engine's book cache, then the engine prices
 what changed and trades as it would live; settlement runs every
-``PREDARB_SETTLEMENT_INTERVAL_S`` of recorded time. An order meets the book as it was
-one venue latency after it was sent (the lines ahead are read to know it), through the
-same ``PaperVenue`` as paper mode: fees, minimums, ticks, precision, FOK kills and
-partial fills. Time is the recording's own, so the same recording and settings always
-give the same report; ``speed`` only paces the run against the wall clock (0: as fast as
-it goes).
+``PREDARB_SETTLEMENT_INTERVAL_S`` of recorded time. Orders go through the same
+``PaperVenue`` as paper mode (fees, minimums, ticks, precision, FOK kills and partial
+fills), and each meets its book as it was one venue latency after it was sent (the
+lines ahead are read to know it). An execution keeps its own time on the clock: it
+learns its orders' answers one latency after sending them, so a hedge or an unwind is
+planned on the books of that later moment and meets the book one more latency on, where
+a move in the meantime counts. Time is the recording's own, so the same recording and
+settings always give the same report; ``speed`` only paces the run against the wall
+clock (0: as fast as it goes).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +32,7 @@ from predarb.config import Settings
 from predarb.domain import (
     Contract,
     Market,
+    Opportunity,
     OrderBook,
     OrderRequest,
     OrderResult,
@@ -35,6 +41,7 @@ from predarb.domain import (
     VenuePosition,
 )
 from predarb.engine import Engine
+from predarb.execution.placer import Placement, Placer
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.rehearsal import codec
 from predarb.rehearsal.recorder import RECORDED
@@ -55,23 +62,75 @@ from predarb.venues.paper import PaperVenue
 REPLAY_BALANCE = Decimal(1000)
 
 
+@dataclass
+class _Answers:
+    """When the last answer an execution waits for arrives (shared with its tasks)."""
+
+    due_ns: int
+
+
+# An execution's own time (set by the execution task, inherited by the tasks it starts),
+# the answers its orders will have by then, and an order in flight's arrival time.
+_OWN_NS: ContextVar[int | None] = ContextVar("replay_own_ns", default=None)
+_ANSWERS: ContextVar[_Answers | None] = ContextVar("replay_answers", default=None)
+_ARRIVES_NS: ContextVar[int | None] = ContextVar("replay_arrives_ns", default=None)
+
+
 class VirtualClock:
-    """The replay's one clock: the receive time of the line being replayed."""
+    """The replay's one clock: the receive time of the line being replayed, or later
+    for an execution that waited for answers (its own time, ``task_ns``).
+
+    An execution's tasks read its time as it was when they started, and an order in
+    flight reads its arrival time; only the execution's own task moves on to the
+    answers (``catch_up``), and only once the tasks it waited for are done. So orders
+    sent together meet the books of the same moment, whichever of them is answered
+    first, and the report never depends on how the tasks happened to interleave."""
 
     def __init__(self, start_ns: int) -> None:
         self.ns = start_ns
 
+    def task_ns(self) -> int:
+        arrives = _ARRIVES_NS.get()
+        if arrives is not None:
+            return arrives
+        own = _OWN_NS.get()
+        return self.ns if own is None else max(self.ns, own)
+
     def now(self) -> datetime:
-        return codec.time_of(self.ns)
+        return codec.time_of(self.task_ns())
 
     def monotonic(self) -> float:
-        return self.ns / 1e9
+        return self.task_ns() / 1e9
 
     def monotonic_ns(self) -> int:
-        return self.ns
+        return self.task_ns()
 
     def advance_to(self, ns: int) -> None:
         self.ns = max(self.ns, ns)
+
+    def begin_execution(self) -> None:
+        """From here on the calling task is an execution with its own time."""
+        now = self.task_ns()
+        _OWN_NS.set(now)
+        _ANSWERS.set(_Answers(now))
+
+    def in_flight(self, arrives_ns: int) -> Token[int | None]:
+        """The calling task is an order that reaches its venue at ``arrives_ns``; its
+        answer is back then."""
+        answers = _ANSWERS.get()
+        if answers is not None:
+            answers.due_ns = max(answers.due_ns, arrives_ns)
+        return _ARRIVES_NS.set(arrives_ns)
+
+    def landed(self, token: Token[int | None]) -> None:
+        _ARRIVES_NS.reset(token)
+
+    def catch_up(self) -> None:
+        """An execution about to act on what it knows (a hedge or an unwind planned)
+        waits for the answers of the orders it sent: its time moves on to the last."""
+        answers = _ANSWERS.get()
+        if answers is not None and _ARRIVES_NS.get() is None:
+            _OWN_NS.set(max(self.task_ns(), answers.due_ns))
 
 
 class Timeline:
@@ -132,16 +191,13 @@ class Timeline:
 
 class ReplaySource(VenueClient):
     """One venue as the recording saw it, for ``PaperVenue``: listings, books and
-    results received so far. A book read now is the book one ``latency_s`` later (what
-    an order sent now meets). It takes no orders itself."""
+    results received so far. A book is read as it was at the asking task's time on the
+    clock (for an order in flight: when it arrives). It takes no orders itself."""
 
-    def __init__(
-        self, venue: Venue, timeline: Timeline, clock: VirtualClock, latency_s: float
-    ) -> None:
+    def __init__(self, venue: Venue, timeline: Timeline, clock: VirtualClock) -> None:
         self.venue = venue
         self.timeline = timeline
         self.clock = clock
-        self.latency_ns = int(latency_s * 1e9)
         self.markets: dict[str, Market] = {}
         self.books: dict[Contract, OrderBook] = {}
         self.resolutions: dict[str, Resolution] = {}
@@ -150,7 +206,7 @@ class ReplaySource(VenueClient):
         return list(self.markets.values())
 
     async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
-        at = self.clock.ns + self.latency_ns
+        at = self.clock.task_ns()
         out: dict[Contract, OrderBook] = {}
         for c in contracts:
             book = self.timeline.book_at(c, at, self.books.get(c))
@@ -175,6 +231,43 @@ class ReplaySource(VenueClient):
 
     async def get_positions(self) -> list[VenuePosition]:
         return []
+
+
+class ReplayVenue(PaperVenue):
+    """Paper mode's simulated venue on the virtual clock: an order meets its book one
+    ``latency_ns`` after it was sent (the execution learns its answer then), and the
+    books read to plan a hedge or an unwind are those of the moment the execution
+    learned the answers it waited for."""
+
+    def __init__(
+        self, source: ReplaySource, clock: VirtualClock, latency_ns: int, balance: Decimal
+    ) -> None:
+        super().__init__(source, balance=balance, latency_s=0.0, clock=clock.now, sleep=_no_wait)
+        self.virtual = clock
+        self.latency_ns = latency_ns
+
+    async def place_order(self, order: OrderRequest) -> OrderResult:
+        token = self.virtual.in_flight(self.virtual.task_ns() + self.latency_ns)
+        try:
+            return await super().place_order(order)
+        finally:
+            self.virtual.landed(token)
+
+    async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
+        self.virtual.catch_up()
+        return await super().get_order_books(contracts)
+
+
+class ReplayPlacer(Placer):
+    """The engine's placer, each execution on its own time (``VirtualClock``)."""
+
+    def __init__(self, placer: Placer, clock: VirtualClock) -> None:
+        super().__init__(placer.store, placer.venues, mode=placer.mode, clock=placer.clock)
+        self.virtual = clock
+
+    async def execute(self, opp: Opportunity) -> Placement:
+        self.virtual.begin_execution()  # the execution's own task: it lasts as long
+        return await super().execute(opp)
 
 
 async def _no_wait(_: float) -> None:
@@ -219,18 +312,9 @@ class Replay:
         start = self.timeline.first_time()
         self.clock = VirtualClock(start if start is not None else 0)
         self.start_ns = self.clock.ns
-        self.sources = {
-            v: ReplaySource(v, self.timeline, self.clock, self.latency_ms.get(v, 0) / 1000)
-            for v in RECORDED
-        }
+        self.sources = {v: ReplaySource(v, self.timeline, self.clock) for v in RECORDED}
         self.venues: dict[Venue, PaperVenue] = {
-            v: PaperVenue(
-                src,
-                balance=balance,
-                latency_s=0.0,  # the source already answers one latency ahead
-                clock=self.clock.now,
-                sleep=_no_wait,
-            )
+            v: ReplayVenue(src, self.clock, self.latency_ms[v] * 1_000_000, balance)
             for v, src in self.sources.items()
         }
         self.tally = Tally()
@@ -260,6 +344,7 @@ class Replay:
                 # Never started: it only makes scans read the cache this replay feeds.
                 engine.feeds = MarketFeeds(engine.book_cache, {}, poll_interval_s=1.0)
                 engine.watcher = self.tally
+                engine.placer = engine.unknown.placer = ReplayPlacer(engine.placer, self.clock)
                 await engine.control.load(self.settings.executor_enabled)
                 await engine.refresh_balances()
                 await self._drive(engine)
@@ -299,7 +384,8 @@ class Replay:
             await engine.state.expire(self.clock.now())
             if engine.book_cache.changed.is_set():
                 await engine.tick()
-                # Executions take no recorded time: each ends before the next line.
+                # Executions run on their own time (``VirtualClock``); each ends before
+                # the next line is applied.
                 await engine.drain()
 
     def _apply(self, engine: Engine, batch: list[Item]) -> bool:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from predarb import reports
 from predarb.domain import ZERO, Action, Opportunity, OrderStatus, Pair, Venue
+from predarb.reports_quality import execution_quality
 from predarb.risk import RiskDecision
 
 if TYPE_CHECKING:
@@ -68,10 +69,12 @@ class ReplayReport:
     legs_filled: int
     legs_partial: int
     legs_killed: int
-    contracts_filled: Decimal
-    bought: Decimal
+    contracts_bought: Decimal  # by every order: entry legs and hedges
+    bought: Decimal  # what they paid, fees apart
+    contracts_sold: Decimal  # by unwinds
+    sold: Decimal  # what they brought, fees apart
     fees: Decimal
-    slippage: Decimal  # paid above the prices seen (positive is worse)
+    slippage: Decimal  # the entry legs' fills beyond the prices seen (positive is worse)
     one_legged: int
     realized: Decimal
     settled: int
@@ -104,10 +107,11 @@ class ReplayReport:
                 f"legs: {self.legs_sent} sent, {self.legs_filled} filled in full,"
                 f" {self.legs_partial} partly, {self.legs_killed} killed or refused"
                 f" (fill rate {fill_rate})",
-                f"fills: {self.contracts_filled.normalize():f} contracts for {_usd(self.bought)},"
-                f" fees {_usd(self.fees)}",
-                f"execution quality: slippage {_signed(self.slippage)} against the prices seen,"
-                f" {self.one_legged} one-legged",
+                f"fills: bought {self.contracts_bought.normalize():f} contracts for"
+                f" {_usd(self.bought)}, sold {self.contracts_sold.normalize():f} for"
+                f" {_usd(self.sold)}, fees {_usd(self.fees)}",
+                f"execution quality: slippage {_signed(self.slippage)} against the prices seen"
+                f" on entry, {self.one_legged} one-legged",
                 f"P&L after fees: realized {_signed(self.realized)} on {self.settled} settled,"
                 f" expected on open {_signed(self.expected_open)}",
                 f"paper balances: {cash}",
@@ -138,10 +142,13 @@ async def build_report(
     speed: float,
 ) -> ReplayReport:
     legs_sent = legs_filled = legs_partial = legs_killed = one_legged = 0
-    contracts = bought = fees = slippage = ZERO
+    contracts_bought = bought = contracts_sold = sold = fees = slippage = ZERO
     for ex in await store.executions():
         if ex.status.value in ("hedged", "unwound", "exposed"):
             one_legged += 1
+        # As /quality measures it: the entry legs against the prices the calculator saw
+        # (a hedge or an unwind has no such price; what it cost is in the P&L).
+        slippage += execution_quality(ex).slippage
         for o in ex.orders:
             if o.role == "leg":
                 legs_sent += 1
@@ -151,12 +158,12 @@ async def build_report(
                     legs_partial += 1
                 else:
                     legs_killed += 1
-            if o.filled > 0:
-                contracts += o.filled
-                buy = o.action == Action.BUY.value
-                bought += o.avg_price * o.filled if buy else ZERO
-                per = (o.avg_price - o.price) if buy else (o.price - o.avg_price)
-                slippage += per * o.filled
+            if o.filled > 0 and o.action == Action.BUY.value:
+                contracts_bought += o.filled
+                bought += o.avg_price * o.filled
+            elif o.filled > 0:
+                contracts_sold += o.filled
+                sold += o.avg_price * o.filled
             fees += o.fee
     pnl = await reports.pnl(store, end)
     w = pnl.all_time
@@ -177,8 +184,10 @@ async def build_report(
         legs_filled=legs_filled,
         legs_partial=legs_partial,
         legs_killed=legs_killed,
-        contracts_filled=contracts,
+        contracts_bought=contracts_bought,
         bought=bought,
+        contracts_sold=contracts_sold,
+        sold=sold,
         fees=fees,
         slippage=slippage,
         one_legged=one_legged,

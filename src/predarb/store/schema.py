@@ -180,6 +180,15 @@ MIGRATIONS: list[str] = [
     CREATE UNIQUE INDEX redemptions_in_flight ON redemptions(condition_id, kind)
         WHERE status IN ('signed', 'sent', 'mined');
     """,
+    # 3: each venue's balance over time, for /chart (one row per venue every few minutes)
+    """
+    CREATE TABLE balance_history (
+        venue TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        balance_micros INTEGER NOT NULL,
+        PRIMARY KEY (venue, ts)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

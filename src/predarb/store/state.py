@@ -1,18 +1,20 @@
 """The bot's own state in the store: key/value state, the append-only event log and
-rejections, the matched pairs and their blocks (one by one or by series), and the alert
-outbox.
+rejections, the matched pairs and their blocks (one by one or by series), each venue's
+balance over time, and the alert outbox.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from predarb.domain import Venue
 from predarb.store.connection import StoreConnection
 from predarb.store.db import StoreError
-from predarb.store.records import iso, parse_iso
+from predarb.store.records import from_micros, iso, parse_iso, to_micros
 
 SERIES_BLOCKS_KEY = "blocked_series"
 MODE_KEY = "mode"  # the mode (demo, paper, live) a database belongs to
@@ -206,6 +208,38 @@ class StateTables(StoreConnection):
         if not rows:
             return ()
         return tuple(str(s) for s in json.loads(rows[0][0]).get("series") or () if s)
+
+    # -- balances over time --------------------------------------------------------
+
+    async def note_balance(
+        self, venue: Venue, balance: Decimal, now: datetime, every_s: float
+    ) -> None:
+        """Keep ``balance`` as ``venue``'s at ``now``, unless one was kept less than
+        ``every_s`` ago (the balance is read after every execution: the chart needs no
+        more than a point every few minutes)."""
+        await self._write(
+            "INSERT OR REPLACE INTO balance_history(venue, ts, balance_micros)"
+            " SELECT ?, ?, ? WHERE NOT EXISTS"
+            " (SELECT 1 FROM balance_history WHERE venue = ? AND ts > ?)",
+            (
+                venue.value,
+                iso(now),
+                to_micros(balance),
+                venue.value,
+                iso(now - timedelta(seconds=every_s)),
+            ),
+        )
+
+    async def balance_history(self) -> dict[Venue, list[tuple[datetime, Decimal]]]:
+        """Every balance kept, by venue, oldest first."""
+        rows = await self._rows(
+            "SELECT venue, ts, balance_micros FROM balance_history ORDER BY venue, ts"
+        )
+        out: dict[Venue, list[tuple[datetime, Decimal]]] = {}
+        for venue, ts, micros in rows:
+            if venue in Venue._value2member_map_:
+                out.setdefault(Venue(venue), []).append((parse_iso(ts), from_micros(micros)))
+        return out
 
     # -- alert outbox ----------------------------------------------------------
 

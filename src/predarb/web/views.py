@@ -12,9 +12,9 @@ from typing import Any
 
 import aiosqlite
 
-from predarb import reports
+from predarb import reports, reports_quality
 from predarb.arbitrage.calculator import opportunity_to_json
-from predarb.domain import Pair
+from predarb.domain import ExecutionStatus, Pair
 from predarb.matching.codec import pair_to_json
 from predarb.store import Store
 from predarb.store.records import from_micros, iso, parse_iso
@@ -145,18 +145,56 @@ def _leg(order: aiosqlite.Row, fills: list[aiosqlite.Row]) -> dict[str, Any]:
     }
 
 
-def _quality(legs: list[dict[str, Any]], unhedged_ms: int | None) -> dict[str, Any]:
-    entry = [leg for leg in legs if leg["role"] == "leg"]
-    slips = [Decimal(leg["slippage_usd"]) for leg in legs if leg["slippage_usd"] is not None]
-    latencies = [leg["latency_ms"] for leg in entry if leg["latency_ms"] is not None]
+def _epoch_ms(ts: str | None) -> int | None:
+    return reports_quality.ms_of(parse_iso(ts)) if ts else None
+
+
+def _figures(order: aiosqlite.Row) -> reports_quality.OrderFigures:
+    filled = Decimal(order["filled"])
+    return reports_quality.OrderFigures(
+        role=order["role"],
+        leg_index=order["leg_index"],
+        venue=order["venue"],
+        action=order["action"],
+        price=Decimal(order["price"]),
+        contracts=Decimal(order["contracts"]),
+        filled=filled,
+        avg_price=Decimal(order["avg_price"]) if filled > 0 else Decimal(0),
+        fee_micros=order["fee_micros"],
+        sent_ms=_epoch_ms(order["sent_at"]),
+        answered_ms=_epoch_ms(order["answered_at"]),
+    )
+
+
+def _quality(row: aiosqlite.Row, orders: Sequence[aiosqlite.Row]) -> dict[str, Any]:
+    """The execution measured by ``reports_quality`` (as ``/quality EXECUTION`` and
+    ``predarb quality --execution`` measure it): slippage and fill rate of the entry
+    legs; what hedges and unwinds paid is their cost, apart."""
+    realized = row["realized_pnl_micros"]
+    q = reports_quality.measure(
+        row["id"],
+        ExecutionStatus(row["status"]),
+        [_figures(o) for o in orders],
+        row["unhedged_ms"],
+        from_micros(row["expected_profit_micros"]),
+        from_micros(realized) if realized is not None else None,
+    )
+    latencies = [lat.ms for lat in q.latencies]
+    rate = q.fill_rate
     return {
-        "slippage_usd": usd(sum(slips, Decimal(0))) if slips else None,
+        "slippage_usd": usd(q.slippage) if q.filled > 0 else None,
+        "fill_rate": num(rate.quantize(Decimal("0.0001"))) if rate is not None else None,
         "max_leg_latency_ms": max(latencies) if latencies else None,
-        "unhedged_ms": unhedged_ms,
+        "skew_ms": q.skew_ms,
+        "unhedged_ms": q.unhedged_ms,
+        "hedge_cost": usd(q.hedge_cost),
+        "unwind_cost": usd(q.unwind_cost),
     }
 
 
-def _execution(row: aiosqlite.Row, legs: list[dict[str, Any]]) -> dict[str, Any]:
+def _execution(
+    row: aiosqlite.Row, orders: Sequence[aiosqlite.Row], legs: list[dict[str, Any]]
+) -> dict[str, Any]:
     realized = row["realized_pnl_micros"]
     payout = row["payout_micros"]
     cost = sum((Decimal(f["cost"]) for leg in legs for f in leg["fills"]), Decimal(0))
@@ -183,7 +221,7 @@ def _execution(row: aiosqlite.Row, legs: list[dict[str, Any]]) -> dict[str, Any]
         "resolution": row["resolution"] or None,
         "note": row["note"] or None,
         "legs": legs,
-        "quality": _quality(legs, row["unhedged_ms"]),
+        "quality": _quality(row, orders),
     }
 
 
@@ -224,7 +262,9 @@ async def executions(
             fills.setdefault(f["client_order_id"], []).append(f)
     out = [
         _execution(
-            r, [_leg(o, fills.get(o["client_order_id"], [])) for o in orders.get(r["id"], [])]
+            r,
+            orders.get(r["id"], []),
+            [_leg(o, fills.get(o["client_order_id"], [])) for o in orders.get(r["id"], [])],
         )
         for r in rows
     ]
