@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from predarb.arbitrage import precision
-from predarb.arbitrage.fees import taker_fee
+from predarb.arbitrage.fees import taker_fee, trade_fee
 from predarb.domain import (
     CENT,
     ONE,
@@ -241,7 +241,7 @@ class PaperLedger:
                 action=order.action,
                 price=lv.price,
                 contracts=lv.size,
-                fee=taker_fee(fee, lv.size, lv.price),
+                fee=trade_fee(fee, order.action, lv.size, lv.price),
                 ts=now,
             )
             for i, lv in enumerate(taken)

@@ -19,11 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from predarb.arbitrage.fees import taker_fee
+from predarb.arbitrage.fees import trade_fee
 from predarb.domain import (
-    ONE,
     ZERO,
-    Action,
     Fill,
     Market,
     OrderRequest,
@@ -124,18 +122,12 @@ def fills_of(
     )
 
 
-def fee_price(action: Action, price: Decimal) -> Decimal:
-    """The price the fee is a share of: the contract's own for a buy; for a sale the
-    exchange takes the complement (the risk notional)."""
-    return price if action is Action.BUY else ONE - price
-
-
 def fee_mismatches(
     order: OrderRequest, market: Market, fills: tuple[Fill, ...]
 ) -> list[FeeMismatch]:
     out = []
     for f in fills:
-        expected = taker_fee(market.fee, f.contracts, fee_price(f.action, f.price))
+        expected = trade_fee(market.fee, f.action, f.contracts, f.price)
         if market.fee is None or expected != f.fee:
             out.append(
                 FeeMismatch(
@@ -234,7 +226,7 @@ def fills_from_trades(
             break
         take = min(t.shares, left)
         own = long_side_price(intent, t.long_price)
-        fee = taker_fee(market.fee if market else None, take, fee_price(order.action, own))
+        fee = trade_fee(market.fee if market else None, order.action, take, own)
         out.append(
             Fill(
                 t.trade_id,
