@@ -137,6 +137,19 @@ def fee_mismatches(
     return out
 
 
+def commission_mismatch(
+    order: OrderRequest, market: Market, fills: tuple[Fill, ...], reported: Decimal
+) -> list[FeeMismatch]:
+    """An order's commission as the exchange reports it (read by id) against the sum
+    of its fills' fees by the coefficient (each rounded as the exchange rounds)."""
+    expected = sum((f.fee for f in fills), ZERO)
+    if market.fee is not None and expected == reported:
+        return []
+    filled = sum((f.contracts for f in fills), ZERO)
+    avg = sum((f.contracts * f.price for f in fills), ZERO) / filled if filled else ZERO
+    return [FeeMismatch(order.client_order_id, market.market_id, filled, avg, expected, reported)]
+
+
 def summarize(
     order: OrderRequest,
     order_id: str,
@@ -198,19 +211,6 @@ def from_order(
         status = OrderStatus.CANCELED
     avg = long_side_price(wo.intent, wo.avg_long_price) if wo.filled else ZERO
     return status, wo.filled, avg
-
-
-def matches(order: OrderRequest, wo: WireOrder, sent_after: datetime) -> bool:
-    """Whether the exchange's order ``wo`` is the one ``order`` sent (same market,
-    intent, long-side price and quantity, created after it left)."""
-    intent = intent_for(order.action, order.contract)
-    return (
-        wo.slug == order.contract.market_id
-        and wo.intent is intent
-        and wo.long_price == long_side_price(intent, order.price)
-        and wo.quantity == order.contracts
-        and (wo.created is None or wo.created >= sent_after)
-    )
 
 
 def fills_from_trades(

@@ -395,12 +395,15 @@ class WireTrade:
     shares: Decimal
     aggressor: bool
     ts: datetime | None
+    busted: bool = False  # broken by the exchange: no fill
 
 
-def parse_trades(body: Any) -> list[WireTrade]:
-    """The ``ACTIVITY_TYPE_TRADE`` entries of ``GET /v1/portfolio/activities``."""
+def parse_trades(body: Any) -> tuple[list[WireTrade], str]:
+    """The ``ACTIVITY_TYPE_TRADE`` entries of ``GET /v1/portfolio/activities``, and
+    the next page's cursor (empty at the end)."""
+    o = obj(body, "activities")
     out = []
-    for item in obj(body, "activities").get("activities") or []:
+    for item in o.get("activities") or []:
         if not isinstance(item, dict) or item.get("type") != "ACTIVITY_TYPE_TRADE":
             continue
         try:
@@ -413,8 +416,10 @@ def parse_trades(body: Any) -> list[WireTrade]:
                     shares=number(t.get("qtyDecimal") or t.get("qty"), "qty"),
                     aggressor=t.get("isAggressor") is True,
                     ts=timestamp(t.get("createTime")),
+                    busted="BUSTED" in str(t.get("state", "")),
                 )
             )
         except WireError as exc:
             log.warning("polymarket_us: skipped malformed trade", extra={"error": str(exc)})
-    return out
+    cursor = "" if o.get("eof") in (True, None) else str(o.get("nextCursor") or "")
+    return out, cursor
