@@ -111,14 +111,13 @@ def make_matcher(
 
 def halt_on_fee_mismatch(venues: Mapping[Venue, VenueClient], state: TradingState) -> None:
     """A Polymarket US fill charged other than its market's fee coefficient says stops
-    trading (a halt, announced like every halt) until a person looks."""
+    new executions on that venue alone (announced; the other pairs go on) until a
+    person looks and sends /start."""
     from predarb.venues.polymarket_us import PolymarketUSVenue
 
     for client in venues.values():
         if isinstance(client, PolymarketUSVenue):
-            client.on_fee_mismatch = lambda m: state.halt_at_once(
-                f"fees_{m.venue.value}", m.describe()
-            )
+            client.on_fee_mismatch = lambda m: state.halt_venue(m.venue, m.describe())
 
 
 def pair_review(settings: Settings, store: Store, *, dashboard: bool = False) -> PairReview | None:

@@ -114,7 +114,16 @@ class Control:
         await self.store.log_event("trading_on", self.clock())
         log.warning("trading on")
         await self.state.set_trading(True, "")
+        await self.resume_venues()
         return None
+
+    async def resume_venues(self) -> list[Venue]:
+        """Lift the halts of single venues (a fee mismatch): part of ``/start``, also
+        when trading is on already. Returns the venues lifted."""
+        lifted = await self.state.resume_venues()
+        for venue in lifted:
+            await self.store.log_event("venue_resumed", self.clock(), venue=venue.value)
+        return lifted
 
     async def status(self) -> reports.StatusReport:
         return await reports.status(
