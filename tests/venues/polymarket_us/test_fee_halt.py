@@ -32,7 +32,7 @@ def _engine(store: Store, us: PolymarketUSVenue) -> tuple[Engine, Collect]:
     }
     notifier = Collect()
     engine = Engine(Settings(_env_file=None), store, venues, notifier, mode="live")
-    halt_on_fee_mismatch(venues, engine.state)
+    halt_on_fee_mismatch(venues, engine.control)
     return engine, notifier
 
 
@@ -63,6 +63,14 @@ async def test_a_fee_mismatch_halts_polymarket_us_alone_until_start(
         assert "POLYMARKET_US HALTED" in alert.plain and "fee mismatch" in alert.plain
         assert SLUG in alert.plain and "/start" in alert.plain
 
+        # A restart keeps the venue halted.
+        again, _ = _engine(store, venue)
+        try:
+            await again.control.load(True)
+            assert not _up(again)[Venue.POLYMARKET_US] and _up(again)[Venue.KALSHI]
+        finally:
+            await again.shutdown()
+
         # Trading is on: /start lifts the venue's halt (what Telegram and the dashboard do).
         resumed = await engine.control.resume_venues()
         await engine.bus.drain()
@@ -70,6 +78,12 @@ async def test_a_fee_mismatch_halts_polymarket_us_alone_until_start(
         assert "resumed" in notifier.alerts[-1].plain
         assert "polymarket_us resumed" in messages.start_reply(None, True, resumed)
         assert await store.events("venue_resumed")
+        third, _ = _engine(store, venue)
+        try:
+            await third.control.load(True)
+            assert all(_up(third).values())  # lifted for good
+        finally:
+            await third.shutdown()
     finally:
         await engine.shutdown()
 
@@ -80,7 +94,7 @@ async def test_start_turning_trading_on_lifts_a_venue_halt_too(
     engine, _ = _engine(store, venue)
     try:
         await engine.control.load(False)
-        engine.state.halt_venue(Venue.POLYMARKET_US, "fee mismatch")
+        engine.control.halt_venue(Venue.POLYMARKET_US, "fee mismatch")
         assert await engine.control.start() is None
         assert engine.state.venue_halts == {} and all(_up(engine).values())
     finally:

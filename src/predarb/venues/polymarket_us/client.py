@@ -183,6 +183,13 @@ class PolymarketUSVenue(VenueClient):
                     out.append(market)
             if len(items) < PAGE:
                 break
+        if self._categories and not self._markets:
+            # A category name the exchange does not use lists nothing: say so.
+            log.warning(
+                "polymarket_us: no markets in categories %s (POLY_US_CATEGORIES)",
+                ",".join(self._categories),
+                extra={"code": "no_markets_in_categories"},
+            )
         return out
 
     async def market(self, slug: str) -> Market:

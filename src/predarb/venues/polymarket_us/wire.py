@@ -172,8 +172,19 @@ def parse_market(value: Any) -> Market:
         tick_size=CENT if tick is None else number(tick, "orderPriceMinTickSize", high=ONE),
         min_order_size=ONE if lot is None else number(lot, "minimumTradeQty"),
         fee=fee,
-        extra={"market_id": str(m.get("id", ""))},
+        extra=_hints(m),
+        slug=slug,
     )
+
+
+def _hints(m: Mapping[str, Any]) -> dict[str, str]:
+    """What the matcher reads beyond the typed fields (the market's own slug is one)."""
+    hints = {"market_id": str(m.get("id", ""))}
+    for key, name in (("gameStartTime", "game_start_time"), ("sportsMarketType", "market_type")):
+        value = m.get(key)
+        if isinstance(value, str) and value:
+            hints[name] = value
+    return hints
 
 
 def _side_labels(m: Mapping[str, Any]) -> tuple[str, str]:
