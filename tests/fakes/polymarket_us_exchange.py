@@ -172,6 +172,10 @@ class USExchange:
         price = Decimal(str(price_obj.get("value")))
         if not (0 < price < 1) or price % market.tick != 0:
             raise Refusal(f"price {price} is not on the {market.tick} tick")
+        block = body.get("maxBlockTime")
+        if block is not None and not (isinstance(block, str) and block.isdigit()):
+            # docs.polymarket.us: "Maximum block time in seconds"; the SDK types it str.
+            raise Refusal(f"maxBlockTime {block!r}: whole seconds as a string")
         qty_raw = body.get("quantity")
         if isinstance(qty_raw, bool) or not isinstance(qty_raw, int | float):
             raise Refusal("quantity must be a number")
