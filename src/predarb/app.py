@@ -29,9 +29,9 @@ from predarb.venues.paper import PaperVenue
 if TYPE_CHECKING:
     import socket
 
+    from predarb.control import Control
     from predarb.notify.pair_review import PairReview
     from predarb.notify.telegram_control import Operations
-    from predarb.trading_state import TradingState
     from predarb.web import Access, Dashboard
 
 
@@ -78,7 +78,7 @@ async def build(
     if review is not None:
         review.attach(engine)
     _paper_ledgers(settings, venues, engine)
-    halt_on_fee_mismatch(venues, engine.state)
+    halt_on_fee_mismatch(venues, engine.control)
     dashboard = (
         web.Dashboard(engine, *served, say=say, review=review) if served is not None else None
     )
@@ -109,16 +109,15 @@ def make_matcher(
     return review.wrap(matcher) if review is not None else matcher.match
 
 
-def halt_on_fee_mismatch(venues: Mapping[Venue, VenueClient], state: TradingState) -> None:
+def halt_on_fee_mismatch(venues: Mapping[Venue, VenueClient], control: Control) -> None:
     """A Polymarket US fill charged other than its market's fee coefficient says stops
-    trading (a halt, announced like every halt) until a person looks."""
+    new executions on that venue alone (announced, persisted; the other pairs go on)
+    until a person looks and sends /start."""
     from predarb.venues.polymarket_us import PolymarketUSVenue
 
     for client in venues.values():
         if isinstance(client, PolymarketUSVenue):
-            client.on_fee_mismatch = lambda m: state.halt_at_once(
-                f"fees_{m.venue.value}", m.describe()
-            )
+            client.on_fee_mismatch = lambda m: control.halt_venue(m.venue, m.describe())
 
 
 def pair_review(settings: Settings, store: Store, *, dashboard: bool = False) -> PairReview | None:

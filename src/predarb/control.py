@@ -8,6 +8,7 @@ Every change is reported into the ``TradingState`` (which announces it) once per
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ from predarb.store import Store
 from predarb.trading_state import TradingState
 
 log = logging.getLogger(__name__)
+
+VENUE_HALT_KEY = "venue_halt:"  # + a venue's value: why trading on it alone stopped
 
 
 def utcnow() -> datetime:
@@ -42,6 +45,7 @@ class Control:
         self.mode = mode
         self.clock = clock
         self.state = state or TradingState(EventBus(), store, clock=clock)
+        self._writes: set[asyncio.Task[None]] = set()
 
     @property
     def enabled(self) -> bool:
@@ -63,6 +67,10 @@ class Control:
             reason = await self.store.get_state(reports.KILL_REASON)
         await self.state.set_trading(enabled, reason)
         await self.store.set_state(reports.MODE, self.mode, self.clock())
+        for venue in Venue:  # a venue halted alone stays halted across a restart
+            halted = await self.store.get_state(VENUE_HALT_KEY + venue.value)
+            if halted:
+                self.state.halt_venue(venue, halted)
 
     async def _persist(self, enabled: bool, reason: str) -> None:
         now = self.clock()
@@ -114,7 +122,35 @@ class Control:
         await self.store.log_event("trading_on", self.clock())
         log.warning("trading on")
         await self.state.set_trading(True, "")
+        await self.resume_venues()
         return None
+
+    def halt_venue(self, venue: Venue, reason: str) -> None:
+        """Stop new executions on ``venue`` alone (a fee mismatch) until ``/start``:
+        at once (from a venue's callback, sync), and persisted, so a restart keeps it."""
+        self.state.halt_venue(venue, reason)
+        task = asyncio.get_running_loop().create_task(self._note_venue_halt(venue, reason))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _note_venue_halt(self, venue: Venue, reason: str) -> None:
+        try:
+            await self.store.set_state(VENUE_HALT_KEY + venue.value, reason, self.clock())
+            await self.store.log_event(
+                "venue_halted", self.clock(), venue=venue.value, reason=reason
+            )
+        except Exception:
+            log.exception("the halt of %s could not be recorded", venue.value)
+
+    async def resume_venues(self) -> list[Venue]:
+        """Lift the halts of single venues (a fee mismatch): part of ``/start``, also
+        when trading is on already. Returns the venues lifted."""
+        await asyncio.gather(*self._writes)  # a halt being recorded is lifted after it
+        lifted = await self.state.resume_venues()
+        for venue in lifted:
+            await self.store.set_state(VENUE_HALT_KEY + venue.value, "", self.clock())
+            await self.store.log_event("venue_resumed", self.clock(), venue=venue.value)
+        return lifted
 
     async def status(self) -> reports.StatusReport:
         return await reports.status(

@@ -159,6 +159,7 @@ class Market:
     extra: Mapping[str, str] = field(default_factory=dict)
     exchange_index: int = 0  # Kalshi exchange shard: collateral is held per shard
     fee_changes: tuple[FeeChange, ...] = ()  # scheduled, oldest first
+    slug: str = ""  # the market's own slug where the venue has one (Polymarket US)
 
     def fee_at(self, now: datetime) -> FeeSchedule | None:
         """The fee in force at ``now``: the last scheduled change already due, else

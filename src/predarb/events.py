@@ -33,6 +33,12 @@ HALT_STOPPING = "stopping"  # the bot is shutting down
 HALT_STORAGE = "storage"  # the database cannot be written
 HALT_DATABASE = "database"  # the database file was deleted or replaced under the bot
 HALT_POSITIONS = "positions"  # the venues' positions not yet compared at a live start
+VENUE_HALT = "venue_"  # + a venue's value: that venue only (``TradingState.halt_venue``)
+
+
+def venue_halt(venue: Venue) -> str:
+    """The halt name of trading on ``venue`` alone."""
+    return VENUE_HALT + venue.value
 
 
 class Event:

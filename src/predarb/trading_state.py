@@ -45,6 +45,7 @@ from predarb.events import (
     TradingResumed,
     VenueBack,
     VenueDown,
+    venue_halt,
 )
 from predarb.risk import RiskSnapshot, shard_needs
 from predarb.store import Store
@@ -177,6 +178,8 @@ class TradingState:
         self.kill_reason = ""
         self.halts: dict[str, str] = {}  # halt name -> reason, in the order raised
         self.venues_up: dict[Venue, bool] = {v: True for v in venues}
+        # Venues no new execution may use until a person lifts it (``halt_venue``).
+        self.venue_halts: dict[Venue, str] = {}
         self._down_since: dict[Venue, float] = {}
         self.balances: dict[Venue, Decimal] = {}
         # Cash per (venue, exchange shard) for venues that pay orders per shard (Kalshi),
@@ -217,7 +220,7 @@ class TradingState:
             trading_enabled=self.enabled and not halt,
             kill_reason=halt or self.kill_reason,
             balances={v: b - reserved_money.get(v, ZERO) for v, b in self.balances.items()},
-            venues_up=dict(self.venues_up),
+            venues_up={v: up and v not in self.venue_halts for v, up in self.venues_up.items()},
             trades_today=view.trades_today + len(self.reservations),
             loss_today=view.loss_today,
             open_exposure=view.open_exposure + sum((r.exposure for r in held), ZERO),
@@ -291,6 +294,27 @@ class TradingState:
         event = self._set_halt(name, reason)
         if event is not None:
             self.bus.emit(event)
+
+    def halt_venue(self, venue: Venue, reason: str) -> None:
+        """Stop new executions that use ``venue`` (others go on) until
+        ``resume_venues``; from sync code (a venue's callback), announced in a task as
+        the halt ``venue_<venue>``. Risk sees the venue as down meanwhile."""
+        first = venue not in self.venue_halts
+        self.venue_halts[venue] = reason
+        if first:
+            log.warning(
+                "trading on %s halted: %s", venue.value, reason, extra={"code": "halt_venue"}
+            )
+            self.bus.emit(TradingHalted(venue_halt(venue), reason))
+
+    async def resume_venues(self) -> list[Venue]:
+        """Lift every venue halt (a person looked: ``/start``); returns the venues."""
+        lifted = list(self.venue_halts)
+        self.venue_halts.clear()
+        for venue in lifted:
+            log.warning("trading on %s resumed", venue.value, extra={"code": "resume_venue"})
+            await self.bus.publish(TradingResumed(venue_halt(venue)))
+        return lifted
 
     # -- venues and balances ------------------------------------------------------
 

@@ -6,11 +6,14 @@ from hypothesis import strategies as st
 
 from predarb.arbitrage.fees import (
     fee_for_levels,
+    fee_price,
     kalshi_schedule,
     polymarket_schedule,
+    polymarket_us_schedule,
     taker_fee,
+    trade_fee,
 )
-from predarb.domain import Venue
+from predarb.domain import Action, Venue
 
 D = Decimal
 KALSHI = kalshi_schedule()
@@ -120,3 +123,40 @@ def test_polymarket_fee_is_within_half_a_step_of_the_formula(
     else:
         assert abs(fee - raw) <= D("0.000005")
         assert fee == fee.quantize(D("0.00001"))
+
+
+US = polymarket_us_schedule(D("0.003"))
+
+
+@pytest.mark.parametrize(
+    ("action", "contracts", "price", "fee"),
+    [
+        # docs.polymarket.us/faqs/fees, examples 1 and 3: a buyer pays on the price, a
+        # seller on its complement (the risk), rounded to the cent half to even.
+        (Action.BUY, "1000", "0.65", "1.95"),
+        (Action.SELL, "1000", "0.65", "1.05"),  # 1000 × 0.35 × 0.003
+        (Action.SELL, "10", "0.90", "0.00"),  # 10 × 0.10 × 0.003 = 0.003 -> 0.00
+        (Action.BUY, "10", "0.90", "0.03"),  # 0.027 -> 0.03
+        (Action.BUY, "5", "0.50", "0.01"),  # 0.0075 -> 0.01
+    ],
+)
+def test_polymarket_us_charges_a_seller_on_the_complement(
+    action: Action, contracts: str, price: str, fee: str
+) -> None:
+    assert trade_fee(US, action, D(contracts), D(price)) == D(fee)
+
+
+@settings(max_examples=200, deadline=None)
+@given(price=cents, contracts=counts)
+def test_the_buy_sell_fee_rule_lives_in_one_function(price: Decimal, contracts: Decimal) -> None:
+    assert fee_price(Venue.POLYMARKET_US, Action.BUY, price) == price
+    assert fee_price(Venue.POLYMARKET_US, Action.SELL, price) == 1 - price
+    for venue in (Venue.KALSHI, Venue.POLYMARKET):
+        assert fee_price(venue, Action.SELL, price) == price  # p(1 - p): either way round
+    # Selling at p costs what buying at 1 - p costs: the same risk notional.
+    assert trade_fee(US, Action.SELL, contracts, price) == trade_fee(
+        US, Action.BUY, contracts, 1 - price
+    )
+    # The quadratic venues: a sale is charged as a buy at the same price.
+    assert trade_fee(KALSHI, Action.SELL, contracts, price) == taker_fee(KALSHI, contracts, price)
+    assert trade_fee(None, Action.SELL, contracts, price) == 0

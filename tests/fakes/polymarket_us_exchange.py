@@ -149,8 +149,13 @@ class USExchange:
         self.balance = Decimal(1000)
         self._ids = itertools.count(1)
         self.fee_skew = Decimal(0)  # added to every commission: a venue charging other fees
+        self.busted: set[str] = set()  # trade ids the exchange broke (TRADE_STATE_BUSTED)
 
-    def place(self, body: dict[str, Any], now: float) -> tuple[FakeOrder, list[Trade]]:
+    def place(
+        self, body: dict[str, Any], now: float, *, rest: bool = False
+    ) -> tuple[FakeOrder, list[Trade]]:
+        """Match an order; with ``rest`` it is accepted and left on the book unmatched
+        (``ORDER_STATE_NEW``), as an order the matching engine has not executed yet."""
         slug, intent, tif = body.get("marketSlug"), body.get("intent"), body.get("tif")
         market = self.markets.get(str(slug))
         if market is None:
@@ -167,6 +172,10 @@ class USExchange:
         price = Decimal(str(price_obj.get("value")))
         if not (0 < price < 1) or price % market.tick != 0:
             raise Refusal(f"price {price} is not on the {market.tick} tick")
+        block = body.get("maxBlockTime")
+        if block is not None and not (isinstance(block, str) and block.isdigit()):
+            # docs.polymarket.us: "Maximum block time in seconds"; the SDK types it str.
+            raise Refusal(f"maxBlockTime {block!r}: whole seconds as a string")
         qty_raw = body.get("quantity")
         if isinstance(qty_raw, bool) or not isinstance(qty_raw, int | float):
             raise Refusal("quantity must be a number")
@@ -177,6 +186,8 @@ class USExchange:
             f"ord-{next(self._ids)}", market.slug, str(intent), price, qty, str(tif), now
         )
         self.orders[order.id] = order
+        if rest:
+            return order, []
         buys_long = order.intent in BUYS_LONG
         ladder = market.offers if buys_long else market.bids
         crossing = [
@@ -240,6 +251,13 @@ class USExchange:
         order.cost += trade.qty * trade.price
         order.commission += trade.commission
         self.trades.append(trade)
+
+    def manual_trade(self, slug: str, long_price: Decimal, qty: Decimal, now: float) -> Trade:
+        """A trade of the account's owner by hand (not one of the bot's orders): it
+        shows among the account's trades like any other."""
+        trade = Trade(f"trd-{next(self._ids)}", "manual", slug, long_price, qty, Decimal(0), now)
+        self.trades.append(trade)
+        return trade
 
     def settle(self, slug: str, long_payout: Decimal) -> Decimal:
         """Resolve ``slug``: each long contract pays ``long_payout``, each short

@@ -14,11 +14,17 @@ Use::
         venue = PolymarketUSVenue(fake.url, fake.url, key_id, secret)
 
 Faults: ``drop_next_order_reply`` (the order is matched, then the connection is cut),
-``fail_next(status)``.
+``hold_next_order`` (the order reaches the matching engine only at ``release_held``,
+unseen by any lookup until then, its client long gone; ``arrived`` is set once it is
+matched), ``rest_next_order``
+(accepted and left resting, unmatched), ``manual_trade`` (a trade on the account
+that is none of the bot's orders), ``fail_next(status)``. The activities endpoint
+pages (``limit``, ``cursor``, ``sortOrder``) as the SDK's parameters say.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -66,6 +72,10 @@ class FakePolymarketUS:
         self.order_bodies: list[dict[str, Any]] = []
         self.refused_signatures = 0
         self._drop_order_reply = 0
+        self._hold: asyncio.Event | None = None
+        self._held = asyncio.Event()
+        self._rest_next = False
+        self.arrived = asyncio.Event()  # set when a held order reached the book
         self._fail: list[int] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -138,6 +148,22 @@ class FakePolymarketUS:
 
     def drop_next_order_reply(self) -> None:
         self._drop_order_reply += 1
+
+    def hold_next_order(self) -> None:
+        self._hold = asyncio.Event()
+        self._held = self._hold
+
+    def release_held(self) -> None:
+        self._held.set()
+
+    def rest_next_order(self) -> None:
+        self._rest_next = True
+
+    def manual_trade(self, slug: str, long_price: str, qty: int, *, ago_s: float = 0.0) -> str:
+        trade = self.exchange.manual_trade(
+            slug, Decimal(long_price), Decimal(qty), self.clock() - ago_s
+        )
+        return trade.id
 
     def fail_next(self, status: int) -> None:
         self._fail.append(status)
@@ -235,7 +261,13 @@ class FakePolymarketUS:
         except ValueError:
             raise Refusal("body is not JSON") from None
         self.order_bodies.append(body)
-        order, trades = self.exchange.place(body, self.clock())
+        held, self._hold = self._hold, None
+        if held is not None:
+            await held.wait()  # meanwhile the client has given up on this reply
+        rest, self._rest_next = self._rest_next, False
+        order, trades = self.exchange.place(body, self.clock(), rest=rest)
+        if held is not None:
+            self.arrived.set()
         executions = [
             {
                 "id": f"exe-{t.id}",
@@ -317,21 +349,32 @@ class FakePolymarketUS:
         return web.json_response({"positions": positions, "eof": True})
 
     async def _activities(self, request: web.Request) -> web.Response:
-        slug = request.query.get("marketSlug")
+        q = request.query
+        slug = q.get("marketSlug")
+        trades = [t for t in self.exchange.trades if slug is None or t.slug == slug]
+        if q.get("sortOrder", "SORT_ORDER_DESCENDING") == "SORT_ORDER_DESCENDING":
+            trades.reverse()
+        start, limit = int(q.get("cursor") or 0), int(q.get("limit", 20))
+        page = trades[start : start + limit]
         items = [
             {
                 "type": "ACTIVITY_TYPE_TRADE",
                 "trade": {
                     "id": t.id,
                     "marketSlug": t.slug,
-                    "state": "TRADE_STATE_CLEARED",
+                    "state": "TRADE_STATE_BUSTED"
+                    if t.id in self.exchange.busted
+                    else "TRADE_STATE_CLEARED",
                     "createTime": iso(t.ts),
                     "price": amount(t.price),
                     "qty": str(t.qty),
                     "isAggressor": True,
                 },
             }
-            for t in self.exchange.trades
-            if slug is None or t.slug == slug
+            for t in page
         ]
-        return web.json_response({"activities": items, "eof": True})
+        eof = start + limit >= len(trades)
+        body: dict[str, Any] = {"activities": items, "eof": eof}
+        if not eof:
+            body["nextCursor"] = str(start + limit)
+        return web.json_response(body)

@@ -8,17 +8,25 @@ answers one ``marketData`` frame per slug (the whole book, from the REST fake), 
 
 Faults: ``disconnect`` (close every connection), ``silent`` (stop sending),
 ``send_error`` (an error frame), ``heartbeat`` (a heartbeat frame).
+
+Keep-alive: the exchange drops a socket it has heard nothing from for about an hour;
+here ``idle_timeout_s`` (None: never) closes a connection that sent no frame, message
+or ping, for that long. ``pings`` counts the pings received (``wait_pings``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import Event
 
 from tests.fakes.polymarket_us_server import FakePolymarketUS
 from tests.fakes.ws_base import FakeWsServer
@@ -36,14 +44,49 @@ class _Sub:
 class FakePolymarketUSWs(FakeWsServer):
     path = WS_PATH
 
-    def __init__(self, rest: FakePolymarketUS) -> None:
+    def __init__(self, rest: FakePolymarketUS, *, idle_timeout_s: float | None = None) -> None:
         super().__init__()
         self.rest = rest
         self._subs: list[_Sub] = []
         self.refused = 0
+        self.idle_timeout_s = idle_timeout_s
+        self.pings = 0
+        self._pinged = asyncio.Condition()
+        self._heard: dict[ServerConnection, float] = {}
 
     def _serve_options(self) -> dict[str, Any]:
-        return {"process_request": self._auth}
+        fake = self
+
+        class Heard(ServerConnection):
+            """Notes every frame the client sends (pings included) as a sign of life."""
+
+            def process_event(self, event: Event) -> None:
+                super().process_event(event)
+                fake._heard[self] = self.loop.time()
+                if isinstance(event, Frame) and event.opcode is Opcode.PING:
+                    fake.pings += 1
+                    self.loop.create_task(fake._note_ping())
+
+        return {"process_request": self._auth, "create_connection": Heard}
+
+    async def _note_ping(self) -> None:
+        async with self._pinged:
+            self._pinged.notify_all()
+
+    async def wait_pings(self, n: int) -> None:
+        async with self._pinged:
+            await self._pinged.wait_for(lambda: self.pings >= n)
+
+    async def _drop_when_idle(self, ws: ServerConnection, idle_s: float) -> None:
+        """The exchange's idle timer: a connection silent for ``idle_s`` is closed."""
+        loop = asyncio.get_running_loop()
+        self._heard[ws] = loop.time()
+        while True:
+            left = self._heard[ws] + idle_s - loop.time()
+            if left <= 0:
+                await ws.close(1000, "idle")
+                return
+            await asyncio.sleep(left)
 
     async def disconnect(self) -> None:
         for sub in list(self._subs):
@@ -89,6 +132,8 @@ class FakePolymarketUSWs(FakeWsServer):
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.connections += 1
+        idle = self.idle_timeout_s
+        watch = asyncio.create_task(self._drop_when_idle(ws, idle)) if idle else None
         try:
             async for raw in ws:
                 msg = json.loads(raw)
@@ -108,3 +153,8 @@ class FakePolymarketUSWs(FakeWsServer):
                     self._subscribed.notify_all()
         finally:
             self._subs = [s for s in self._subs if s.ws is not ws]
+            if watch is not None:
+                watch.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watch
+            self._heard.pop(ws, None)

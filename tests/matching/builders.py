@@ -68,3 +68,47 @@ def poly(
         neg_risk=neg_risk,
         extra=extra or {},
     )
+
+
+def us_side(label: str, long: bool, team: tuple[str, str, str] | None = None) -> dict[str, object]:
+    """A ``marketSides`` entry; ``team``: (name, abbreviation, league)."""
+    side: dict[str, object] = {"description": label, "long": long, "tradable": True}
+    if team is not None:
+        side["team"] = {"name": team[0], "abbreviation": team[1], "league": team[2]}
+    return side
+
+
+def polymarket_us(
+    slug: str,
+    question: str,
+    sides: Sequence[dict[str, object]],
+    *,
+    event_slug: str,
+    game_start: str,
+    category: str = "sports",
+    sports_market_type: str = "moneyline",
+) -> Market:
+    """A Polymarket US market as ``GET /v1/markets`` lists it (docs.polymarket.us),
+    read by the adapter's own wire module: the matcher sees what production sees."""
+    from predarb.venues.polymarket_us import wire
+
+    return wire.parse_market(
+        {
+            "id": abs(hash(slug)) % 10**6,
+            "slug": slug,
+            "question": question,
+            "eventSlug": event_slug,
+            "category": category,
+            "active": True,
+            "closed": False,
+            "archived": False,
+            "marketType": "MARKET_TYPE_BINARY",
+            "sportsMarketType": sports_market_type,
+            "gameStartTime": game_start,
+            "endDate": game_start,
+            "feeCoefficient": 0.003,
+            "orderPriceMinTickSize": 0.01,
+            "minimumTradeQty": 1,
+            "marketSides": list(sides),
+        }
+    )

@@ -9,7 +9,7 @@ import pytest
 from predarb.domain import Venue
 from predarb.matching.matcher import Matcher
 from predarb.matching.overrides import Overrides, OverridesError
-from tests.matching.builders import kalshi, poly
+from tests.matching.builders import kalshi, poly, polymarket_us, us_side
 
 K_LAL = kalshi(
     "KXNBAGAME-26NOV22LALBOS-LAL",
@@ -86,9 +86,60 @@ def test_override_naming_an_unlisted_market_is_skipped(tmp_path: Path) -> None:
     assert all("override" not in p.flags for p in Matcher(o).match(*MARKETS))
 
 
+US_SLUG = "aec-nba-lal-bos-2026-11-22"
+US_GAME = polymarket_us(
+    US_SLUG,
+    "Lakers vs. Celtics",
+    [us_side("Lakers", True), us_side("Celtics", False)],
+    event_slug="lakers-vs-celtics-nov-22",
+    game_start="2026-11-23T00:30:00Z",
+)
+US_ODD = polymarket_us(
+    "lakers-celtics-special",
+    "Something hard to read",
+    [us_side("Yes", True), us_side("No", False)],
+    event_slug="special",
+    game_start="2026-11-23T00:30:00Z",
+)
+US_MARKETS = ([K_LAL, K_BOS], [US_GAME, US_ODD])
+
+
+def test_force_names_a_polymarket_us_market_with_venue(tmp_path: Path) -> None:
+    o = write(
+        tmp_path,
+        '[[force]]\nvenue = "polymarket_us"\nkalshi = "KXNBAGAME-26NOV22LALBOS-LAL"\n'
+        'polymarket = "lakers-celtics-special"\nyes = "Yes"\nno = "No"\n',
+    )
+    [forced] = [p for p in Matcher(o).match(*US_MARKETS) if "override" in p.flags]
+    assert forced.tradable
+    assert [(w.label, [c.key for c in w.contracts]) for w in forced.worlds] == [
+        ("yes", ["kalshi:KXNBAGAME-26NOV22LALBOS-LAL:yes",
+                 "polymarket_us:lakers-celtics-special:long"]),
+        ("no", ["kalshi:KXNBAGAME-26NOV22LALBOS-LAL:no",
+                "polymarket_us:lakers-celtics-special:short"]),
+    ]  # fmt: skip
+    # Without the venue the same entry looks for an international market: none listed.
+    intl = write(
+        tmp_path,
+        '[[force]]\nkalshi = "KXNBAGAME-26NOV22LALBOS-LAL"\n'
+        'polymarket = "lakers-celtics-special"\nyes = "Yes"\nno = "No"\n',
+    )
+    assert all("override" not in p.flags for p in Matcher(intl).match(*US_MARKETS))
+
+
+def test_forbid_names_a_polymarket_us_market_with_venue(tmp_path: Path) -> None:
+    assert any(US_SLUG in p.markets(Venue.POLYMARKET_US) for p in Matcher().match(*US_MARKETS))
+    intl = write(tmp_path, f'[[forbid]]\npolymarket = "{US_SLUG}"\n')
+    assert Matcher(intl).match(*US_MARKETS)  # an international market of that id: not ours
+    us = write(tmp_path, f'[[forbid]]\nvenue = "polymarket_us"\npolymarket = "{US_SLUG}"\n')
+    assert Matcher(us).match(*US_MARKETS) == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
+        "[[force]]\nvenue = 'kalshi'\nkalshi = 'K'\npolymarket = 'p'\nyes = 'a'\nno = 'b'\n",
+        "[[forbid]]\nvenue = 'polymarket-us'\npolymarket = 'p'\n",
         "not toml [",
         "[[force]]\nkalshi = 'K'\n",
         "[[forbid]]\n",

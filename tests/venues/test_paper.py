@@ -11,7 +11,12 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from predarb.arbitrage.fees import kalshi_schedule, polymarket_schedule, taker_fee
+from predarb.arbitrage.fees import (
+    kalshi_schedule,
+    polymarket_schedule,
+    polymarket_us_schedule,
+    taker_fee,
+)
 from predarb.domain import (
     ONE,
     Action,
@@ -282,6 +287,44 @@ async def test_balance_and_positions_follow_buys_and_sells() -> None:
     assert await venue.get_balance() == expected
     await venue.place_order(sell("6", "0.37"))
     assert await venue.get_positions() == []
+
+
+US_SLUG = "nba-lal-bos-2026-11-22"
+US_LONG = Contract(Venue.POLYMARKET_US, US_SLUG, "Lakers", "long")
+US_SHORT = Contract(Venue.POLYMARKET_US, US_SLUG, "Celtics", "short")
+
+
+class USSource(StaticSource):
+    """A Polymarket US market (fee coefficient 0.003) with the same books."""
+
+    venue = Venue.POLYMARKET_US
+
+    async def list_markets(self) -> list[Market]:
+        fee = polymarket_us_schedule(Decimal("0.003"))
+        return [
+            Market(Venue.POLYMARKET_US, US_SLUG, US_SLUG, "LAL-BOS", (US_LONG, US_SHORT), fee=fee)
+        ]
+
+    async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
+        books = {
+            US_LONG: OrderBook(US_LONG, self.bids, self.asks, T0),
+            US_SHORT: OrderBook(US_SHORT, mirrored(self.asks), mirrored(self.bids), T0),
+        }
+        return {c: books[c] for c in contracts if c in books}
+
+
+async def test_a_polymarket_us_sale_pays_the_fee_on_the_complement() -> None:
+    """docs.polymarket.us/faqs/fees: a seller's fee notional is contracts × (1 − price),
+    as the live adapter checks the exchange's commission (one rule, ``fees.fee_price``)."""
+    venue = paper(USSource(levels(("0.90", 100)), levels(("0.40", 100))))
+    bought = await venue.place_order(buy("100", "0.40", c=US_LONG))
+    assert bought.fee == Decimal("0.12")  # 0.003 × 100 × 0.40
+    sale = OrderRequest("s-us", US_LONG, Action.SELL, Decimal("0.90"), Decimal(100))
+    sold = await venue.place_order(sale)
+    assert sold.status is OrderStatus.FILLED
+    assert sold.fee == Decimal("0.03")  # 0.003 × 100 × (1 − 0.90); × 0.90 would be 0.27
+    assert [f.fee for f in sold.fills] == [Decimal("0.03")]
+    assert await venue.get_balance() == Decimal(100) - 40 - Decimal("0.12") + 90 - Decimal("0.03")
 
 
 async def test_refusals() -> None:

@@ -45,3 +45,38 @@ def test_a_market_with_unknown_fees_is_never_priced() -> None:
     priced = Market(Venue.KALSHI, "KX-A", "e", "E", (yes,), fee=SeriesFee().schedule())
     found = price_pairs([pair], books, {yes: priced, no: known}, params, NOW)
     assert found and found[0].profit > 0
+
+
+async def test_a_polymarket_us_market_without_a_fee_coefficient_is_never_priced() -> None:
+    from predarb.arbitrage.fees import kalshi_schedule
+    from predarb.venues.polymarket_us import PolymarketUSVenue
+    from tests.fakes.polymarket_us_server import FakePolymarketUS
+
+    async with FakePolymarketUS() as fake:
+        fake.add_market("no-fee", "Lakers vs. Celtics", fee_coefficient=None)
+        fake.add_market("bad-fee", "Lakers vs. Celtics", fee_coefficient=Decimal(2))
+        fake.add_market("fee", "Lakers vs. Celtics")
+        for slug in ("no-fee", "bad-fee", "fee"):
+            fake.set_book(slug, bids=[("0.70", 100)], offers=[("0.72", 100)])  # NO asks 0.30
+        venue = PolymarketUSVenue(fake.url, fake.url)
+        try:
+            listed = {m.market_id: m for m in await venue.list_markets()}
+            assert listed["no-fee"].fee is None and listed["bad-fee"].fee is None
+            yes = Contract(Venue.KALSHI, "KX-A", "yes")
+            kalshi = Market(Venue.KALSHI, "KX-A", "e", "E", (yes,), fee=kalshi_schedule())
+            params = CalcParams(max_cost=Decimal(50))
+            found: dict[str, int] = {}
+            for slug, market in listed.items():
+                no = market.contracts[1]
+                books = await venue.get_order_books([no])
+                books[yes] = OrderBook(yes, (), (Level(Decimal("0.30"), Decimal(100)),), NOW)
+                pair = Pair(
+                    f"p-{slug}", PairKind.BINARY, "E", (World("yes", (yes,)), World("no", (no,))),
+                    0.99, True,
+                )  # fmt: skip
+                found[slug] = len(
+                    price_pairs([pair], books, {yes: kalshi, no: market}, params, NOW)
+                )
+        finally:
+            await venue.close()
+    assert found == {"no-fee": 0, "bad-fee": 0, "fee": 1}  # the same book priced with a fee

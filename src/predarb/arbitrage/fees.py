@@ -9,13 +9,15 @@ contracts (shares) filled and p the fill price; they differ in rounding:
   py-clob-client-v2's ``fees.py`` only estimates the fee in floats to size a buy and does
   no rounding, so the rounding here follows the venue's documentation: half-up to 5 dp.
 
-Polymarket US is the exception: a flat share of the premium, not of ``p × (1 − p)``.
-Its fee page says ``rate × C × price`` for a buyer of YES and ``rate × C × (1 − price)``
-for a seller of YES (a buyer of NO), which is ``rate × C × p`` with p the price of the
-contract bought in both cases; ``rate`` is the market's ``feeCoefficient``; each fill's
-fee is rounded to the cent, half to even. Other sources disagree (a tenth of a cent,
-a minimum fee), so every fill is also checked against the commission the exchange
-reports (``polymarket_us.fees``).
+Polymarket US is the exception: a flat share of a notional, not of ``p × (1 − p)``.
+Its fee page (docs.polymarket.us/faqs/fees) says "Buyers: Fee Notional = Number of
+Contracts × Contract Price; Sellers: … × (1 − Contract Price)", the complement being
+the seller's risk. ``fee_price`` is that rule, the one place it lives: the paper and
+simulated venues charge with it and the live adapter checks every fill with it.
+Buying NO at 0.40 (the long side sold at 0.60) costs ``rate × C × 0.40`` either way.
+``rate`` is the market's ``feeCoefficient``; each fill's fee is rounded to the cent,
+half to even. Other sources disagree (a tenth of a cent, a minimum fee), so every fill
+is also checked against the commission the exchange reports (``polymarket_us.orders``).
 
 A walk through a book fills one level at a time, so each level is one fill and fees
 are summed per level (``fee_for_levels``).
@@ -27,7 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
-from predarb.domain import ONE, ZERO, FeeChange, FeeSchedule, Venue
+from predarb.domain import ONE, ZERO, Action, FeeChange, FeeSchedule, Venue
 
 KALSHI_BASE_RATE = Decimal("0.07")
 # Maker shares of the taker rate by Kalshi series fee_type (A.5); plain quadratic: none.
@@ -100,6 +102,24 @@ def taker_fee(schedule: FeeSchedule | None, contracts: Decimal, price: Decimal) 
     if raw < POLYMARKET_FEE_STEP:
         return ZERO
     return raw.quantize(POLYMARKET_FEE_STEP, rounding=ROUND_HALF_UP)
+
+
+def fee_price(venue: Venue, action: Action, price: Decimal) -> Decimal:
+    """The price a fill's fee is figured on, for a fill of ``action`` at ``price`` (the
+    price of the contract bought or sold). Polymarket US charges a seller on the
+    complement; the other venues' ``p × (1 − p)`` is the same either way round."""
+    if venue is Venue.POLYMARKET_US and action is Action.SELL:
+        return ONE - price
+    return price
+
+
+def trade_fee(
+    schedule: FeeSchedule | None, action: Action, contracts: Decimal, price: Decimal
+) -> Decimal:
+    """``taker_fee`` of a fill that buys or sells (``action``) ``contracts`` at ``price``."""
+    if schedule is None:
+        return ZERO
+    return taker_fee(schedule, contracts, fee_price(schedule.venue, action, price))
 
 
 def fee_for_levels(

@@ -136,7 +136,7 @@ class _Reader:
         self.series = (m.series or m.event_id or m.market_id).split("-")[0].upper()
         if self.series.startswith("KX"):
             self.series = self.series[2:]
-        self.slug = (m.extra.get("slug") or m.series or "").lower()
+        self.slug = (m.slug or m.extra.get("slug") or m.series or "").lower()
         self.league: League | None = None
         self.category = ""
 
@@ -150,9 +150,10 @@ class _Reader:
             self.category = self.category or a.measure_category_for_kalshi_series(self.series)
         else:
             tags = [fold(t) for t in (m.category, *m.extra.get("tags", "").split(","))]
-            key = a.league_by_slug.get(self.slug.split("-")[0]) or next(
-                (a.league_by_tag[t] for t in tags if t in a.league_by_tag), None
-            )
+            # A Polymarket US slug may lead with a market-type code ("aec-nfl-kc-phi-…").
+            heads = self.slug.split("-")[: 2 if m.venue is Venue.POLYMARKET_US else 1]
+            key = next((a.league_by_slug[h] for h in heads if h in a.league_by_slug), None)
+            key = key or next((a.league_by_tag[t] for t in tags if t in a.league_by_tag), None)
             self.league = a.leagues[key] if key else None
             if self.league:
                 self.category = self.league.category
@@ -223,7 +224,22 @@ class _Reader:
             ids = [self.entity(pair[0]), self.entity(pair[1])]
             if all(i and not i.startswith("p:") and i != DRAW for i in ids):
                 return ids
-        return []
+        return self.slug_teams()
+
+    def slug_teams(self) -> list[str]:
+        """A Polymarket US market slug names its game by league and team codes after a
+        market-type code ("aec-nfl-kc-phi-2026-02-09", docs.polymarket.us): the two
+        sides of a market whose title names one ("Will Arsenal win?"), when both are
+        teams of its league."""
+        if self.m.venue is not Venue.POLYMARKET_US or self.league is None:
+            return []
+        parts = self.slug.split("-")
+        at = next((i for i, p in enumerate(parts[:2]) if p in self.league.slug_prefixes), None)
+        if at is None:
+            return []
+        ids = [f"{self.league.key}:{code.upper()}" for code in parts[at + 1 : at + 3]]
+        known = len(ids) == 2 and all(self.a.entity_league.get(e) for e in ids)
+        return ids if known else []
 
     def infer_league(self, ids: list[str]) -> None:
         """Unknown league: accept one only if every named team belongs to it."""

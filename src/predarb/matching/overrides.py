@@ -22,6 +22,17 @@ user wrote, and a forbidden market or pair is never paired. Example::
 
     [[forbid]]                     # kalshi, polymarket, or both
     kalshi = "KXBTCD-26NOV3017-T100000"
+
+``[[force]]`` and ``[[forbid]]`` name the international Polymarket's market by default;
+``venue = "polymarket_us"`` makes ``polymarket`` a Polymarket US market slug (whose
+sides are its outcome labels, e.g. the teams, or ``long``/``short``)::
+
+    [[force]]
+    venue = "polymarket_us"
+    kalshi = "KXNBAGAME-26NOV22LALBOS-LAL"
+    polymarket = "aec-nba-lal-bos-2026-11-22"
+    yes = "Lakers"
+    no = "Celtics"
 """
 
 from __future__ import annotations
@@ -67,10 +78,11 @@ class Forced:
 class Forbid:
     kalshi: str = ""
     polymarket: str = ""
+    venue: Venue = Venue.POLYMARKET  # whose market ``polymarket`` names
 
     def hits(self, pair: Pair) -> bool:
         k_hit = not self.kalshi or self.kalshi in pair.markets(Venue.KALSHI)
-        p_hit = not self.polymarket or self.polymarket in pair.markets(Venue.POLYMARKET)
+        p_hit = not self.polymarket or self.polymarket in pair.markets(self.venue)
         return k_hit and p_hit
 
 
@@ -96,11 +108,12 @@ class Overrides:
         for n, item in enumerate(_tables(raw, "force", where)):
             k, p = _text(item, "kalshi", where, n), _text(item, "polymarket", where, n)
             yes, no = _text(item, "yes", where, n), _text(item, "no", where, n)
+            venue = _polymarket(item, where, "force", n)
             worlds: tuple[ForcedWorld, ...] = (
                 ForcedWorld("yes", (ContractRef(Venue.KALSHI, k, "yes"),
-                                    ContractRef(Venue.POLYMARKET, p, yes))),
+                                    ContractRef(venue, p, yes))),
                 ForcedWorld("no", (ContractRef(Venue.KALSHI, k, "no"),
-                                   ContractRef(Venue.POLYMARKET, p, no))),
+                                   ContractRef(venue, p, no))),
             )  # fmt: skip
             note = str(item.get("note", ""))
             forced.append(Forced(str(item.get("event", k)), worlds, True, note))
@@ -119,7 +132,8 @@ class Overrides:
             )
         forbidden: list[Forbid] = []
         for n, item in enumerate(_tables(raw, "forbid", where)):
-            f = Forbid(str(item.get("kalshi", "")), str(item.get("polymarket", "")))
+            venue = _polymarket(item, where, "forbid", n)
+            f = Forbid(str(item.get("kalshi", "")), str(item.get("polymarket", "")), venue)
             if not f.kalshi and not f.polymarket:
                 raise OverridesError(f"{where}: forbid #{n + 1} names no market")
             forbidden.append(f)
@@ -131,6 +145,18 @@ def _tables(raw: Mapping[str, object], key: str, where: str) -> list[Mapping[str
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise OverridesError(f"{where}: [[{key}]] must be an array of tables")
     return items
+
+
+def _polymarket(item: Mapping[str, object], where: str, table: str, n: int) -> Venue:
+    """Which Polymarket an entry's ``polymarket`` names (``venue``; international
+    when not given)."""
+    name = item.get("venue", Venue.POLYMARKET.value)
+    polymarkets = [v.value for v in Venue if v.is_polymarket]
+    if name not in polymarkets:
+        raise OverridesError(
+            f"{where}: {table} #{n + 1} has venue {name!r}; want one of {', '.join(polymarkets)}"
+        )
+    return Venue(str(name))
 
 
 def _text(item: Mapping[str, object], key: str, where: str, n: int) -> str:

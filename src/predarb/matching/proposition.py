@@ -291,7 +291,7 @@ def read_proposition(m: Market, teams: PhraseTable | None = None) -> Proposition
         extra.get("event_title", ""),
         extra.get("event_sub_title", ""),
         extra.get("series_title", ""),
-        extra.get("slug", ""),
+        m.slug or extra.get("slug", ""),
     )
     runs = _runs(toks)
     if window is not None:

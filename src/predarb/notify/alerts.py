@@ -19,6 +19,7 @@ from predarb.events import (
     HALT_DATABASE,
     HALT_POSITIONS,
     HALT_STORAGE,
+    VENUE_HALT,
     BalanceChanged,
     EventBus,
     ExecutionFinished,
@@ -125,12 +126,21 @@ class AlertRouter:
                     AlertKind.MISMATCH,
                 )
             )
+        elif event.halt.startswith(VENUE_HALT):
+            await self.send(
+                messages.venue_halted(event.halt.removeprefix(VENUE_HALT), event.reason)
+            )
 
     async def resumed(self, event: TradingResumed) -> None:
         if event.halt == HALT_STORAGE:
             await self.send(messages.info("Database writable again: new executions may start."))
         elif event.halt == HALT_POSITIONS:
             await self.send(messages.info("Positions compared with the venues at last."))
+        elif event.halt.startswith(VENUE_HALT):
+            venue = event.halt.removeprefix(VENUE_HALT)
+            await self.send(
+                messages.info(f"Trading on {venue} resumed: new executions may use it.")
+            )
 
     async def balance(self, event: BalanceChanged) -> None:
         floor = self.balance_floor

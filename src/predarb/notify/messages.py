@@ -300,6 +300,15 @@ def positions_at_start(differences: Sequence[tuple[str, Decimal, Decimal]]) -> A
     return Alert(AlertKind.MISMATCH, "\n".join(lines))
 
 
+def venue_halted(venue: str, reason: str) -> Alert:
+    """Trading on one venue stopped until a person looks (a fee mismatch); never muted."""
+    return Alert(
+        AlertKind.KILL_SWITCH,
+        f"{venue.upper()} HALTED: {reason}. No new executions on {venue} (the other pairs"
+        " go on) until the fee is understood; then send /start to trade on it again.",
+    )
+
+
 def venue_down(venue: Venue, reason: str) -> Alert:
     return Alert(
         AlertKind.VENUE_DOWN,
@@ -352,10 +361,13 @@ def stop_reply(was_on: bool) -> str:
     return f"{head} Open positions keep being tracked and settled. /start resumes."
 
 
-def start_reply(refusal: str | None, was_on: bool) -> str:
+def start_reply(refusal: str | None, was_on: bool, resumed: Sequence[Venue] = ()) -> str:
     if refusal:
         return f"Trading stays <b>OFF</b>: {escape(refusal)}"
-    return "Trading was already <b>ON</b>." if was_on else "Trading turned <b>ON</b>."
+    text = "Trading was already <b>ON</b>." if was_on else "Trading turned <b>ON</b>."
+    if resumed:
+        text += f" Trading on {escape(', '.join(v.value for v in resumed))} resumed."
+    return text
 
 
 def _shards(s: StatusReport, venue: Venue) -> str:

@@ -248,8 +248,8 @@ class Commands:
         return messages.stop_reply(was_on)
 
     async def _start(self) -> str:
-        if self.control.enabled:
-            return messages.start_reply(None, was_on=True)
+        if self.control.enabled:  # a venue halted alone (fee mismatch) resumes
+            return messages.start_reply(None, True, await self.control.resume_venues())
         return messages.start_reply(await self.control.start(), was_on=False)
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

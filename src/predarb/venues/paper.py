@@ -24,7 +24,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from predarb.arbitrage import precision
-from predarb.arbitrage.fees import taker_fee
+from predarb.arbitrage.fees import taker_fee, trade_fee
 from predarb.domain import (
     CENT,
     ONE,
@@ -272,7 +272,7 @@ class PaperLedger:
                 action=order.action,
                 price=lv.price,
                 contracts=lv.size,
-                fee=taker_fee(fee, lv.size, lv.price),
+                fee=trade_fee(fee, order.action, lv.size, lv.price),
                 ts=now,
             )
             for i, lv in enumerate(taken)

@@ -227,9 +227,12 @@ class Dashboard:
     async def start_trading(self, request: web.Request) -> web.Response:
         """What Telegram's /start does (refused, with the reason, while a limit blocks)."""
         control = self.engine.control
-        if control.enabled:
-            reply = messages.start_reply(None, was_on=True)
-            return web.json_response({"trading": True, "changed": False, "message": _plain(reply)})
+        if control.enabled:  # a venue halted alone (fee mismatch) resumes
+            resumed = await control.resume_venues()
+            reply = messages.start_reply(None, True, resumed)
+            return web.json_response(
+                {"trading": True, "changed": bool(resumed), "message": _plain(reply)}
+            )
         refusal = await control.start()
         self._switch = (control.enabled, control.reason)
         reply = _plain(messages.start_reply(refusal, was_on=False))

@@ -200,3 +200,33 @@ async def test_an_open_markets_settlement_value_is_not_trusted(
 ) -> None:
     fake.exchange.markets[SLUG].settlement = D(0)  # answered, though still trading
     assert await venue.get_resolution(SLUG) is None
+
+
+def test_the_order_body_has_the_sdks_shape() -> None:
+    """Every field we send is one of the SDK's ``CreateOrderParams`` with its type:
+    ``maxBlockTime`` is a string (docs.polymarket.us: "maximum block time in
+    seconds"), sent as whole seconds."""
+    from typing import get_args, get_origin, get_type_hints
+
+    from polymarket_us.types import CreateOrderParams
+
+    from predarb.domain import Contract
+    from predarb.venues.polymarket_us.orders import order_body
+
+    hints = get_type_hints(CreateOrderParams)
+    contract = Contract(Venue.POLYMARKET_US, SLUG, "Celtics", "short")
+    order = OrderRequest("c-1", contract, Action.BUY, D("0.45"), D(10), TimeInForce.IOC)
+    body = order_body(order, 5)
+    for key, value in body.items():
+        assert key in hints, key
+        hint = hints[key]
+        if str(get_origin(hint)) == "typing.Literal":
+            assert value in get_args(hint), (key, value)
+        elif hint == int | float:
+            assert isinstance(value, int)
+        elif hint in (str, bool):
+            assert isinstance(value, hint), (key, value, hint)
+        else:  # an Amount: {"value", "currency"}
+            assert set(value) == set(get_type_hints(hint)), (key, value)
+    assert body["maxBlockTime"] == "5" and body["synchronousExecution"] is True
+    assert order_body(order, 2.9)["maxBlockTime"] == "2"  # whole seconds, never more

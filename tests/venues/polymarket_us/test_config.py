@@ -1,27 +1,20 @@
-"""Choosing the Polymarket: configuration, the venues built, check-config proving the
-Polymarket US keys, and a fee mismatch halting trading."""
+"""Choosing the Polymarket: configuration, the venues built, and check-config proving
+the Polymarket US keys."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from predarb.app import halt_on_fee_mismatch
 from predarb.config import load_settings
-from predarb.domain import Action, OrderRequest, Venue
+from predarb.domain import Venue
 from predarb.errors import ConfigError
-from predarb.events import EventBus, TradingHalted
 from predarb.modes import Mode, build_market_venues, live_problems
-from predarb.store import Store
-from predarb.trading_state import TradingState
-from predarb.venues.polymarket_us import PolymarketUSVenue
 from tests.fakes.polymarket_us_server import FakePolymarketUS, new_secret
 from tests.processes import start_predarb
-from tests.venues.polymarket_us.conftest import SLUG
 
 D = Decimal
 
@@ -96,24 +89,3 @@ async def test_check_config_proves_the_keys_with_a_signed_balance_read(tmp_path:
     assert "OK polymarket: not traded (PREDARB_POLYMARKET=us)" in out
     assert secret not in out and code == 0
     assert refused_code == 2 and "FAIL polymarket_us: signed balance call refused" in refused
-
-
-async def test_a_fee_mismatch_halts_trading(
-    venue: PolymarketUSVenue, fake: FakePolymarketUS, store: Store
-) -> None:
-    bus = EventBus()
-    halted: list[TradingHalted] = []
-
-    async def seen(event: object) -> None:
-        assert isinstance(event, TradingHalted)
-        halted.append(event)
-
-    bus.subscribe(seen, TradingHalted)
-    state = TradingState(bus, store, clock=lambda: datetime.now(UTC), venues=[Venue.POLYMARKET_US])
-    halt_on_fee_mismatch({Venue.POLYMARKET_US: venue}, state)
-    fake.exchange.fee_skew = D("0.05")
-    [market] = await venue.list_markets()
-    await venue.place_order(OrderRequest("c-1", market.contracts[0], Action.BUY, D("0.45"), D(5)))
-    await bus.drain()
-    assert "fee mismatch" in state.halt_reason() and SLUG in state.halt_reason()
-    assert [e.halt for e in halted] == ["fees_polymarket_us"]

@@ -70,6 +70,39 @@ async def test_a_broken_stream_resyncs_from_rest_and_subscribes_again(
         assert stream.resyncs >= 1  # type: ignore[attr-defined]
 
 
+async def test_pings_keep_a_quiet_stream_from_being_dropped_as_idle(
+    fake: FakePolymarketUS,
+) -> None:
+    """The exchange drops a socket it hears nothing from (after about an hour; here
+    0.3 s): the client's pings keep a stream with no book changes open."""
+    key_id, secret = fake.new_key()
+    fake.add_market(SLUG, "Lakers vs Celtics", long_label="Lakers", short_label="Celtics")
+    fake.set_book(SLUG, bids=[("0.40", 10)], offers=[("0.45", 5)])
+    async with FakePolymarketUSWs(fake, idle_timeout_s=0.3) as ws:
+        venue = PolymarketUSVenue(fake.url, fake.url, key_id, secret, ws_url=ws.url)
+        [market] = await venue.list_markets()
+        stream = venue.book_stream(ping_interval_s=0.05)
+        assert stream is not None
+        async with running(stream, list(market.contracts)) as r:
+            await ws.wait_subscriptions(1)
+            await ws.wait_pings(12)  # well past the idle timeout, pinged all along
+            assert Venue.POLYMARKET_US in r.cache.live
+            assert ws.connections == 1 and stream.resyncs == 0  # type: ignore[attr-defined]
+            assert ws.close_codes == []
+        await venue.close()
+
+    # Without pings the same quiet stream is dropped: the fake's idle timer is real.
+    async with FakePolymarketUSWs(fake, idle_timeout_s=0.3) as ws:
+        venue = PolymarketUSVenue(fake.url, fake.url, key_id, secret, ws_url=ws.url)
+        await venue.list_markets()
+        stream = venue.book_stream(ping_interval_s=3600)
+        assert stream is not None
+        async with running(stream, list(market.contracts)):
+            await ws.wait_closed(1)
+            assert ws.pings == 0
+        await venue.close()
+
+
 async def test_no_key_no_stream(fake: FakePolymarketUS) -> None:
     venue = PolymarketUSVenue(fake.url, fake.url)
     assert venue.book_stream() is None

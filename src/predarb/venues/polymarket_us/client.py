@@ -3,9 +3,12 @@
 Two hosts (the SDK's defaults): public market data on the gateway, unsigned; account
 and orders on the API host, signed with Ed25519 (``auth``). Reads are retried with
 jittered backoff on 429/5xx/timeouts (``JsonHttp``); an order is sent once and a lost
-reply raises ``OrderStateUnknown``. The exchange has no client order id, so the order
-is then found by lookup (``get_order``): first among the open orders, then among the
-account's trades on that market since it was sent; nothing is ever sent again.
+reply raises ``OrderStateUnknown``. The exchange has no client order id, so ``prepare``
+gives the placer the order's lookup key (``lookup.Lookup``: market, intent, limit,
+quantity, when it left), recorded before sending; ``get_order`` finds the order by it,
+also after a restart: first among the open orders, then among the account's trades on
+that market since it left. Nothing is ever sent again, and what cannot be told apart
+is answered "cannot tell" (a ``VenueError``), never "it never arrived".
 
 Markets are traded by slug; each has one book, of its long (YES) side. Domain
 contracts are ``Contract(POLYMARKET_US, slug, outcome label, "long" | "short")``.
@@ -19,7 +22,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -28,6 +31,7 @@ import httpx
 from aiolimiter import AsyncLimiter
 
 from predarb.domain import (
+    ZERO,
     Contract,
     Fill,
     Market,
@@ -52,8 +56,14 @@ from predarb.venues.base import (
 from predarb.venues.http import JsonHttp
 from predarb.venues.polymarket_us import orders, wire, ws
 from predarb.venues.polymarket_us.auth import PolymarketUSSigner
-from predarb.venues.polymarket_us.errors import to_error
-from predarb.venues.polymarket_us.intents import LONG, SHORT
+from predarb.venues.polymarket_us.errors import (
+    PolymarketUSOrderStateUnknown,
+    cannot_tell,
+    to_error,
+)
+from predarb.venues.polymarket_us.intents import LONG, SHORT, long_side_price
+from predarb.venues.polymarket_us.lookup import CLOCK_SLACK, CannotTell, Lookup
+from predarb.venues.polymarket_us.wire import WireOrder, WireTrade
 
 if TYPE_CHECKING:
     from predarb.config import Settings
@@ -66,14 +76,12 @@ GATEWAY_URL = "https://gateway.polymarket.us"
 API_URL = "https://api.polymarket.us"
 PAGE = 100
 REMEMBERED_ORDERS = 10_000
-# An order's createTime is the exchange's clock: allow it to run this far behind ours.
-CLOCK_SLACK = timedelta(seconds=5)
 
 
 @dataclass
 class _Sent:
     order: OrderRequest
-    at: datetime
+    lookup: Lookup  # what it was and when it left: how it is found after a lost answer
     venue_order_id: str = ""
     result: OrderResult | None = None
 
@@ -132,6 +140,7 @@ class PolymarketUSVenue(VenueClient):
         self._sent: OrderedDict[str, _Sent] = OrderedDict()  # by client order id
         self._slugs: dict[str, str] = {}  # venue order id -> slug (cancel needs it)
         self._claimed_trades: set[str] = set()  # trade ids already given to an order
+        self._claimed_orders: set[str] = set()  # open orders already given to a lost one
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> PolymarketUSVenue:
@@ -174,6 +183,13 @@ class PolymarketUSVenue(VenueClient):
                     out.append(market)
             if len(items) < PAGE:
                 break
+        if self._categories and not self._markets:
+            # A category name the exchange does not use lists nothing: say so.
+            log.warning(
+                "polymarket_us: no markets in categories %s (POLY_US_CATEGORIES)",
+                ",".join(self._categories),
+                extra={"code": "no_markets_in_categories"},
+            )
         return out
 
     async def market(self, slug: str) -> Market:
@@ -241,15 +257,18 @@ class PolymarketUSVenue(VenueClient):
             await self.get_balance()  # proves the keys: AuthError when refused
 
     async def prepare(self, order: OrderRequest) -> str:
+        """The order's lookup key (what it is and when it leaves), which the placer
+        records before sending: the exchange has no client order id, so after a lost
+        answer, before or after a restart, the order is found by it."""
         reason = orders.refusal(order, await self._market_or_none(order.contract.market_id))
         if reason:
             raise OrderRejected(V, reason, code=orders.REJECTED_LOCALLY)
-        return order.client_order_id
+        return Lookup.of(order, self._clock()).key
 
     async def place_order(self, order: OrderRequest) -> OrderResult:
         """One FOK or IOC limit order, priced on the long side. A FOK the book cannot
         fill comes back CANCELED; refusals REJECTED; a lost or unreadable reply raises
-        ``OrderStateUnknown`` (then ``get_order`` finds it)."""
+        ``OrderStateUnknown`` with the order's lookup key (then ``get_order`` finds it)."""
         self._require_key()
         market = await self._market_or_none(order.contract.market_id)
         reason = orders.refusal(order, market)
@@ -261,43 +280,71 @@ class PolymarketUSVenue(VenueClient):
                 error=reason,
             )
         sent = self._remember(order)
-        reply = await self._private.write(
-            "POST", "/v1/orders", orders.order_body(order, self._max_block_s), order=True
-        )
         try:
+            reply = await self._private.write(
+                "POST", "/v1/orders", orders.order_body(order, self._max_block_s), order=True
+            )
             order_id, executions = wire.parse_create_reply(reply)
+        except OrderStateUnknown as exc:
+            raise PolymarketUSOrderStateUnknown(
+                exc.message, venue_order_id=sent.lookup.key
+            ) from exc
         except wire.WireError as exc:
-            raise OrderStateUnknown(V, f"unreadable order reply: {exc}") from None
+            raise PolymarketUSOrderStateUnknown(
+                f"unreadable order reply: {exc}", venue_order_id=sent.lookup.key
+            ) from None
         sent.venue_order_id = order_id
         self._slugs[order_id] = order.contract.market_id
         if not executions:  # not executed synchronously: ask for the order itself
             looked = await self.get_order(order.client_order_id, order_id)
             return looked or OrderResult(order.client_order_id, OrderStatus.UNKNOWN, order_id)
-        pairs = [(e, o) for e, o in executions]
-        result = orders.from_reply(order, order_id, [e for e, _ in pairs], self._clock())
-        self._settle_sent(sent, result, market)
-        return result
-
-    def _settle_sent(self, sent: _Sent, result: OrderResult, market: Market | None) -> None:
+        result = orders.from_reply(order, order_id, [e for e, _ in executions], self._clock())
         sent.result = result
         self._claimed_trades.update(f.fill_id for f in result.fills)
-        if market is None:
-            return
-        for mismatch in orders.fee_mismatches(sent.order, market, result.fills):
+        self._report(orders.fee_mismatches(order, market, result.fills))
+        return result
+
+    def _report(self, mismatches: Iterable[orders.FeeMismatch]) -> None:
+        for mismatch in mismatches:
             log.error(mismatch.describe(), extra={"code": "fee_mismatch"})
             if self.on_fee_mismatch is not None:
                 self.on_fee_mismatch(mismatch)
 
     async def get_order(self, client_order_id: str, venue_order_id: str = "") -> OrderResult | None:
+        """The order by its exchange id; else, its answer lost, found by its lookup key
+        (``venue_order_id`` as ``prepare`` gave it, or what this process remembers).
+        ``None`` only when nothing could be the order; a ``VenueError`` (code
+        ``cannot_tell``) when there is nothing to look by or what is found could be
+        another order's: the caller then keeps it unknown."""
         sent = self._sent.get(client_order_id)
         if sent is not None and sent.result is not None and sent.result.status.final:
             return sent.result
-        order_id = venue_order_id or (sent.venue_order_id if sent else "")
+        lookup = Lookup.parse(venue_order_id)
+        given = "" if lookup is not None or venue_order_id == client_order_id else venue_order_id
+        order_id = given or (sent.venue_order_id if sent else "")
         if order_id:
             return await self._by_id(client_order_id, order_id, sent)
+        if sent is None and lookup is not None:
+            sent = await self._recalled(client_order_id, lookup)
         if sent is None:
-            return None  # sent by another process and never answered: nothing to match
+            raise cannot_tell(
+                f"order {client_order_id}: no exchange id and no lookup key recorded, "
+                "so whether it reached the exchange cannot be told"
+            )
         return await self._find_lost(sent)
+
+    async def _recalled(self, client_order_id: str, lookup: Lookup) -> _Sent:
+        """An order sent by an earlier run, known by its recorded lookup key."""
+        contract = await self._contract(lookup.slug, lookup.intent.is_long)
+        sent = _Sent(lookup.request(client_order_id, contract), lookup)
+        self._sent[client_order_id] = sent
+        return sent
+
+    async def _contract(self, slug: str, long: bool) -> Contract:
+        market = await self._market_or_none(slug)
+        if market is not None:
+            return market.contracts[0 if long else 1]
+        return Contract(V, slug, "Yes", LONG) if long else Contract(V, slug, "No", SHORT)
 
     async def _by_id(
         self, client_order_id: str, order_id: str, sent: _Sent | None
@@ -305,45 +352,103 @@ class PolymarketUSVenue(VenueClient):
         try:
             body = await self._private.get(f"/v1/order/{quote(order_id, safe='')}", auth=True)
         except NotFound:
-            return None
+            # The exchange named this order: "not found" cannot mean it never arrived.
+            raise cannot_tell(f"order {order_id} not found at the exchange") from None
         wo = _parse(wire.parse_order_reply, body, "order")
         self._slugs[wo.order_id] = wo.slug
         status, filled, avg = orders.from_order(client_order_id, wo)
-        fills: tuple[Fill, ...] = ()
-        if sent is not None and sent.result is not None:
-            fills = sent.result.fills
-        return OrderResult(client_order_id, status, wo.order_id, filled, avg, wo.commission, fills)
+        fills = sent.result.fills if sent is not None and sent.result is not None else ()
+        if not fills and status.final and filled > 0:
+            order = sent.order if sent is not None else await self._request_of(client_order_id, wo)
+            fills = await self._fills_of(order, wo)
+        result = OrderResult(
+            client_order_id, status, wo.order_id, filled, avg, wo.commission, fills
+        )
+        if sent is not None and status.final:
+            sent.result = result
+        return result
+
+    async def _request_of(self, client_order_id: str, wo: WireOrder) -> OrderRequest:
+        contract = await self._contract(wo.slug, wo.intent.is_long)
+        own = long_side_price(wo.intent, wo.long_price)
+        return OrderRequest(client_order_id, contract, wo.intent.action, own, wo.quantity)
+
+    async def _fills_of(self, order: OrderRequest, wo: WireOrder) -> tuple[Fill, ...]:
+        """The fills of a done order read by id (its answer lost, or a restart since):
+        its trades, and its commission checked against theirs by the fee coefficient.
+        None when its trades cannot be told from others' (logged: commission unchecked)."""
+        lookup = Lookup.of_order(wo)
+        market = await self._market_or_none(wo.slug)
+        try:
+            trades = await self._trades_of(lookup) if lookup is not None else []
+        except CannotTell as exc:
+            trades = []
+            log.warning("polymarket_us: trades of %s: %s", wo.order_id, exc)
+        if sum((t.shares for t in trades), ZERO) != wo.filled:
+            log.warning(
+                "polymarket_us: commission of order %s unchecked: its trades are not known",
+                wo.order_id,
+                extra={"code": "fee_unchecked"},
+            )
+            return ()
+        fills = orders.fills_from_trades(order, trades, market, self._clock())
+        self._claimed_trades.update(f.fill_id for f in fills)
+        if market is not None:
+            self._report(orders.commission_mismatch(order, market, fills, wo.commission))
+        return fills
 
     async def _find_lost(self, sent: _Sent) -> OrderResult | None:
-        """The order whose reply was lost: resting among the open orders, or done and
-        visible as trades on its market since it left. ``None``: no trace (yet)."""
-        order, since = sent.order, sent.at - CLOCK_SLACK
+        """The order whose answer was lost: resting among the open orders, or done and
+        visible as trades on its market since it left. ``None``: no trace."""
+        order, lookup = sent.order, sent.lookup
         slug = order.contract.market_id
         body = await self._private.get("/v1/orders/open", {"slugs": slug}, auth=True)
-        for wo in _parse(wire.parse_open_orders, body, "open orders"):
-            if orders.matches(order, wo, since):
-                sent.venue_order_id = wo.order_id
-                return await self._by_id(order.client_order_id, wo.order_id, sent)
-        params = {"marketSlug": slug, "types": "ACTIVITY_TYPE_TRADE", "limit": 100}
-        body = await self._private.get("/v1/portfolio/activities", params, auth=True)
-        trades = [
-            t
-            for t in _parse(wire.parse_trades, body, "activities")
-            if t.slug == slug
-            and t.aggressor
-            and t.trade_id not in self._claimed_trades
-            and (t.ts is None or t.ts >= since)
+        resting = [
+            wo
+            for wo in _parse(wire.parse_open_orders, body, "open orders")
+            if lookup.is_order(wo) and wo.order_id not in self._claimed_orders
         ]
+        if len(resting) > 1:
+            ids = ", ".join(wo.order_id for wo in resting)
+            raise cannot_tell(f"order {order.client_order_id} could be any of {ids}")
+        if resting:
+            sent.venue_order_id = resting[0].order_id
+            self._claimed_orders.add(sent.venue_order_id)
+            return await self._by_id(order.client_order_id, sent.venue_order_id, sent)
+        try:
+            trades = await self._trades_of(lookup)
+        except CannotTell as exc:
+            raise cannot_tell(f"order {order.client_order_id}: {exc}") from None
         if not trades:
             return None
         market = self._markets.get(slug)
-        fills = orders.fills_from_trades(
-            order, sorted(trades, key=lambda t: t.ts or since), market, self._clock()
-        )
+        fills = orders.fills_from_trades(order, trades, market, self._clock())
         result = orders.summarize(order, sent.venue_order_id, fills)
         sent.result = result
         self._claimed_trades.update(f.fill_id for f in fills)
         return result
+
+    async def _trades_of(self, lookup: Lookup) -> list[WireTrade]:
+        """The account's trades on the lookup's market that are the order's (newest
+        pages first, back to when it left). Raises ``CannotTell``."""
+        found: list[WireTrade] = []
+        cursor = ""
+        oldest = lookup.at - CLOCK_SLACK
+        for _ in range(self._max_pages):
+            params: dict[str, Any] = {
+                "marketSlug": lookup.slug,
+                "types": "ACTIVITY_TYPE_TRADE",
+                "sortOrder": "SORT_ORDER_DESCENDING",
+                "limit": PAGE,
+            }
+            if cursor:
+                params["cursor"] = cursor
+            body = await self._private.get("/v1/portfolio/activities", params, auth=True)
+            trades, cursor = _parse(wire.parse_trades, body, "activities")
+            found.extend(t for t in trades if t.trade_id not in self._claimed_trades)
+            if not cursor or any(t.ts is not None and t.ts < oldest for t in trades):
+                return lookup.trades(found[::-1])  # oldest first
+        raise CannotTell(f"more than {self._max_pages} pages of trades on {lookup.slug}")
 
     async def get_fills(self, client_order_id: str = "") -> list[Fill]:
         sent = self._sent.get(client_order_id)
@@ -351,6 +456,8 @@ class PolymarketUSVenue(VenueClient):
 
     async def cancel_order(self, venue_order_id: str) -> None:
         self._require_key()
+        if Lookup.parse(venue_order_id) is not None:
+            raise cannot_tell("a lookup key is not an order id: look the order up first")
         slug = self._slugs.get(venue_order_id)
         try:
             if slug is None:
@@ -416,7 +523,7 @@ class PolymarketUSVenue(VenueClient):
             return None
 
     def _remember(self, order: OrderRequest) -> _Sent:
-        sent = _Sent(order, self._clock())
+        sent = _Sent(order, Lookup.of(order, self._clock()))
         self._sent[order.client_order_id] = sent
         while len(self._sent) > REMEMBERED_ORDERS:
             self._sent.popitem(last=False)

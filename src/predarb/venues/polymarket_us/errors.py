@@ -13,6 +13,7 @@ from predarb.venues.base import (
     AuthError,
     NotFound,
     OrderRejected,
+    OrderStateUnknown,
     RateLimited,
     VenueError,
     VenueUnavailable,
@@ -43,3 +44,17 @@ def to_error(status: int, body: Any, text: str) -> VenueError:
     if status in (400, 409, 422):
         return OrderRejected(venue, message, code=code or "bad_request", status=status)
     return VenueError(venue, message, code=code, status=status)
+
+
+class PolymarketUSOrderStateUnknown(OrderStateUnknown):
+    """An order was sent and no clear answer came back. ``venue_order_id`` is its
+    lookup key (``lookup.Lookup.key``): what to find it by, never a reason to resend."""
+
+    def __init__(self, message: str, *, venue_order_id: str) -> None:
+        super().__init__(Venue.POLYMARKET_US, message, code="order_state_unknown")
+        self.venue_order_id = venue_order_id
+
+
+def cannot_tell(message: str) -> VenueError:
+    """A lookup that cannot say what became of an order (never "it never arrived")."""
+    return VenueError(Venue.POLYMARKET_US, message, code="cannot_tell")

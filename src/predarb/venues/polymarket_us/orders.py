@@ -19,11 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from predarb.arbitrage.fees import taker_fee
+from predarb.arbitrage.fees import trade_fee
 from predarb.domain import (
-    ONE,
     ZERO,
-    Action,
     Fill,
     Market,
     OrderRequest,
@@ -124,18 +122,12 @@ def fills_of(
     )
 
 
-def fee_price(action: Action, price: Decimal) -> Decimal:
-    """The price the fee is a share of: the contract's own for a buy; for a sale the
-    exchange takes the complement (the risk notional)."""
-    return price if action is Action.BUY else ONE - price
-
-
 def fee_mismatches(
     order: OrderRequest, market: Market, fills: tuple[Fill, ...]
 ) -> list[FeeMismatch]:
     out = []
     for f in fills:
-        expected = taker_fee(market.fee, f.contracts, fee_price(f.action, f.price))
+        expected = trade_fee(market.fee, f.action, f.contracts, f.price)
         if market.fee is None or expected != f.fee:
             out.append(
                 FeeMismatch(
@@ -143,6 +135,19 @@ def fee_mismatches(
                 )
             )
     return out
+
+
+def commission_mismatch(
+    order: OrderRequest, market: Market, fills: tuple[Fill, ...], reported: Decimal
+) -> list[FeeMismatch]:
+    """An order's commission as the exchange reports it (read by id) against the sum
+    of its fills' fees by the coefficient (each rounded as the exchange rounds)."""
+    expected = sum((f.fee for f in fills), ZERO)
+    if market.fee is not None and expected == reported:
+        return []
+    filled = sum((f.contracts for f in fills), ZERO)
+    avg = sum((f.contracts * f.price for f in fills), ZERO) / filled if filled else ZERO
+    return [FeeMismatch(order.client_order_id, market.market_id, filled, avg, expected, reported)]
 
 
 def summarize(
@@ -208,19 +213,6 @@ def from_order(
     return status, wo.filled, avg
 
 
-def matches(order: OrderRequest, wo: WireOrder, sent_after: datetime) -> bool:
-    """Whether the exchange's order ``wo`` is the one ``order`` sent (same market,
-    intent, long-side price and quantity, created after it left)."""
-    intent = intent_for(order.action, order.contract)
-    return (
-        wo.slug == order.contract.market_id
-        and wo.intent is intent
-        and wo.long_price == long_side_price(intent, order.price)
-        and wo.quantity == order.contracts
-        and (wo.created is None or wo.created >= sent_after)
-    )
-
-
 def fills_from_trades(
     order: OrderRequest, trades: list[WireTrade], market: Market | None, now: datetime
 ) -> tuple[Fill, ...]:
@@ -234,7 +226,7 @@ def fills_from_trades(
             break
         take = min(t.shares, left)
         own = long_side_price(intent, t.long_price)
-        fee = taker_fee(market.fee if market else None, take, fee_price(order.action, own))
+        fee = trade_fee(market.fee if market else None, order.action, take, own)
         out.append(
             Fill(
                 t.trade_id,

@@ -172,8 +172,19 @@ def parse_market(value: Any) -> Market:
         tick_size=CENT if tick is None else number(tick, "orderPriceMinTickSize", high=ONE),
         min_order_size=ONE if lot is None else number(lot, "minimumTradeQty"),
         fee=fee,
-        extra={"market_id": str(m.get("id", ""))},
+        extra=_hints(m),
+        slug=slug,
     )
+
+
+def _hints(m: Mapping[str, Any]) -> dict[str, str]:
+    """What the matcher reads beyond the typed fields (the market's own slug is one)."""
+    hints = {"market_id": str(m.get("id", ""))}
+    for key, name in (("gameStartTime", "game_start_time"), ("sportsMarketType", "market_type")):
+        value = m.get(key)
+        if isinstance(value, str) and value:
+            hints[name] = value
+    return hints
 
 
 def _side_labels(m: Mapping[str, Any]) -> tuple[str, str]:
@@ -395,12 +406,15 @@ class WireTrade:
     shares: Decimal
     aggressor: bool
     ts: datetime | None
+    busted: bool = False  # broken by the exchange: no fill
 
 
-def parse_trades(body: Any) -> list[WireTrade]:
-    """The ``ACTIVITY_TYPE_TRADE`` entries of ``GET /v1/portfolio/activities``."""
+def parse_trades(body: Any) -> tuple[list[WireTrade], str]:
+    """The ``ACTIVITY_TYPE_TRADE`` entries of ``GET /v1/portfolio/activities``, and
+    the next page's cursor (empty at the end)."""
+    o = obj(body, "activities")
     out = []
-    for item in obj(body, "activities").get("activities") or []:
+    for item in o.get("activities") or []:
         if not isinstance(item, dict) or item.get("type") != "ACTIVITY_TYPE_TRADE":
             continue
         try:
@@ -413,8 +427,10 @@ def parse_trades(body: Any) -> list[WireTrade]:
                     shares=number(t.get("qtyDecimal") or t.get("qty"), "qty"),
                     aggressor=t.get("isAggressor") is True,
                     ts=timestamp(t.get("createTime")),
+                    busted="BUSTED" in str(t.get("state", "")),
                 )
             )
         except WireError as exc:
             log.warning("polymarket_us: skipped malformed trade", extra={"error": str(exc)})
-    return out
+    cursor = "" if o.get("eof") in (True, None) else str(o.get("nextCursor") or "")
+    return out, cursor
