@@ -64,6 +64,7 @@ class BookVenue(ScriptedVenue):
     clock: Callable[[], datetime] = field(default_factory=lambda: utcnow)  # book times
     shards: dict[int, Decimal] = field(default_factory=dict)
     refusing: bool = False  # every order refused before sending (its amounts, say)
+    balance_gate: asyncio.Event | None = None  # when given, balance reads wait for it
 
     async def list_markets(self) -> list[Market]:
         return list(self.markets)
@@ -77,6 +78,8 @@ class BookVenue(ScriptedVenue):
         }
 
     async def get_shard_balances(self) -> dict[int, Decimal]:
+        if self.balance_gate is not None:
+            await self.balance_gate.wait()
         return dict(self.shards)
 
     async def prepare(self, order: OrderRequest) -> str:
