@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from predarb import reports
+from predarb.balance_rows import SHARD_BALANCE_PREFIX, shard_balances_text
 from predarb.config import Settings
 from predarb.control import Control
 from predarb.domain import ExecutionStatus, Venue
@@ -76,8 +77,8 @@ class Balances:
                 await self.state.set_shard_balances(venue, shards)
             await self.store.set_state(reports.BALANCE_PREFIX + venue.value, str(balance), now)
             if shards:
-                text = reports.shard_balances_text(shards)
-                await self.store.set_state(reports.SHARD_BALANCE_PREFIX + venue.value, text, now)
+                text = shard_balances_text(shards)
+                await self.store.set_state(SHARD_BALANCE_PREFIX + venue.value, text, now)
             await self.store.set_state(reports.HEALTH_PREFIX + venue.value, "up", now)
 
     async def after_execution(self, event: ExecutionFinished) -> None:
