@@ -78,3 +78,10 @@ def test_only_the_runners_build_the_app_and_only_the_cli_uses_the_runner() -> No
     }
     assert importers("predarb.runner") == {"predarb.cli"}
     assert importers("predarb.cli") == {"predarb.__main__"}
+
+
+def test_what_follows_an_execution_is_wired_in_the_composition_root() -> None:
+    """The engine announces; the alerts and the limits subscribe in ``app``."""
+    graph = import_graph()
+    assert "predarb.notify.alerts" not in graph["predarb.engine"]
+    assert {"predarb.notify.alerts", "predarb.post_trade"} <= graph["predarb.app"]
