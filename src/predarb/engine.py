@@ -64,6 +64,7 @@ from predarb.notify import messages
 from predarb.notify.base import Alert, AlertKind, Notifier
 from predarb.post_trade import ONE_LEGGED, Balances
 from predarb.reconcile import Reconciler
+from predarb.reservations import Reservation, spent_by_venue
 from predarb.risk import (
     SHARD_UNFUNDED,
     RiskDecision,
@@ -79,7 +80,7 @@ from predarb.start_positions import RETRY_S as START_POSITIONS_RETRY_S
 from predarb.start_positions import StartPositions
 from predarb.store import Store
 from predarb.store.records import iso
-from predarb.trading_state import Reservation, TradingState, spent_by_venue
+from predarb.trading_state import TradingState
 from predarb.venues.base import AuthError, VenueClient, VenueError
 
 log = logging.getLogger(__name__)
@@ -704,7 +705,13 @@ class Engine:
             sent=record is None or any(o.sent_at is not None for o in record.orders),
         )
         # An order of unknown fate: followed, and the chat told there.
-        unknown = record is not None and await self.unknown.follow(record)
+        unknown = False
+        if record is not None:
+            try:
+                unknown = await self.unknown.follow(record)
+            finally:
+                if record.id not in self.unknown.following:  # no one to drop the hold
+                    self.state.drop_hold(record.id, None)
         await self.bus.publish(
             ExecutionFinished(
                 opp,

@@ -15,9 +15,9 @@ from decimal import Decimal
 import pytest
 
 from predarb.domain import ExecutionStatus, Opportunity, OrderRequest, Venue
+from predarb.reservations import Reservation
 from predarb.risk import RiskDecision
 from predarb.store import Store
-from predarb.trading_state import Reservation
 from tests.engine.rig import Rig, book, rig
 from tests.engine.test_rearm import until
 from tests.engine.test_trading_state import ready
