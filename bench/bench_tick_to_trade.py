@@ -32,6 +32,7 @@ from httpcore._backends.auto import AutoBackend
 
 from bench.fake_venues import FakeVenuesProcess
 from bench.measure import pct
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import Contract, Market, Opportunity, OrderBook, Pair, PairKind, Venue, World
 from predarb.engine import Engine
@@ -130,6 +131,7 @@ class BenchEngine(Engine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        post_trade(self)  # as the bot runs it: balances and alerts after each execution
         self.traded = 0
         self.bus.subscribe(self._count, ExecutionFinished)
 
@@ -194,6 +196,8 @@ def settings(db: Path) -> Settings:
         executor_max_roi=50,
         executor_max_daily_trades=100_000,
         executor_max_daily_loss=1_000_000,
+        # Executions in flight count as possible one-legged results: not the limit here.
+        executor_daily_partial_limit=1000,
         executor_max_exposure=10_000_000,
         predarb_poll_interval_s=2,
     ).model_copy(update={"executor_cooldown_s": 0})

@@ -26,6 +26,7 @@ from tests.settlement.month import build_month
 
 from bench.bench_pnl import timed
 from bench.measure import pct
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import ExecutionStatus, Venue
 from predarb.engine import Engine
@@ -56,6 +57,7 @@ async def main(n: int, runs: int) -> dict[str, tuple[float, float]]:
         access = Access("127.0.0.1", int(sock.getsockname()[1]), TOKEN, generated=False)
         venues = {v: ScriptedVenue(v) for v in Venue}
         engine = Engine(Settings(_env_file=None), store, venues, FanOut([]), mode="paper")
+        post_trade(engine)
         dashboard = Dashboard(engine, access, sock, say=lambda _: None)
         try:
             await build_month(store, n=n)

@@ -142,6 +142,34 @@ def test_daily_loss_reached() -> None:
     assert_rejected(decision, "daily_loss", "$5.20", "$5.00")
 
 
+def test_executions_in_flight_count_as_lost_against_the_daily_loss() -> None:
+    """$2 lost today, $3.10 paid by the one execution in flight: were it lost, the
+    day would reach $5; a second one waits. Alone, a new one may start (as one at a
+    time could)."""
+    in_flight = make_snap(loss_today=D(2), at_risk=D("3.10"), in_flight=1)
+    assert_rejected(check(snap=in_flight), "daily_loss", "$2.00", "$3.10", "1 executions")
+    assert check(snap=replace(in_flight, at_risk=D("2.99"))).approved
+    assert check(snap=make_snap(loss_today=D("4.99"))).approved
+
+
+@pytest.mark.parametrize(
+    ("one_legged", "in_flight", "approved"),
+    [(0, 2, True), (0, 3, False), (2, 1, False), (2, 0, True), (3, 0, True), (5, 1, False)],
+)
+def test_executions_in_flight_count_as_one_legged_against_the_daily_limit(
+    one_legged: int, in_flight: int, approved: bool
+) -> None:
+    """EXECUTOR_DAILY_PARTIAL_LIMIT 3: never more in flight than one-legged results
+    left before it, and once it is reached (trading turned on again after the trip),
+    one at a time."""
+    snap = make_snap(one_legged_today=one_legged, in_flight=in_flight)
+    decision = check(snap=snap, max_daily_one_legged=3, max_in_flight=10)
+    if approved:
+        assert decision.approved
+    else:
+        assert_rejected(decision, "daily_one_legged", f"{one_legged} one-legged", "LIMIT is 3")
+
+
 # The opportunity itself
 
 
@@ -371,6 +399,7 @@ def test_limits_from_settings() -> None:
     assert limits.live_min_roi_pct == D(6)
     assert limits.blacklist == frozenset({"nba", "kxnfl"})
     assert limits.max_bet == D("2.0")
+    assert limits.max_daily_one_legged == settings.executor_daily_partial_limit
     assert RiskLimits.from_settings(Settings(_env_file=None)).live_min_roi_pct == D(2)
 
 

@@ -75,6 +75,7 @@ async def build(
         circuit_breakers=True,
         rematch_interval_s=rematch_interval_s,
     )
+    post_trade(engine)
     if review is not None:
         review.attach(engine)
     _paper_ledgers(settings, venues, engine)
@@ -92,6 +93,35 @@ async def build(
         operations=phone_operations(engine, runtime),
     )
     return App(engine, dashboard, review, settings)
+
+
+def post_trade(engine: Engine) -> None:
+    """What follows an execution and a settlement, subscribed to the engine's events
+    (after its own re-arming, which must wait for nothing): the one-legged and daily
+    loss limits on the outcome, while the execution still holds its reservation; then,
+    once it is released, the balances read again and the alerts that show them."""
+    from predarb.events import ExecutionFinished, ExecutionOutcome, PositionsSettled
+    from predarb.notify.alerts import AlertRouter
+    from predarb.post_trade import DailyLossLimit, OneLeggedLimits
+
+    bus, state, store, clock = engine.bus, engine.state, engine.store, engine.clock
+
+    def settings() -> Settings:  # as ``/set`` leaves them
+        return engine.settings
+
+    one_legged = OneLeggedLimits(store, settings, state, engine.control, bus, clock)
+    bus.subscribe(one_legged.after_execution, ExecutionOutcome)
+    daily_loss = DailyLossLimit(store, engine.control, clock)
+    bus.subscribe(daily_loss.after, ExecutionOutcome, PositionsSettled)
+    bus.subscribe(engine.balance_reader.after_execution, ExecutionFinished)
+    bus.subscribe(engine.balance_reader.after_settlement, PositionsSettled)
+    AlertRouter(
+        engine.alert,
+        store,
+        clock,
+        balances=lambda: state.balances,
+        balance_floor=engine.limits.min_platform_balance,
+    ).subscribe(bus)
 
 
 def make_matcher(

@@ -402,7 +402,8 @@ def unwind(
 @app.command()
 def chart(target: Annotated[Path, typer.Argument(help="the PNG file to write")]) -> None:
     """The /chart picture (cumulative realized P&L, balances) as a PNG file."""
-    from predarb import reports, reports_periods
+    from predarb import reports_periods
+    from predarb.balance_rows import read_balances
     from predarb.notify.chart import balance_series, render
 
     settings = settings_or_exit()
@@ -410,7 +411,7 @@ def chart(target: Annotated[Path, typer.Argument(help="the PNG file to write")])
     async def draw(store: Store) -> bytes:
         points = await reports_periods.cumulative(store)
         at = now()
-        current, _ = await reports.read_balances(store)
+        current, _ = await read_balances(store)
         history = balance_series(await store.balance_history(), current, at)
         return await render(points, history, at)
 

@@ -44,9 +44,12 @@ from predarb.events import (
     Event,
     EventBus,
     ExecutionFinished,
+    ExecutionOutcome,
     KillSwitchChanged,
+    OrderSlotsFreed,
     PairUnblocked,
     PositionsSettled,
+    ShardBalanceChanged,
     TradingResumed,
     VenueBack,
 )
@@ -54,14 +57,14 @@ from predarb.execution.hedging import HedgePolicy
 from predarb.execution.partial import resolve_partial
 from predarb.execution.placer import Placement, Placer
 from predarb.execution.recovery import announce_recovered, recover
-from predarb.execution.unknown import UnknownOrders
+from predarb.execution.unknown import UnknownOrders, unknown_orders
 from predarb.funding import ShardFunder, ShardTransfers
 from predarb.marketdata import BookCache, MarketFeeds
 from predarb.notify import messages
-from predarb.notify.alerts import AlertRouter
 from predarb.notify.base import Alert, AlertKind, Notifier
-from predarb.post_trade import ONE_LEGGED, Balances, DailyLossLimit, OneLeggedLimits
+from predarb.post_trade import ONE_LEGGED, Balances
 from predarb.reconcile import Reconciler
+from predarb.reservations import Reservation, spent_by_venue
 from predarb.risk import (
     SHARD_UNFUNDED,
     RiskDecision,
@@ -77,7 +80,7 @@ from predarb.start_positions import RETRY_S as START_POSITIONS_RETRY_S
 from predarb.start_positions import StartPositions
 from predarb.store import Store
 from predarb.store.records import iso
-from predarb.trading_state import Reservation, TradingState, spent_by_venue
+from predarb.trading_state import TradingState
 from predarb.venues.base import AuthError, VenueClient, VenueError
 
 log = logging.getLogger(__name__)
@@ -173,22 +176,10 @@ class Engine:
             else None
         )
         self.notifier = notifier
-        # What follows an execution subscribes to its end (``post_trade``), in this
-        # order: balances (the alert shows them), alerts, the limits, re-arming last.
+        # The balance job's reader; what follows an execution (balances read again,
+        # alerts, the limits) subscribes to its events in the composition root
+        # (``app.post_trade``), after the re-arming subscribed below.
         self.balance_reader = Balances(self.venues, self.state, store, clock)
-        self.bus.subscribe(self.balance_reader.after_execution, ExecutionFinished)
-        self.bus.subscribe(self.balance_reader.after_settlement, PositionsSettled)
-        AlertRouter(
-            self.alert,
-            store,
-            clock,
-            balances=lambda: self.state.balances,
-            balance_floor=self.limits.min_platform_balance,
-        ).subscribe(self.bus)
-        one_legged = OneLeggedLimits(store, settings, self.state, self.control, self.bus, clock)
-        self.bus.subscribe(one_legged.after_execution, ExecutionFinished)
-        self.daily_loss = DailyLossLimit(store, self.limits, self.control, clock)
-        self.bus.subscribe(self.daily_loss.after, ExecutionFinished, PositionsSettled)
         self.mode = mode
         self.matcher = matcher
         self.pairs: list[Pair] = list(pairs)
@@ -201,11 +192,14 @@ class Engine:
         self._unconnected: set[Venue] = set(self.venues)
         self.risk = RiskManager(self.limits)
         self.placer = Placer(store, self.venues, mode=mode, clock=clock)
+        self.placer.order_slot = self.state.acquire_order_slot  # hedges and unwinds
         self.settler = Settler(store, self.venues, self.alert, clock)
         self.returner = build_returner(settings, store, venues, self.alert, clock, mode)
         self.settler.redeeming = self.returner is not None
         policy = HedgePolicy.from_settings(settings)
-        self.unknown = UnknownOrders(self.placer, policy, self._fee_of, self.alert)
+        self.unknown = UnknownOrders(
+            self.placer, policy, self._fee_of, self.alert, money=self.state
+        )
         self.live = LiveConfirmation()
         self.stats = EngineStats()
         self.markets: dict[Contract, Market] = {}
@@ -229,6 +223,8 @@ class Engine:
             rate = client.order_rate()
             if rate is not None:
                 self.state.set_order_rate(venue, *rate)
+        # First of the subscribers: marking pairs is all it does, and no network read
+        # after an execution (the balances) may hold it back.
         self.bus.subscribe(
             self._rearm,
             KillSwitchChanged,
@@ -236,6 +232,8 @@ class Engine:
             VenueBack,
             CooldownEnded,
             BalanceChanged,
+            ShardBalanceChanged,
+            OrderSlotsFreed,
             PairUnblocked,
             PositionsSettled,
             DayStarted,
@@ -589,16 +587,21 @@ class Engine:
 
     def _rearm(self, event: Event) -> None:
         """Whatever may have cleared a refusal (trading on, a halt lifted, a venue back,
-        a cooldown ended, money arrived, a position settled, a pair unblocked, a new day,
-        an execution ended) has the standing opportunities priced again at once."""
+        a cooldown ended, money arrived on a venue or a shard, a position settled, a
+        pair unblocked, a new day, an execution ended, order slots freed) has the
+        standing opportunities priced again at once."""
+        if not self.standing:
+            return
         if isinstance(event, KillSwitchChanged) and not event.enabled:
             return
-        if isinstance(event, BalanceChanged) and (
+        if isinstance(event, BalanceChanged | ShardBalanceChanged) and (
             event.previous is not None and event.balance <= event.previous
         ):
             return
-        if self.standing:
-            self.book_cache.mark(self.standing)
+        if isinstance(event, OrderSlotsFreed):  # frequent: only what they refused
+            self.book_cache.mark([p for p, code in self.standing.items() if code == "order_rate"])
+            return
+        self.book_cache.mark(self.standing)
 
     async def _rejected(self, opp: Opportunity, decision: RiskDecision) -> None:
         self.stats.rejected += 1
@@ -657,11 +660,12 @@ class Engine:
         try:
             placement = await self.placer.execute(opp)
             if placement.status is ExecutionStatus.PARTIAL:
-                placement = await self._resolve_one_legged(placement)
+                placement = await self._resolve_one_legged(placement, reservation)
         except Exception as exc:
             self.standing[opp.pair_id] = "execution_failed"
-            await self._finished(opp, reservation, None, exc)
+            # Its orders may be live: trading stops before what it holds is released.
             await self.safety.execution_failed(opp, exc)
+            await self._finished(opp, reservation, None, exc)
             raise
         await self._finished(opp, reservation, placement, None)
         status = placement.status
@@ -677,38 +681,55 @@ class Engine:
         placement: Placement | None,
         error: BaseException | None,
     ) -> None:
-        """Settle the reservation (what was spent comes off the balances), start the
-        event's cooldown, follow an order of unknown fate, and announce the end: the
-        subscribers (``post_trade``, alerts) do the rest."""
+        """Count what was spent (it comes off the balances), let the limits act on the
+        outcome (``ExecutionOutcome``) while the reservation still holds, release it
+        (what an order of unknown fate may have spent stays held while it is followed)
+        and start the event's cooldown, then announce the end: the subscribers
+        (re-arming, ``post_trade``, alerts) do the rest."""
         record = None
         if placement is not None:
             try:
                 record = await self.store.execution(placement.execution_id)
             except Exception:
                 log.exception("execution %s unreadable", placement.execution_id)
-        cooldown = self.limits.cooldown_end(self.clock())
-        await self.state.settle(
+        execution_id = placement.execution_id if placement is not None else ""
+        status = placement.status if placement is not None else None
+        await self.state.account(reservation, spent_by_venue(record.orders) if record else {})
+        await self.bus.publish(ExecutionOutcome(opp, execution_id, status))
+        if record is not None and unknown_orders(record):
+            self.state.keep(reservation, record)
+        self.state.release(
             reservation,
-            spent_by_venue(record.orders) if record is not None else {},
-            cooldown_until=cooldown,
+            cooldown_until=self.limits.cooldown_end(self.clock()),
+            # Nothing went out (a leg refused before sending): its order slots come back.
+            sent=record is None or any(o.sent_at is not None for o in record.orders),
         )
         # An order of unknown fate: followed, and the chat told there.
-        unknown = record is not None and await self.unknown.follow(record)
+        unknown = False
+        if record is not None:
+            try:
+                unknown = await self.unknown.follow(record)
+            finally:
+                if record.id not in self.unknown.following:  # no one to drop the hold
+                    self.state.drop_hold(record.id, None)
         await self.bus.publish(
             ExecutionFinished(
                 opp,
-                placement.execution_id if placement is not None else "",
-                placement.status if placement is not None else None,
+                execution_id,
+                status,
                 record,
                 unknown_orders=unknown,
                 error=f"{type(error).__name__}: {error}" if error is not None else "",
             )
         )
 
-    async def _resolve_one_legged(self, placement: Placement) -> Placement:
-        """Hedge or unwind (``execution.partial``), in bounded time; the caller then sends
-        one loud alert with the outcome. Whatever goes wrong here leaves the execution
-        EXPOSED, never silently PARTIAL."""
+    async def _resolve_one_legged(
+        self, placement: Placement, reservation: Reservation
+    ) -> Placement:
+        """Hedge or unwind (``execution.partial``), in bounded time, a hedge paid only
+        with money the trading state grants; the caller then sends one loud alert with
+        the outcome. Whatever goes wrong here leaves the execution EXPOSED, never
+        silently PARTIAL."""
         try:
             outcome = await resolve_partial(
                 self.placer,
@@ -716,6 +737,7 @@ class Engine:
                 HedgePolicy.from_settings(self.settings),
                 self._fee_of,
                 first_fill_ns=placement.first_fill_ns,
+                funds=self.state.funds(reservation),
             )
         except Exception as exc:
             log.exception("handling the one-legged execution %s failed", placement.execution_id)

@@ -106,14 +106,40 @@ class CooldownEnded(Event):
 
 
 @dataclass(frozen=True, slots=True)
-class ExecutionStarted(Event):
+class ShardBalanceChanged(Event):
+    """A venue's cash on one exchange shard as last read (Kalshi); ``previous`` is None
+    at the first read. Money moved between shards leaves the venue's total unchanged."""
+
+    venue: Venue
+    shard: int
+    balance: Decimal
+    previous: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSlotsFreed(Event):
+    """Orders a venue's rate limit refused room for may be sent again."""
+
+    venue: Venue
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionOutcome(Event):
+    """An execution's outcome is recorded (``status`` None: it raised) and its spending
+    counted, while its reservation is still held: what must act before any other
+    execution may use what it held (the one-legged limits, the daily loss limit)
+    subscribes here. The reservation is released after them; ``ExecutionFinished``
+    follows."""
+
     opportunity: Opportunity
+    execution_id: str
+    status: ExecutionStatus | None
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutionFinished(Event):
     """An execution reached a final state (or raised: ``status`` None, ``error`` set);
-    its reservation is already settled and its cooldown started. ``unknown_orders``:
+    its reservation is already released and its cooldown started. ``unknown_orders``:
     an order's fate is unknown and is being followed (the chat was told)."""
 
     opportunity: Opportunity

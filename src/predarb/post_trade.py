@@ -1,12 +1,14 @@
 """What follows an execution, each part a subscriber of the bus (``events``): fresh
 balances, the one-legged limits (a pair blocked, trading stopped) and the daily loss
-limit. The engine only announces ``ExecutionFinished`` (and ``PositionsSettled``);
-alerts (``notify.alerts``) and the dashboard subscribe the same way.
+limit. The engine only announces ``ExecutionOutcome``, ``ExecutionFinished`` (and
+``PositionsSettled``); alerts (``notify.alerts``) and the dashboard subscribe the same
+way. The composition root (``app.post_trade``) subscribes them.
 
-They run in the publisher's task, in the order subscribed (``Engine`` subscribes
-them: the balances first, for the execution alert shows them, then the alerts, then
-the limits): an execution's own task, its reservation already settled, so none of
-this holds the trading loop.
+They run in the publisher's task: an execution's own task, so none of this holds the
+trading loop. The limits act on ``ExecutionOutcome``, while the execution still holds
+its reservation: no other execution can start on what it held before they have
+stopped trading or blocked its pair. The balances are read on ``ExecutionFinished``,
+after the release (and the re-arming), then the alerts show them.
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ from datetime import datetime
 from decimal import Decimal
 
 from predarb import reports
+from predarb.balance_rows import SHARD_BALANCE_PREFIX, shard_balances_text
 from predarb.config import Settings
 from predarb.control import Control
 from predarb.domain import ExecutionStatus, Venue
-from predarb.events import EventBus, ExecutionFinished, PairBlocked, PositionsSettled
+from predarb.events import (
+    EventBus,
+    ExecutionFinished,
+    ExecutionOutcome,
+    PairBlocked,
+    PositionsSettled,
+)
 from predarb.execution.limits import after_one_legged
-from predarb.risk import RiskLimits, trip_reason_after_loss
+from predarb.risk import trip_reason_after_loss
 from predarb.store import Store
 from predarb.trading_state import TradingState
 from predarb.venues.base import VenueClient, VenueError
@@ -68,12 +77,12 @@ class Balances:
             if not await self.state.set_balance(venue, balance, epoch):
                 continue  # read while an execution spent on it: the next read counts
             if shards:
-                self.state.set_shard_balances(venue, shards)
+                await self.state.set_shard_balances(venue, shards)
             await self.store.set_state(reports.BALANCE_PREFIX + venue.value, str(balance), now)
             await self.store.note_balance(venue, balance, now, BALANCE_HISTORY_EVERY_S)
             if shards:
-                text = reports.shard_balances_text(shards)
-                await self.store.set_state(reports.SHARD_BALANCE_PREFIX + venue.value, text, now)
+                text = shard_balances_text(shards)
+                await self.store.set_state(SHARD_BALANCE_PREFIX + venue.value, text, now)
             await self.store.set_state(reports.HEALTH_PREFIX + venue.value, "up", now)
 
     async def after_execution(self, event: ExecutionFinished) -> None:
@@ -87,12 +96,13 @@ class Balances:
 class OneLeggedLimits:
     """After a one-legged result: the pair blocked after ``EXECUTOR_PAIR_PARTIAL_LIMIT``
     of them (``PairBlocked`` announced), trading stopped at
-    ``EXECUTOR_DAILY_PARTIAL_LIMIT`` in a day."""
+    ``EXECUTOR_DAILY_PARTIAL_LIMIT`` in a day. ``settings``: as they are now (``/set``
+    changes them at run time)."""
 
     def __init__(
         self,
         store: Store,
-        settings: Settings,
+        settings: Callable[[], Settings],
         state: TradingState,
         control: Control,
         bus: EventBus,
@@ -105,12 +115,12 @@ class OneLeggedLimits:
         self.bus = bus
         self.clock = clock
 
-    async def after_execution(self, event: ExecutionFinished) -> None:
+    async def after_execution(self, event: ExecutionOutcome) -> None:
         if event.status not in ONE_LEGGED:
             return
         opp, now = event.opportunity, self.clock()
         verdict = await after_one_legged(
-            self.store, opp.pair_id, now, reports.day_start(now), self.settings
+            self.store, opp.pair_id, now, reports.day_start(now), self.settings()
         )
         if verdict.block_until is not None:
             self.state.stale()
@@ -123,22 +133,20 @@ class OneLeggedLimits:
 
 class DailyLossLimit:
     """Trading stops once today's realized loss reaches EXECUTOR_MAX_DAILY_LOSS:
-    looked at after every execution and every settlement."""
+    looked at after every execution (before its reservation is released) and every
+    settlement. The limit is the control's, as it is now (``/set`` changes it)."""
 
-    def __init__(
-        self, store: Store, limits: RiskLimits, control: Control, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, store: Store, control: Control, clock: Callable[[], datetime]) -> None:
         self.store = store
-        self.limits = limits
         self.control = control
         self.clock = clock
 
     async def check(self) -> None:
         now = self.clock()
         loss = -min(await reports.realized_since(self.store, reports.day_start(now)), Decimal(0))
-        reason = trip_reason_after_loss(loss, self.limits)
+        reason = trip_reason_after_loss(loss, self.control.limits)
         if reason and self.control.enabled:
             await self.control.trip(reason)
 
-    async def after(self, _event: ExecutionFinished | PositionsSettled) -> None:
+    async def after(self, _event: ExecutionOutcome | PositionsSettled) -> None:
         await self.check()

@@ -8,27 +8,25 @@ balances, venue health, last scan) are kept in ``bot_state`` so the CLI sees the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from predarb.balance_rows import SHARD_BALANCE_PREFIX as SHARD_BALANCE_PREFIX
+from predarb.balance_rows import stored_balances
+from predarb.capital.view import CapitalView, capital_view
 from predarb.domain import ExecutionStatus, Venue
 from predarb.store import Store
 from predarb.store.records import ExecutionRecord, from_micros, iso, parse_iso
 from predarb.store.state import BALANCE_PREFIX as BALANCE_PREFIX
 from predarb.store.state import MODE_KEY, this_mode
 
-if TYPE_CHECKING:
-    from predarb.capital.view import CapitalView
-
-# bot_state keys written by the engine (and BALANCE_PREFIX, from the store's own)
+# bot_state keys written by the engine (and BALANCE_PREFIX, from the store's own, and
+# SHARD_BALANCE_PREFIX, from ``balance_rows``)
 MODE = MODE_KEY
 TRADING_ENABLED = "trading_enabled"
 KILL_REASON = "kill_reason"
 LAST_SCAN = "last_scan"
-SHARD_BALANCE_PREFIX = "shard_balances:"  # + venue: "0=98.0186,3=0" (Kalshi shards)
 HEALTH_PREFIX = "health:"
 LAST_DAILY_SUMMARY = "last_daily_summary"  # the UTC day (ISO date) last summarized
 # The daily limits the bot (or the demo, with its own) last ran with: `predarb status`
@@ -301,8 +299,6 @@ async def status(
     needed: Decimal | None = None,
 ) -> StatusReport:
     """``needed``: what one venue needs to fund the next trades (adds the capital view)."""
-    from predarb.capital.view import capital_view
-
     state = {str(r[0]): str(r[1]) for r in await store.query("SELECT key, value FROM bot_state")}
     balances, shards = stored_balances(state)
     health = {
@@ -329,50 +325,6 @@ async def status(
         capital=None if needed is None else await capital_view(store, needed=needed),
         shard_balances=shards,
     )
-
-
-def stored_balances(
-    state: Mapping[str, str],
-) -> tuple[dict[Venue, Decimal], dict[Venue, dict[int, Decimal]]]:
-    """The balance job's ``bot_state`` rows, the one record of the money that /balance,
-    ``predarb status``, the capital view and the dashboard all read: each venue's total
-    (``balance:<venue>``) and, for a venue that holds cash per exchange shard (Kalshi),
-    each shard's (``shard_balances:<venue>``, written with the total from one read)."""
-    totals: dict[Venue, Decimal] = {}
-    shards: dict[Venue, dict[int, Decimal]] = {}
-    for key, value in state.items():
-        if key.startswith(BALANCE_PREFIX):
-            name = key.removeprefix(BALANCE_PREFIX)
-            if name in Venue._value2member_map_:
-                totals[Venue(name)] = Decimal(value)
-        elif key.startswith(SHARD_BALANCE_PREFIX):
-            name = key.removeprefix(SHARD_BALANCE_PREFIX)
-            if name in Venue._value2member_map_ and (parsed := parse_shard_balances(value)):
-                shards[Venue(name)] = parsed
-    return totals, shards
-
-
-async def read_balances(
-    store: Store,
-) -> tuple[dict[Venue, Decimal], dict[Venue, dict[int, Decimal]]]:
-    """``stored_balances`` of the store's rows."""
-    rows = await store.query(
-        "SELECT key, value FROM bot_state WHERE key LIKE ? OR key LIKE ?",
-        (BALANCE_PREFIX + "%", SHARD_BALANCE_PREFIX + "%"),
-    )
-    return stored_balances({str(k): str(v) for k, v in rows})
-
-
-def shard_balances_text(shards: Mapping[int, Decimal]) -> str:
-    return ",".join(f"{i}={amount}" for i, amount in sorted(shards.items()))
-
-
-def parse_shard_balances(text: str) -> dict[int, Decimal]:
-    out: dict[int, Decimal] = {}
-    for item in filter(None, text.split(",")):
-        index, _, amount = item.partition("=")
-        out[int(index)] = Decimal(amount)
-    return out
 
 
 async def trades(store: Store, limit: int = 10) -> list[ExecutionRecord]:

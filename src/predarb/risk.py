@@ -7,8 +7,9 @@ stable ``code`` and a sentence carrying the figures. The engine stores rejection
 module logs and counts them.
 
 Order of the checks (``RiskManager.check``): global state first, because it is cheap and
-says the most (kill switch, a venue down, the daily trade count and loss, executions
-in flight); then the opportunity's own shape and flags (well formed, blacklists,
+says the most (kill switch, a venue down, the daily trade count, loss and one-legged
+results, with the executions in flight counted as lost and one-legged until they end;
+executions in flight); then the opportunity's own shape and flags (well formed, blacklists,
 tradable, executable, confidence); then the event's state (EXPOSED execution, in
 flight, open position, cooldown); then prices and sizes (quote age, ROI band, bet size,
 venue minimums, depth);
@@ -62,6 +63,7 @@ class RiskLimits:
     live_min_roi_pct: Decimal = Decimal(2)
     live_min_confidence: float = 0.9
     max_in_flight: int = 4  # executions under way at once
+    max_daily_one_legged: int = 3  # one-legged results in a UTC day that trip the switch
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RiskLimits:
@@ -80,6 +82,7 @@ class RiskLimits:
             blacklist=settings.blacklist,
             live_min_roi_pct=max(settings.executor_min_roi * 2, Decimal(2)),
             max_in_flight=settings.executor_max_in_flight,
+            max_daily_one_legged=settings.executor_daily_partial_limit,
         )
 
     def cooldown_end(self, at: datetime) -> datetime:
@@ -114,6 +117,10 @@ class RiskSnapshot:
     loss_today: Decimal = ZERO
     open_exposure: Decimal = ZERO
     kill_reason: str = ""
+    one_legged_today: int = 0  # executions of the UTC day that filled only some legs
+    # What the executions in flight could still lose (all they pay): counted against
+    # the daily loss limit until they end, as each may end one-legged.
+    at_risk: Decimal = ZERO
     open_events: frozenset[str] = frozenset()  # events holding an open position
     in_flight_events: frozenset[str] = frozenset()  # events with an execution under way
     cooldown_until: Mapping[str, datetime] = field(default_factory=dict)  # by event
@@ -304,7 +311,27 @@ class RiskManager:
                 f"{lim.max_daily_trades}",
             )
         reason = trip_reason_after_loss(snap.loss_today, lim)
-        return _reject("daily_loss", reason) if reason else None
+        if reason:
+            return _reject("daily_loss", reason)
+        # Executions side by side must not pass a daily limit that one at a time could
+        # only reach: each in flight counts as lost and as one-legged until it ends.
+        if snap.in_flight and daily_loss_reached(snap.loss_today + snap.at_risk, lim):
+            return _reject(
+                "daily_loss",
+                f"daily loss {_usd(snap.loss_today)} + {_usd(snap.at_risk)} at risk in"
+                f" {snap.in_flight} executions in flight reaches EXECUTOR_MAX_DAILY_LOSS"
+                f" {_usd(lim.max_daily_loss)}",
+            )
+        # After the limit was reached and trading turned on again: one at a time.
+        room = max(1, lim.max_daily_one_legged - snap.one_legged_today)
+        if snap.in_flight >= room:
+            return _reject(
+                "daily_one_legged",
+                f"{snap.one_legged_today} one-legged results today and {snap.in_flight}"
+                f" executions in flight (each may end one-legged):"
+                f" EXECUTOR_DAILY_PARTIAL_LIMIT is {lim.max_daily_one_legged}",
+            )
+        return None
 
     def _in_flight_limit(
         self, opp: Opportunity, snap: RiskSnapshot, _: Depth

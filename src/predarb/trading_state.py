@@ -6,17 +6,27 @@ Reported into it: the kill switch (by ``Control``, which persists it), the safet
 halts (stopping, a database that cannot be written: by ``EngineSafety`` and the
 engine), venue health (by the circuit breakers), balances, cooldowns, and the
 reservations of executions in flight. Read from SQLite, at most ``max_age_s`` old on
-the hot path: today's trades and loss, open exposure and positions, blocked events and
-pairs.
+the hot path: today's trades, loss and one-legged results, open exposure and
+positions, blocked events and pairs.
 
 Reservations make concurrent executions safe: an approved opportunity reserves, before
 anything is sent and without yielding to the loop after its check, the money it needs
 on each venue, its exposure, one of the day's trades, one of the executions in flight,
 its event, and one order slot per leg in each venue's order budget. The snapshot counts
 reservations as spent, so a second execution can never overdraw a venue, pass a limit
-or trade the same event. At the end the reservation is settled: the store is read again
-(the fills are in it now) and the money actually spent is taken off the known balances
-before the reservation is dropped, so nothing is counted twice or not at all.
+or trade the same event. While in flight, each also counts against the daily limits
+as lost (all it pays) and as one-legged, so executions side by side never pass a
+daily limit that one at a time could only reach. At the end the store is read again
+(the fills are in it now) and the money actually spent is taken off the known
+balances (``account``); the limits that act on an outcome run; then the reservation
+is released (``release``), so nothing is left uncounted (in between, the money is
+counted twice: only ever too careful). What is held lives in ``reservations``.
+
+Orders sent outside an approval (hedges, unwinds) take order slots too
+(``acquire_order_slot``), and a hedge spends only money granted here (``HedgeFunds``):
+what its execution holds and has not spent, and beyond that money no one holds. An
+execution whose order's fate is unknown keeps its unspent money held while the order
+is followed (``Hold``), since the order may have spent it.
 """
 
 from __future__ import annotations
@@ -24,14 +34,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from predarb import reports
-from predarb.domain import ZERO, Action, Contract, ExecutionStatus, Opportunity, Venue
+from predarb.domain import ZERO, Contract, ExecutionStatus, Opportunity, Venue
 from predarb.events import (
     BalanceChanged,
     CooldownEnded,
@@ -40,16 +49,26 @@ from predarb.events import (
     EventBus,
     KillSwitchChanged,
     KillSwitchTripped,
+    OrderSlotsFreed,
     PairUnblocked,
+    ShardBalanceChanged,
     TradingHalted,
     TradingResumed,
     VenueBack,
     VenueDown,
     venue_halt,
 )
+from predarb.reservations import (
+    Hold,
+    OrderBudget,
+    Reservation,
+    beyond,
+    order_spent,
+    spent_by_venue,
+)
 from predarb.risk import RiskSnapshot, shard_needs
 from predarb.store import Store
-from predarb.store.records import OrderRecord
+from predarb.store.records import ExecutionRecord, OrderRecord
 from predarb.store.state import this_mode
 
 log = logging.getLogger(__name__)
@@ -61,6 +80,7 @@ class StoreView:
 
     trades_today: int = 0
     loss_today: Decimal = ZERO
+    one_legged_today: int = 0
     open_exposure: Decimal = ZERO
     open_events: frozenset[str] = frozenset()
     blocked_events: frozenset[str] = frozenset()
@@ -80,6 +100,7 @@ async def read_store_view(store: Store, now: datetime) -> StoreView:
     return StoreView(
         trades_today=await reports.trades_since(store, today),
         loss_today=-min(await reports.realized_since(store, today), ZERO),
+        one_legged_today=await store.one_legged_count(today),
         open_exposure=exposure,
         open_events=frozenset(str(r[0]) for r in rows if r[2] and Decimal(r[2]) > 0),
         blocked_events=frozenset(str(r[0]) for r in rows if r[1] in halted),
@@ -87,75 +108,17 @@ async def read_store_view(store: Store, now: datetime) -> StoreView:
     )
 
 
-def spent_by_venue(orders: Iterable[OrderRecord]) -> dict[Venue, Decimal]:
-    """Money each venue's balance lost to these orders: bought contracts and every fee,
-    less what sales (an unwind) brought back."""
-    spent: dict[Venue, Decimal] = {}
-    for o in orders:
-        value = o.filled * o.avg_price
-        signed = -value if o.action == Action.SELL.value else value
-        spent[o.venue] = spent.get(o.venue, ZERO) + signed + o.fee
-    return spent
+class HedgeFunds:
+    """Asked before one execution's hedge is sent (``execution.partial.Funds``): the
+    money is granted, and held at once, if what the execution holds and has not spent,
+    plus money no one holds, pays it (``TradingState.grant``)."""
 
+    def __init__(self, state: TradingState, holder: Reservation | Hold) -> None:
+        self.state = state
+        self.holder = holder
 
-class OrderBudget:
-    """A venue's order rate (``orders`` per ``per_s``) as a sliding window of the
-    orders reserved: an execution takes its slots before it is approved, so the venue
-    client's own limiter never makes one leg wait behind another execution's."""
-
-    def __init__(self, orders: int, per_s: float, *, clock: Callable[[], float]) -> None:
-        self.orders = orders
-        self.per_s = per_s
-        self._clock = clock
-        self._taken: deque[float] = deque()
-
-    def _trim(self) -> None:
-        limit = self._clock() - self.per_s
-        while self._taken and self._taken[0] <= limit:
-            self._taken.popleft()
-
-    def free(self) -> int:
-        self._trim()
-        return self.orders - len(self._taken)
-
-    def take(self, n: int) -> None:
-        now = self._clock()
-        self._taken.extend([now] * n)
-
-    def give_back(self, n: int) -> None:
-        """Orders reserved but never sent (the execution stopped before sending)."""
-        for _ in range(min(n, len(self._taken))):
-            self._taken.pop()
-
-    def next_free_in(self) -> float | None:
-        """Seconds until a slot frees, when none is free now."""
-        self._trim()
-        if len(self._taken) < self.orders or not self._taken:
-            return None
-        return max(0.0, self._taken[0] + self.per_s - self._clock())
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """What an execution in flight will use, counted as used until it ends."""
-
-    event: str
-    pair_id: str
-    money: Mapping[Venue, Decimal]  # cost plus fees of its legs, by venue
-    exposure: Decimal
-    orders: Mapping[Venue, int]
-    # Money held on each exchange shard of a venue that pays per shard (Kalshi).
-    shards: Mapping[tuple[Venue, int], Decimal] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, opp: Opportunity) -> Reservation:
-        money: dict[Venue, Decimal] = {}
-        orders: dict[Venue, int] = {}
-        for leg in opp.legs:
-            venue = leg.contract.venue
-            money[venue] = money.get(venue, ZERO) + leg.cost + leg.fee
-            orders[venue] = orders.get(venue, 0) + 1
-        return cls(opp.event, opp.pair_id, money, opp.cost + opp.fees, orders)
+    def grant(self, ex: ExecutionRecord, cost: Mapping[Contract, Decimal]) -> bool:
+        return self.state.grant(self.holder, ex, cost)
 
 
 class TradingState:
@@ -190,6 +153,7 @@ class TradingState:
         self.cooldown_until: dict[str, datetime] = {}
         self.budgets: dict[Venue, OrderBudget] = {}
         self.reservations: dict[str, Reservation] = {}  # by event
+        self.holds: dict[str, Hold] = {}  # by execution id
         self._view = StoreView()
         self._view_at: float | None = None
         self._reads = 0
@@ -207,14 +171,17 @@ class TradingState:
         """What risk sees now: live state, the store view, reservations counted as used."""
         view = self._view
         halt = self.halt_reason()
-        held = self.reservations.values()
         reserved_money: dict[Venue, Decimal] = {}
         shard_held: dict[tuple[Venue, int], Decimal] = {}
-        for r in held:
+        at_risk = ZERO
+        for r in self.reservations.values():
+            at_risk += r.exposure
             for venue, amount in r.money.items():
                 reserved_money[venue] = reserved_money.get(venue, ZERO) + amount
             for key, amount in r.shards.items():
                 shard_held[key] = shard_held.get(key, ZERO) + amount
+        if self.holds:
+            self._add_holds(reserved_money, shard_held)
         return RiskSnapshot(
             now=now,
             trading_enabled=self.enabled and not halt,
@@ -223,7 +190,9 @@ class TradingState:
             venues_up={v: up and v not in self.venue_halts for v, up in self.venues_up.items()},
             trades_today=view.trades_today + len(self.reservations),
             loss_today=view.loss_today,
-            open_exposure=view.open_exposure + sum((r.exposure for r in held), ZERO),
+            one_legged_today=view.one_legged_today,
+            at_risk=at_risk,
+            open_exposure=view.open_exposure + at_risk,
             open_events=view.open_events,
             in_flight_events=frozenset(self.reservations),
             in_flight=len(self.reservations),
@@ -235,6 +204,15 @@ class TradingState:
             shard_held=shard_held,
             shard_of=self.shard_of,
         )
+
+    def _add_holds(
+        self, money: dict[Venue, Decimal], shards: dict[tuple[Venue, int], Decimal]
+    ) -> None:
+        for hold in self.holds.values():
+            for venue, amount in hold.money.items():
+                money[venue] = money.get(venue, ZERO) + amount
+            for key, amount in hold.shards.items():
+                shards[key] = shards.get(key, ZERO) + amount
 
     async def snapshot(self, max_age_s: float | None = None) -> RiskSnapshot:
         """``build`` on a store view at most ``max_age_s`` old (default: the hot
@@ -347,15 +325,30 @@ class TradingState:
             await self.bus.publish(BalanceChanged(venue, balance, previous))
         return True
 
-    def set_shard_balances(self, venue: Venue, shards: Mapping[int, Decimal]) -> None:
-        """Record a read of ``venue``'s cash on each exchange shard."""
-        for key in [k for k in self.shard_balances if k[0] is venue]:
-            del self.shard_balances[key]
+    async def set_shard_balances(self, venue: Venue, shards: Mapping[int, Decimal]) -> None:
+        """Record a read of ``venue``'s cash on each exchange shard; each shard whose
+        cash changed is announced (money moved by hand between shards changes no
+        total, yet may fund a trade refused on its shard)."""
+        previous = {k[1]: v for k, v in self.shard_balances.items() if k[0] is venue}
+        for shard in previous:
+            del self.shard_balances[(venue, shard)]
         for shard, amount in shards.items():
             self.shard_balances[(venue, shard)] = amount
+        for shard, amount in sorted(shards.items()):
+            if previous.get(shard) != amount:
+                await self.bus.publish(
+                    ShardBalanceChanged(venue, shard, amount, previous.get(shard))
+                )
 
     def set_order_rate(self, venue: Venue, orders: int, per_s: float) -> None:
         self.budgets[venue] = OrderBudget(orders, per_s, clock=self._monotonic)
+
+    async def acquire_order_slot(self, venue: Venue) -> None:
+        """A slot of ``venue``'s order rate for an order sent outside an approval (a
+        hedge, an unwind), waited for when none is free, ahead of new executions."""
+        budget = self.budgets.get(venue)
+        if budget is not None:
+            await budget.acquire()
 
     # -- reservations -------------------------------------------------------------
 
@@ -376,18 +369,12 @@ class TradingState:
                 budget.take(n)
         return reservation
 
-    async def settle(
-        self,
-        reservation: Reservation,
-        spent: Mapping[Venue, Decimal],
-        *,
-        cooldown_until: datetime | None,
-        sent: bool = True,
-    ) -> None:
-        """The execution ended: the store (which now holds its fills) is read again,
-        the money ``spent`` is taken off the known balances, the reservation dropped
-        and the event's cooldown started. Never raises: a failed read leaves the
-        store view marked stale, so the next snapshot reads it."""
+    async def account(self, reservation: Reservation, spent: Mapping[Venue, Decimal]) -> None:
+        """The execution's orders are answered: the store (which now holds its fills)
+        is read again and the money ``spent`` is taken off the known balances. The
+        reservation still holds (counted twice meanwhile: only ever too careful) until
+        ``release``. Never raises: a failed read leaves the store view marked stale,
+        so the next snapshot reads it."""
         try:
             await self.refresh()
         except Exception:
@@ -401,6 +388,12 @@ class TradingState:
                 for key, held in reservation.shards.items():
                     if key[0] is venue and key in self.shard_balances:
                         self.shard_balances[key] -= held
+
+    def release(
+        self, reservation: Reservation, *, cooldown_until: datetime | None, sent: bool = True
+    ) -> None:
+        """Drop the reservation (``account`` first) and start the event's cooldown;
+        ``sent`` False: no order went out, its order slots are given back."""
         if not sent:
             for venue, n in reservation.orders.items():
                 budget = self.budgets.get(venue)
@@ -411,11 +404,139 @@ class TradingState:
         if cooldown_until is not None:
             self.cooldown_until[reservation.event] = cooldown_until
 
+    async def settle(
+        self,
+        reservation: Reservation,
+        spent: Mapping[Venue, Decimal],
+        *,
+        cooldown_until: datetime | None,
+        sent: bool = True,
+    ) -> None:
+        """``account`` then ``release``, nothing in between."""
+        await self.account(reservation, spent)
+        self.release(reservation, cooldown_until=cooldown_until, sent=sent)
+
+    # -- money for hedges and for orders followed after their execution ----------------
+
+    def funds(self, reservation: Reservation) -> HedgeFunds:
+        """What the hedge of the execution holding ``reservation`` may spend."""
+        return HedgeFunds(self, reservation)
+
+    def keep(self, reservation: Reservation, ex: ExecutionRecord) -> Hold:
+        """Before ``release``: the money ``reservation`` holds and ``ex`` has not
+        spent stays held for ``ex``'s follow-up (an order of unknown fate)."""
+        spent, shard_spent = self._spent(ex.orders)
+        hold = Hold(
+            ex.id,
+            {v: m - spent.get(v, ZERO) for v, m in reservation.money.items()},
+            {k: m - shard_spent.get(k, ZERO) for k, m in reservation.shards.items()},
+            spent,
+            shard_spent,
+        )
+        hold.money = {v: m for v, m in hold.money.items() if m > 0}
+        hold.shards = {k: m for k, m in hold.shards.items() if m > 0}
+        self.holds[ex.id] = hold
+        return hold
+
+    def hold_for(self, ex: ExecutionRecord) -> HedgeFunds:
+        """What the follow-up of ``ex`` may spend: its hold (``keep``), or a new one
+        holding nothing yet (after a restart, the balances read show what it spent)."""
+        hold = self.holds.get(ex.id)
+        if hold is None:
+            spent, shard_spent = self._spent(ex.orders)
+            hold = self.holds[ex.id] = Hold(ex.id, {}, {}, spent, shard_spent)
+        return HedgeFunds(self, hold)
+
+    def drop_hold(self, execution_id: str, ex: ExecutionRecord | None) -> None:
+        """The follow-up ended: what ``ex``'s orders spent since the hold began comes
+        off the known balances, and the hold is dropped."""
+        hold = self.holds.pop(execution_id, None)
+        if hold is None or ex is None:
+            return
+        spent, shard_spent = self._spent(ex.orders)
+        for venue, amount in spent.items():
+            more = amount - hold.spent.get(venue, ZERO)
+            if more and venue in self.balances:
+                self.balances[venue] -= more
+                self._balance_epoch[venue] = self.balance_epoch(venue) + 1
+        for key, amount in shard_spent.items():
+            more = amount - hold.shard_spent.get(key, ZERO)
+            if more and key in self.shard_balances:
+                self.shard_balances[key] -= more
+
+    def grant(
+        self, holder: Reservation | Hold, ex: ExecutionRecord, cost: Mapping[Contract, Decimal]
+    ) -> bool:
+        """Whether a hedge of ``ex`` costing ``cost`` (at most, by contract) may be
+        sent: what ``holder`` holds and ``ex`` has not spent pays first, the rest must
+        be money no one holds (on the venue, and on the contract's shard for a venue
+        that pays per shard). Granted, the rest is added to ``holder`` at once."""
+        sharded = {venue for venue, _ in self.shard_balances}
+        need: dict[Venue, Decimal] = {}
+        shard_need: dict[tuple[Venue, int], Decimal] = {}
+        for contract, amount in cost.items():
+            venue = contract.venue
+            need[venue] = need.get(venue, ZERO) + amount
+            if venue in sharded:
+                key = (venue, self.shard_of.get(contract, 0))
+                shard_need[key] = shard_need.get(key, ZERO) + amount
+        spent, shard_spent = self._spent(ex.orders)
+        before, shard_before = (
+            (holder.spent, holder.shard_spent) if isinstance(holder, Hold) else ({}, {})
+        )
+        more = beyond(need, holder.money, spent, before)
+        shard_more = beyond(shard_need, holder.shards, shard_spent, shard_before)
+        held: dict[Venue, Decimal] = {}
+        shard_held: dict[tuple[Venue, int], Decimal] = {}
+        for r in self.reservations.values():
+            for venue, amount in r.money.items():
+                held[venue] = held.get(venue, ZERO) + amount
+            for key, amount in r.shards.items():
+                shard_held[key] = shard_held.get(key, ZERO) + amount
+        self._add_holds(held, shard_held)
+        short = [
+            f"{venue.value} ${amount:.2f}"
+            for venue, amount in more.items()
+            if self.balances.get(venue, ZERO) - held.get(venue, ZERO) < amount
+        ] + [
+            f"{venue.value} shard {shard} ${amount:.2f}"
+            for (venue, shard), amount in shard_more.items()
+            if self.shard_balances.get((venue, shard), ZERO) - shard_held.get((venue, shard), ZERO)
+            < amount
+        ]
+        if short:
+            log.warning(
+                "hedge of %s refused: no free money for %s",
+                ex.id,
+                ", ".join(short),
+                extra={"execution": ex.id, "code": "hedge_unfunded"},
+            )
+            return False
+        for venue, amount in more.items():
+            holder.money[venue] = holder.money.get(venue, ZERO) + amount
+        for key, amount in shard_more.items():
+            holder.shards[key] = holder.shards.get(key, ZERO) + amount
+        return True
+
+    def _spent(
+        self, orders: Iterable[OrderRecord]
+    ) -> tuple[dict[Venue, Decimal], dict[tuple[Venue, int], Decimal]]:
+        """What these orders spent, by venue and by shard (venues paying per shard)."""
+        orders = list(orders)
+        sharded = {venue for venue, _ in self.shard_balances}
+        by_shard: dict[tuple[Venue, int], Decimal] = {}
+        for o in orders:
+            if o.venue in sharded:
+                contract = Contract(o.venue, o.market_id, o.side, o.token_id)
+                key = (o.venue, self.shard_of.get(contract, 0))
+                by_shard[key] = by_shard.get(key, ZERO) + order_spent(o)
+        return spent_by_venue(orders), by_shard
+
     # -- refusals that end with time ------------------------------------------------
 
     async def expire(self, now: datetime) -> None:
         """Announce what time has cleared: cooldowns ended, pair blocks ended, a new
-        UTC day (the daily counters start again)."""
+        UTC day (the daily counters start again), order slots freed."""
         ended = [e for e, until in self.cooldown_until.items() if until <= now]
         for event in ended:
             del self.cooldown_until[event]
@@ -430,6 +551,9 @@ class TradingState:
         for pair_id in unblocked:
             del self._blocks_seen[pair_id]
             await self.bus.publish(PairUnblocked(pair_id))
+        for venue, budget in self.budgets.items():
+            if budget.freed():
+                await self.bus.publish(OrderSlotsFreed(venue))
 
     async def _note_blocks(self, blocks: Mapping[str, datetime]) -> None:
         for pair_id in [p for p in self._blocks_seen if p not in blocks]:

@@ -55,16 +55,9 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
-# Known and left: ``reports.status`` adds the capital view, which reads the balances
-# through ``reports``. Listed here so that any other cycle still fails.
-KNOWN_BACK_IMPORTS = {("predarb.reports", "predarb.capital.view")}
-
-
 def test_no_module_imports_back_up_the_house() -> None:
     graph = import_graph()
     assert "predarb.engine" in graph and "predarb.safety" in graph
-    for importer, imported in KNOWN_BACK_IMPORTS:
-        graph[importer].discard(imported)
     try:
         TopologicalSorter(graph).prepare()
     except CycleError as exc:
@@ -85,3 +78,10 @@ def test_only_the_runners_build_the_app_and_only_the_cli_uses_the_runner() -> No
     }
     assert importers("predarb.runner") == {"predarb.cli"}
     assert importers("predarb.cli") == {"predarb.__main__"}
+
+
+def test_what_follows_an_execution_is_wired_in_the_composition_root() -> None:
+    """The engine announces; the alerts and the limits subscribe in ``app``."""
+    graph = import_graph()
+    assert "predarb.notify.alerts" not in graph["predarb.engine"]
+    assert {"predarb.notify.alerts", "predarb.post_trade"} <= graph["predarb.app"]

@@ -13,8 +13,10 @@ from decimal import Decimal
 from io import StringIO
 from typing import Any
 
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import (
+    Action,
     Contract,
     FeeSchedule,
     Level,
@@ -30,6 +32,7 @@ from predarb.domain import (
 from predarb.engine import Engine
 from predarb.notify.console import ConsoleNotifier
 from predarb.store import Store
+from predarb.venues.base import OrderRejected
 from tests.fakes.scripted_venue import ScriptedVenue
 
 D = Decimal
@@ -41,10 +44,16 @@ class Overdrawn(AssertionError):
     pass
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class BookVenue(ScriptedVenue):
-    """A scripted venue with books and markets; a fill spends its balance (an order
-    the balance cannot pay is an overdraft, raised so that a test fails loudly)."""
+    """A scripted venue with books and markets; a fill spends its balance (a sale
+    brings money back). An order the balance cannot pay is an overdraft, listed in
+    ``overdrafts`` for the test to assert on. ``shards``: cash per exchange shard
+    (Kalshi), when given, instead of one balance."""
 
     books: dict[Contract, OrderBook] = field(default_factory=dict)
     markets: list[Market] = field(default_factory=list)
@@ -52,24 +61,39 @@ class BookVenue(ScriptedVenue):
     sent_at: list[float] = field(default_factory=list)  # loop time of each order
     overdrafts: list[str] = field(default_factory=list)
     gate: asyncio.Event | None = None  # when given, answers wait for it (the fill is done)
+    clock: Callable[[], datetime] = field(default_factory=lambda: utcnow)  # book times
+    shards: dict[int, Decimal] = field(default_factory=dict)
+    refusing: bool = False  # every order refused before sending (its amounts, say)
+    balance_gate: asyncio.Event | None = None  # when given, balance reads wait for it
 
     async def list_markets(self) -> list[Market]:
         return list(self.markets)
 
     async def get_order_books(self, contracts: Sequence[Contract]) -> dict[Contract, OrderBook]:
-        now = datetime.now(UTC)
+        now = self.clock()
         return {
             c: OrderBook(b.contract, b.bids, b.asks, now)
             for c in contracts
             if (b := self.books.get(c))
         }
 
+    async def get_shard_balances(self) -> dict[int, Decimal]:
+        if self.balance_gate is not None:
+            await self.balance_gate.wait()
+        return dict(self.shards)
+
+    async def prepare(self, order: OrderRequest) -> str:
+        if self.refusing:
+            raise OrderRejected(self.venue, "amounts the venue cannot take", code="invalid")
+        return order.client_order_id
+
     async def place_order(self, order: OrderRequest) -> OrderResult:
         self.sent_at.append(asyncio.get_running_loop().time())
         if self.on_place is not None:
             self.on_place(order)
         result = await super().place_order(order)
-        spent = result.filled * order.price + result.fee
+        value = result.filled * order.price
+        spent = (-value if order.action is Action.SELL else value) + result.fee
         if spent > self.balance:
             self.overdrafts.append(order.client_order_id)
         self.balance -= spent
@@ -134,8 +158,9 @@ class Market2:
         return [k, p]
 
 
-def book(contract: Contract, price: str, size: str = "20") -> OrderBook:
-    return OrderBook(contract, (), (Level(D(price), D(size)),), datetime.now(UTC))
+def book(contract: Contract, price: str, size: str = "20", bid: str | None = None) -> OrderBook:
+    bids = (Level(D(bid), D(size)),) if bid is not None else ()
+    return OrderBook(contract, bids, (Level(D(price), D(size)),), datetime.now(UTC))
 
 
 @dataclass
@@ -147,14 +172,22 @@ class Rig:
     console: ConsoleNotifier
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def set_books(self, m: Market2, k_yes: str, p_no: str, size: str = "20") -> None:
-        self.kalshi.books[m.k_yes] = book(m.k_yes, k_yes, size)
+    def set_books(
+        self, m: Market2, k_yes: str, p_no: str, size: str = "20", *, bids: bool = False
+    ) -> None:
+        """``bids``: each leg's contract also bid 5 cents under its ask (an unwind can
+        sell into it)."""
+
+        def under(price: str) -> str | None:
+            return str(D(price) - D("0.05")) if bids else None
+
+        self.kalshi.books[m.k_yes] = book(m.k_yes, k_yes, size, under(k_yes))
         self.kalshi.books[m.k_no] = book(m.k_no, "0.70", size)
-        self.poly.books[m.p_no] = book(m.p_no, p_no, size)
+        self.poly.books[m.p_no] = book(m.p_no, p_no, size, under(p_no))
         self.poly.books[m.p_yes] = book(m.p_yes, "0.70", size)
 
-    def arm(self, m: Market2, size: str = "20") -> None:
-        self.set_books(m, ARB_K, ARB_P, size)
+    def arm(self, m: Market2, size: str = "20", *, bids: bool = False) -> None:
+        self.set_books(m, ARB_K, ARB_P, size, bids=bids)
 
     def disarm(self, m: Market2) -> None:
         self.set_books(m, FAIR_K, FAIR_P)
@@ -171,6 +204,7 @@ def settings(**overrides: Any) -> Settings:
         "executor_cooldown_s": 0,
         "executor_max_daily_trades": 10_000,
         "executor_max_daily_loss": D(1000),
+        "executor_daily_partial_limit": 1000,
         "executor_max_exposure": D(100_000),
         "executor_min_platform_balance": D(0),
         "predarb_poll_interval_s": 0.1,
@@ -188,11 +222,12 @@ def rig(
     delay_s: float = 0.0,
     circuit_breakers: bool = False,
     market: Callable[[int], Market2] = Market2,
+    clock: Callable[[], datetime] = utcnow,
     **overrides: Any,
 ) -> Rig:
     markets = [market(i) for i in range(n)]
-    kalshi = BookVenue(Venue.KALSHI, delay_s=delay_s)
-    poly = BookVenue(Venue.POLYMARKET, delay_s=delay_s)
+    kalshi = BookVenue(Venue.KALSHI, delay_s=delay_s, clock=clock)
+    poly = BookVenue(Venue.POLYMARKET, delay_s=delay_s, clock=clock)
     for m in markets:
         k, p = m.markets()
         kalshi.markets.append(k)
@@ -206,7 +241,9 @@ def rig(
         mode="paper",
         pairs=[m.pair() for m in markets],
         circuit_breakers=circuit_breakers,
+        clock=clock,
     )
+    post_trade(engine)
     out = Rig(engine, kalshi, poly, markets, console)
     for m in markets:
         out.disarm(m)

@@ -7,6 +7,7 @@ approved. These tests drive ``tick()``, as the live loop does."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from predarb.events import (
     VenueBack,
     VenueDown,
 )
+from predarb.reservations import OrderBudget
 from predarb.store import Store
 from tests.core.builders import opportunity
 from tests.engine.rig import D, Rig, rig
@@ -149,3 +151,18 @@ async def test_a_reservation_counts_as_spent_until_settled(store: Store) -> None
     # A balance read that started before the spending is dropped: it may not show it.
     assert not await state.set_balance(Venue.KALSHI, D(1000), epoch=0)
     assert state.balances[Venue.KALSHI] == D(998)
+
+
+async def test_an_order_waiting_for_a_slot_comes_before_new_executions() -> None:
+    """A hedge waiting for a slot counts as taken: when the slot frees, risk sees none
+    free (a new execution would be refused), and the hedge gets it."""
+    now = [0.0]
+    budget = OrderBudget(1, 0.05, clock=lambda: now[0])
+    budget.take(1)  # an execution's leg
+    hedge = asyncio.create_task(budget.acquire())
+    await asyncio.sleep(0)
+    assert budget.free() == -1 and not hedge.done()
+    now[0] = 0.05  # the leg's slot frees
+    assert budget.free() == 0
+    await asyncio.wait_for(hedge, 5)
+    assert budget.free() == 0 and budget.freed()

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from predarb import reports
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import Contract, ExecutionStatus, Pair, PairKind, Venue, World
 from predarb.engine import Engine
@@ -71,6 +72,7 @@ async def _engine(store: Store, fakes: Fakes, **settings: Any) -> tuple[Engine, 
     console = ConsoleNotifier(StringIO())
     venues = make_venues(fakes.cfg)
     engine = Engine(cfg, store, venues, console, mode="live", pairs=[_pair(fakes)])
+    post_trade(engine)
     assert engine.funding is not None
     engine.funding.poll_s = 0.0
     await engine.control.load(True)
@@ -163,7 +165,9 @@ async def test_money_held_by_an_execution_in_flight_is_not_spent_twice(
     store: Store, fakes: Fakes
 ) -> None:
     fakes.kalshi.exchange.balances = {0: Decimal(100), SHARD: Decimal(5)}
-    engine, _ = await _engine(store, fakes)
+    # (The daily loss limit is not what this is about: an execution in flight counts
+    # against it as lost.)
+    engine, _ = await _engine(store, fakes, executor_max_daily_loss=Decimal(100))
     try:
         (opp,) = await engine.scan()
         assert (await engine.check(opp)).approved  # $5 covers its YES leg at 0.40 + fee

@@ -22,6 +22,7 @@ from typing import Any
 
 from eth_account import Account
 
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import Contract, Pair, PairKind, Venue, World
 from predarb.engine import Engine
@@ -190,6 +191,7 @@ async def chaos_bot(tmp_path: Path, n_markets: int = 10) -> AsyncIterator[Chaos]
             pairs=[m.pair() for m in markets],
             circuit_breakers=True,
         )
+        post_trade(engine)
         engine.notifier = FanOut(
             [
                 console,

@@ -13,6 +13,7 @@ from io import StringIO
 
 import pytest
 
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import ExecutionStatus, OrderRequest, OrderResult, Venue
 from predarb.engine import Engine
@@ -98,6 +99,7 @@ async def engine(store: Store) -> AsyncIterator[tuple[Engine, ConsoleNotifier]]:
     clock = iter(T0 + timedelta(milliseconds=n) for n in range(10**6))
     console = ConsoleNotifier(StringIO())
     eng = Engine(settings, store, venues, console, mode="paper", clock=lambda: next(clock))
+    post_trade(eng)
     await eng.control.load(True)
     await eng.refresh_balances()
     yield eng, console
@@ -174,6 +176,7 @@ async def test_an_execution_that_dies_after_sending_trips_the_kill_switch_naming
     }
     console = ConsoleNotifier(StringIO())
     eng = Engine(settings, store, venues, console, mode="paper", clock=lambda: T0)
+    post_trade(eng)
     await eng.control.load(True)
     with pytest.raises(RuntimeError):
         await eng.execute(opportunity(event="Sent then lost"))

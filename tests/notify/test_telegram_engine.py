@@ -12,6 +12,7 @@ from io import StringIO
 
 import pytest
 
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import ExecutionStatus, Opportunity, Venue
 from predarb.engine import Engine
@@ -53,6 +54,7 @@ def build(fake: FakeBotApi, store: Store) -> Rig:
     }
     clock = iter(T0 + timedelta(milliseconds=n) for n in range(10**6))
     engine = Engine(settings, store, venues, FanOut([]), mode="paper", clock=lambda: next(clock))
+    post_trade(engine)
     telegram = TelegramNotifier(
         TOKEN,
         CHAT,

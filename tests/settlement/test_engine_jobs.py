@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import Resolution, Venue
 from predarb.engine import Engine
@@ -31,6 +32,7 @@ def _engine(store: Store, now: list[datetime]) -> tuple[Engine, Collect]:
     venues = {v: ScriptedVenue(v) for v in Venue}
     notifier = Collect()
     engine = Engine(settings, store, venues, notifier, mode="paper", clock=lambda: now[0])
+    post_trade(engine)
     return engine, notifier
 
 

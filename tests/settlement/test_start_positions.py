@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import ExecutionStatus
 from predarb.engine import Engine
@@ -36,6 +37,7 @@ def _engine(store: Store, fakes: Fakes) -> tuple[Engine, Collect]:
         notifier,
         mode="live",
     )
+    post_trade(engine)
     return engine, notifier
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from predarb.app import post_trade
 from predarb.config import Settings
 from predarb.domain import Venue
 from predarb.engine import Engine
@@ -62,6 +63,7 @@ async def dashboard_rig(tmp_path: Path, **settings: Any) -> AsyncIterator[Rig]:
     config = Settings(_env_file=None, executor_max_bet=Decimal(10), **settings)
     venues = {v: ScriptedVenue(v) for v in (Venue.KALSHI, Venue.POLYMARKET)}
     engine = Engine(config, store, venues, FanOut([]), mode="paper")
+    post_trade(engine)
     sock = socket.create_server(("127.0.0.1", 0))
     access = Access("127.0.0.1", int(sock.getsockname()[1]), TOKEN, generated=False)
     dashboard = Dashboard(engine, access, sock, say=lambda _: None)

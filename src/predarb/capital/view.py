@@ -2,7 +2,7 @@
 free balance, money held in open positions, money waiting to be redeemed, and what the
 next trades need. Read from the database only (no I/O to venues).
 
-Balances are the ``bot_state`` rows the balance job writes (``reports.read_balances``:
+Balances are the ``bot_state`` rows the balance job writes (``balance_rows.read_balances``:
 ``balance:<venue>`` for a venue's total, ``shard_balances:<venue>`` for its cash on each
 exchange shard), the same rows /balance and status show. A venue with shards is shown
 by its shards (``kalshi/0``, ``kalshi/3``), each of which must fund its own trades
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from predarb.balance_rows import read_balances
 from predarb.domain import Venue
-from predarb.reports import read_balances
 from predarb.store import Store
 from predarb.store.records import from_micros
 from predarb.store.state import this_mode

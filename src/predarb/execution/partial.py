@@ -4,6 +4,11 @@ Everything is decided from the store, not from memory: what each leg holds is th
 of its orders' fills (legs, hedges, unwinds), and the ladder rung to try next is the
 number of unwind orders already sent. So the same call finishes the job after a
 crash, and never repeats an order that already went out.
+
+A hedge spends money beyond what the execution's legs were checked for (a worse
+price): with executions side by side, it is sent only once ``funds`` grants the most
+it may cost (``trading_state.HedgeFunds``: what the execution holds and has not spent,
+then money no other execution holds); refused, the filled legs are unwound instead.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
+from predarb.arbitrage.fees import taker_fee
 from predarb.domain import (
     ZERO,
     Action,
@@ -42,6 +49,16 @@ log = logging.getLogger(__name__)
 
 HEDGE, UNWIND = "hedge", "unwind"
 NEVER_ARRIVED = frozenset({"never_sent", "not_found_after_restart", "not_found_after_window"})
+
+
+HALF = Decimal("0.5")
+
+
+class Funds(Protocol):
+    def grant(self, ex: ExecutionRecord, cost: Mapping[Contract, Decimal]) -> bool:
+        """Whether the hedge of ``ex`` may spend ``cost`` (at most, by contract); the
+        money is held from then on."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +119,13 @@ async def resolve_partial(
     fee_of: Callable[[Contract], FeeSchedule | None] = lambda c: None,
     *,
     first_fill_ns: int | None = None,
+    funds: Funds | None = None,
 ) -> PartialOutcome:
     """Hedge, else unwind, the execution; record and return the final state.
 
     ``first_fill_ns`` (monotonic) starts the unhedged window; without it (after a
-    restart) the window runs from the execution's creation.
+    restart) the window runs from the execution's creation. ``funds``: asked before a
+    hedge is sent (None: any hedge may be paid, as at a start before trading).
     """
     store = placer.store
     ex = await _load(placer, execution_id)
@@ -119,6 +138,8 @@ async def resolve_partial(
         plan = plan_hedge(legs, spent(ex), books, fee_of, policy)
         if isinstance(plan, GiveUp):
             notes.append(f"hedge: {plan.reason}")
+        elif funds is not None and not funds.grant(ex, most_paid(plan.orders, fee_of)):
+            notes.append("hedge: no money free to pay it")
         else:
             await asyncio.gather(
                 *(_send(placer, ex, o, HEDGE, TimeInForce.FOK) for o in plan.orders)
@@ -152,6 +173,23 @@ async def resolve_partial(
         extra={"execution": execution_id, "unhedged_ms": outcome.unhedged_ms},
     )
     return outcome
+
+
+def most_paid(
+    orders: Sequence[PlannedOrder], fee_of: Callable[[Contract], FeeSchedule | None]
+) -> dict[Contract, Decimal]:
+    """The most each BUY may cost, fee included: every contract at its limit price, and
+    the fee at the dearest price it may fill at (fees peak at 0.5)."""
+    out: dict[Contract, Decimal] = {}
+    for o in orders:
+        if o.action is not Action.BUY:
+            continue
+        fee = fee_of(o.contract)
+        most_fee = max(
+            taker_fee(fee, o.contracts, o.price), taker_fee(fee, o.contracts, min(o.price, HALF))
+        )
+        out[o.contract] = out.get(o.contract, ZERO) + o.contracts * o.price + most_fee
+    return out
 
 
 async def _load(placer: Placer, execution_id: str) -> ExecutionRecord:
@@ -193,6 +231,8 @@ def surplus_note(ex: ExecutionRecord) -> str:
 def _outcome(
     ex: ExecutionRecord, notes: list[str], first_fill_ns: int | None, placer: Placer
 ) -> PartialOutcome:
+    # Why no hedge was sent, told with the unwind that replaced it.
+    why = f" ({'; '.join(notes)})" if notes else ""
     extra = surplus_note(ex)
     if extra:
         notes.append(extra)
@@ -213,7 +253,8 @@ def _outcome(
     held = legs[0].held if legs else ZERO
     if any(o.role == UNWIND and o.filled > 0 for o in ex.orders):
         kept = f"; kept {held} covered contracts" if held > 0 else ""
-        return PartialOutcome(ExecutionStatus.UNWOUND, window, f"filled leg sold back{kept}{tail}")
+        note = f"filled leg sold back{kept}{why}{tail}"
+        return PartialOutcome(ExecutionStatus.UNWOUND, window, note)
     if any(o.role == HEDGE and o.filled > 0 for o in ex.orders):
         pnl = held - spent(ex)
         note = f"missing leg completed at a worse price; {held} contracts, P&L {pnl:.4f}"

@@ -19,7 +19,9 @@ Order of work, so that a crash or a lost reply never leads to a duplicate order:
    SUCCESS (every leg filled), FAILED (none), PARTIAL (some: exposure, which
    ``execution.partial.resolve_partial`` then turns into HEDGED, UNWOUND or EXPOSED).
 
-Hedge and unwind orders go through the same ``send_one``.
+Hedge and unwind orders go through the same ``send_one``, each after taking a slot of
+its venue's order rate (``order_slot``: the engine's trading state), as the legs of an
+execution took theirs before it was approved.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -225,6 +227,8 @@ class Placer:
         self.mode = mode
         self.clock = clock
         self.tif = tif
+        # Waits for a slot of the venue's order rate before a hedge or unwind is sent.
+        self.order_slot: Callable[[Venue], Awaitable[None]] | None = None
 
     def orders_for(self, opp: Opportunity) -> list[tuple[OrderRequest, str]]:
         return [
@@ -283,6 +287,8 @@ class Placer:
         self, execution_id: str, order: OrderRequest, role: str, leg_index: int, world: str
     ) -> PlacedLeg:
         """A hedge or unwind order: written ahead, sent, its answer recorded."""
+        if self.order_slot is not None:
+            await self.order_slot(order.contract.venue)
         await self.store.add_order(execution_id, order, role, leg_index, world, self.clock())
         [known] = await self._prepare([order])
         if isinstance(known, OrderResult):  # refused before sending: nothing went out

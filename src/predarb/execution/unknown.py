@@ -12,6 +12,10 @@ order the venue has never heard of for the whole window is taken as never arrive
 
 ``look_up`` is shared with start-up recovery: one rule for a lost reply, before or
 after a restart.
+
+This happens after the execution's reservation is released, beside the executions in
+flight: the money the order may have spent stays held while it is followed, and a
+hedge after it spends only what the trading state grants (``FollowUpMoney``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Protocol
 
 from predarb.domain import Contract, FeeSchedule, OrderResult, OrderStatus
 from predarb.execution.hedging import HedgePolicy
-from predarb.execution.partial import resolve_partial
+from predarb.execution.partial import Funds, resolve_partial
 from predarb.execution.placer import Placer, order_news, with_fills
 from predarb.notify import messages
 from predarb.notify.base import Alert
@@ -102,6 +107,16 @@ def past_window(o: OrderRecord, now: datetime, window_s: float = WINDOW_S) -> bo
     return (now - sent).total_seconds() >= window_s
 
 
+class FollowUpMoney(Protocol):
+    """The trading state, as the follow-up of an execution sees it."""
+
+    def hold_for(self, ex: ExecutionRecord) -> Funds:
+        """What a hedge of ``ex`` may spend, held until ``drop_hold``."""
+        ...
+
+    def drop_hold(self, execution_id: str, ex: ExecutionRecord | None) -> None: ...
+
+
 class UnknownOrders:
     """Follows every execution that has an order of unknown fate, one task each."""
 
@@ -114,6 +129,7 @@ class UnknownOrders:
         *,
         window_s: float = WINDOW_S,
         delay_s: Callable[[float], float] = lookup_delay_s,
+        money: FollowUpMoney | None = None,
     ) -> None:
         self.placer = placer
         self.policy = policy
@@ -121,6 +137,7 @@ class UnknownOrders:
         self.announce = announce
         self.window_s = window_s
         self.delay_s = delay_s
+        self.money = money
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     @property
@@ -173,6 +190,17 @@ class UnknownOrders:
             await asyncio.gather(*waits, return_exceptions=True)
 
     async def _follow(self, execution_id: str) -> None:
+        try:
+            await self._follow_up(execution_id)
+        finally:
+            if self.money is not None:
+                try:
+                    last = await self.placer.store.execution(execution_id)
+                except Exception:
+                    last = None
+                self.money.drop_hold(execution_id, last)
+
+    async def _follow_up(self, execution_id: str) -> None:
         started = time.monotonic()
         try:
             while True:
@@ -195,7 +223,8 @@ class UnknownOrders:
                     # The venue could not say, the whole window: a human must look.
                     await self.announce(messages.order_still_unknown(ex, left, self.window_s))
                     return
-            await resolve_partial(self.placer, execution_id, self.policy, self.fee_of)
+            funds = self.money.hold_for(ex) if self.money is not None else None
+            await resolve_partial(self.placer, execution_id, self.policy, self.fee_of, funds=funds)
             done = await self.placer.store.execution(execution_id)
             assert done is not None
             await self.announce(messages.outcome(done, "the order of unknown fate is now known"))

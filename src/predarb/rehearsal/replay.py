@@ -320,7 +320,7 @@ class Replay:
         self.tally = Tally()
 
     async def run(self) -> ReplayReport:
-        from predarb.app import make_matcher
+        from predarb.app import make_matcher, post_trade
         from predarb.notify.base import FanOut
         from predarb.store import Store
 
@@ -338,6 +338,7 @@ class Replay:
                     clock=self.clock.now,
                     say=self.tally.say,
                 )
+                post_trade(engine)
                 # Every clock the engine reads is the recording's.
                 engine.state._monotonic = self.clock.monotonic
                 engine.book_cache = BookCache(clock_ns=self.clock.monotonic_ns)
