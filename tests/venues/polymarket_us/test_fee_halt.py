@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from predarb.app import halt_on_fee_mismatch
+from predarb.app import halt_on_fee_mismatch, post_trade
 from predarb.config import Settings
 from predarb.domain import Action, OrderRequest, Venue
 from predarb.engine import Engine
@@ -32,6 +32,7 @@ def _engine(store: Store, us: PolymarketUSVenue) -> tuple[Engine, Collect]:
     }
     notifier = Collect()
     engine = Engine(Settings(_env_file=None), store, venues, notifier, mode="live")
+    post_trade(engine)
     halt_on_fee_mismatch(venues, engine.control)
     return engine, notifier
 
