@@ -78,7 +78,9 @@ async def run_engine(
 ) -> Figures:
     clock = SendClock()
     venues, pairs = await bench_venues(fakes, key_path, poly_key, clock)
-    store = await Store.open(workdir / f"burst-{in_flight}.sqlite3")
+    # One database for both engines: the fakes keep the first one's positions, and a live
+    # start compares the venues' positions with its database before it trades.
+    store = await Store.open(workdir / "burst.sqlite3")
     config = settings(workdir / "x.sqlite3").model_copy(
         update={"executor_max_in_flight": in_flight}
     )
@@ -108,7 +110,7 @@ async def run_engine(
         await asyncio.wait_for(clock.wait_for(start + 2 * n), 30)
         while engine.traded < done + n:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
-        # Closed again: the next engine, on a database of its own, must not trade it.
+        # Closed again: the next engine must not trade it.
         fakes.poly_levels([(str(t.token_id), "SELL", "0.50", "0") for t in targets])
         firsts = [first_order_ns(clock, start, p) for p in burst]
         spread.append((max(firsts) - min(firsts)) / 1e6)

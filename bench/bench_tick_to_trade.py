@@ -249,7 +249,9 @@ async def run_engine(
     if naive:
         lock = asyncio.Lock()
         venues = {v: SequentialLegs(c, lock) for v, c in venues.items()}
-    store = await Store.open(workdir / ("naive.sqlite3" if naive else "engine.sqlite3"))
+    # One database for both runs: the fakes keep the first run's positions, and a live
+    # start compares the venues' positions with its database before it trades.
+    store = await Store.open(workdir / "engine.sqlite3")
     cls = FullRescanEngine if naive else BenchEngine
     engine = cls(
         settings(workdir / "x.sqlite3"),

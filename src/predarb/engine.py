@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -96,6 +96,30 @@ CAPITAL_ADVICE_INTERVAL_S = 900.0  # how often a venue that cannot fund a trade 
 # Executions in flight at shutdown get this long to end (hedging included), within
 # systemd's TimeoutStopSec of 30 s with the scheduled jobs' 15 s after them.
 EXECUTION_GRACE_S = 10.0
+# Refusals of the price itself (size, depth, ROI, quote age): only the book moving (or a
+# /set) can clear them, so no event re-arms them.
+PRICE_REFUSALS = frozenset(
+    {
+        "roi_below_min",
+        "roi_above_max",
+        "stale_quote",
+        "depth_fraction",
+        "bet_below_min",
+        "bet_above_max",
+        "below_venue_minimum",
+        "invalid_opportunity",
+        "not_executable",
+    }
+)
+# Refusals of one event's own state: an execution ending clears them for its event only.
+EVENT_REFUSALS = frozenset({"duplicate_position", "in_flight", "event_exposed"})
+
+
+class Standing(NamedTuple):
+    """A pair whose last pricing found an opportunity: the decision, and its event."""
+
+    code: str
+    event: str
 
 
 class PricingWatcher(Protocol):
@@ -217,7 +241,7 @@ class Engine:
         # Pairs whose last pricing found an opportunity (refused, or traded: it may
         # still stand), by decision code: priced again whenever a refusal may have
         # cleared; dropped once a pricing finds nothing.
-        self.standing: dict[str, str] = {}
+        self.standing: dict[str, Standing] = {}
         self.in_flight: set[asyncio.Task[None]] = set()  # executions under way
         for venue, client in self.venues.items():
             rate = client.order_rate()
@@ -537,7 +561,7 @@ class Engine:
                 self.watcher.decided(opp, decision)
             # Priced again whenever a refusal may clear, and once an execution ends:
             # the arbitrage may still stand (a FOK killed).
-            self.standing[opp.pair_id] = decision.code
+            self.standing[opp.pair_id] = Standing(decision.code, opp.event)
             if not decision.approved:
                 await self._rejected(opp, decision)
                 continue
@@ -599,9 +623,24 @@ class Engine:
         ):
             return
         if isinstance(event, OrderSlotsFreed):  # frequent: only what they refused
-            self.book_cache.mark([p for p, code in self.standing.items() if code == "order_rate"])
+            self.book_cache.mark([p for p, s in self.standing.items() if s.code == "order_rate"])
             return
-        self.book_cache.mark(self.standing)
+        # No event clears a refusal of the price itself (its book moving does, or a
+        # /set, which re-prices them all). The most frequent events concern one event:
+        # its cooldown ending clears its own refusals only, and an execution ending
+        # clears a refusal of one event's own state only for its own event.
+        standing = [(p, s) for p, s in self.standing.items() if s.code not in PRICE_REFUSALS]
+        if isinstance(event, CooldownEnded):
+            self.book_cache.mark([p for p, s in standing if s.event == event.event])
+            return
+        ended = event.opportunity.event if isinstance(event, ExecutionFinished) else None
+        self.book_cache.mark(
+            [
+                p
+                for p, s in standing
+                if ended is None or s.code not in EVENT_REFUSALS or s.event == ended
+            ]
+        )
 
     async def _rejected(self, opp: Opportunity, decision: RiskDecision) -> None:
         self.stats.rejected += 1
@@ -662,7 +701,7 @@ class Engine:
             if placement.status is ExecutionStatus.PARTIAL:
                 placement = await self._resolve_one_legged(placement, reservation)
         except Exception as exc:
-            self.standing[opp.pair_id] = "execution_failed"
+            self.standing[opp.pair_id] = Standing("execution_failed", opp.event)
             # Its orders may be live: trading stops before what it holds is released.
             await self.safety.execution_failed(opp, exc)
             await self._finished(opp, reservation, None, exc)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from predarb.domain import Market, Resolution, Venue
+from predarb.domain import Market, Opportunity, Pair, Resolution, Venue
 from predarb.events import HALT_STORAGE, TradingResumed
+from predarb.risk import RiskDecision
 from predarb.store import Store
 from predarb.venues.base import VenueUnavailable
 from predarb.venues.breaker import GuardedVenue
@@ -310,3 +311,39 @@ async def test_an_execution_ending_re_arms_without_waiting_for_balance_reads(
             assert not gate.is_set()
         finally:
             gate.set()
+
+
+class PricedPairs:
+    """A pricing watcher: the pairs each scan priced."""
+
+    def __init__(self) -> None:
+        self.scans: list[set[str]] = []
+
+    def priced_pairs(self) -> set[str]:
+        return set().union(*self.scans)
+
+    def priced(self, pairs: Sequence[Pair], found: Sequence[Opportunity], now: datetime) -> None:
+        self.scans.append({p.pair_id for p in pairs})
+
+    def decided(self, opp: Opportunity, decision: RiskDecision) -> None:
+        pass
+
+
+async def test_an_execution_ending_re_prices_no_other_events_open_position(
+    store: Store,
+) -> None:
+    """The arbitrage of a traded pair stands (refused: the event has an open position),
+    and only its own execution ending, a settlement or its book moving can clear that:
+    another event's execution ending does not price it again (with many traded pairs
+    standing, every execution would otherwise re-price them all on the hot path)."""
+    async with running(rig(store, 2, predarb_poll_interval_s=INTERVAL_S)) as r:
+        r.arm(r.markets[0])
+        await until(refused(r, "duplicate_position"))
+        watcher = PricedPairs()
+        r.engine.watcher = watcher
+        r.arm(r.markets[1])
+        await until(lambda: r.engine.stats.last_rejection.get("pair-1") == "duplicate_position")
+        assert r.orders_on(r.markets[1]) == 2
+        assert "pair-1" in watcher.priced_pairs()
+        assert "pair-0" not in watcher.priced_pairs()
+        assert r.orders_on(r.markets[0]) == 2  # traded once, never again
