@@ -250,7 +250,8 @@ class Placer:
         execution_id = str(uuid.uuid4())
         orders = self.orders_for(opp)
         requests = [order for order, _ in orders]
-        async with self.store.transaction():  # one commit: every SQLite hop costs
+        # One commit and one trip to the database's thread: every SQLite hop costs.
+        async with self.store.transaction(batch=True):
             _, known = await asyncio.gather(
                 self.store.create_execution(execution_id, opp, self.mode, orders, self.clock()),
                 self._prepare(requests),

@@ -43,7 +43,7 @@ class ExecutionWrites(StateTables):
         """Write the execution and its orders (with client order ids), committed before
         any order is sent. ``orders`` pairs each request with its world label."""
         async with self.transaction():
-            await self.conn.execute(
+            await self._write(
                 "INSERT INTO executions(id, pair_id, event, kind, mode, status, contracts,"
                 " expected_cost_micros, expected_fees_micros, expected_profit_micros, roi_pct,"
                 " quote_ts, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
