@@ -230,3 +230,30 @@ async def test_checkpoints_move_off_the_commits(tmp_path: Path) -> None:
         assert len(await reopened.events("filler")) == 3000
     finally:
         await reopened.close()
+
+
+async def test_a_batched_transaction_is_whole_or_nothing_and_refuses_reads(store: Store) -> None:
+    """The execution's write-ahead runs as one batch on the database's thread: what it
+    wrote is all there after it, nothing of it after a failing statement, and the store
+    goes on; a read inside it (which could not see its writes) is refused."""
+    async with store.transaction(batch=True):
+        await store.create_execution("ex-1", opportunity(), "demo", _orders(), T0)
+        await store.mark_sent(["cid-k", "cid-p"], T0)
+    [record] = await store.executions()
+    assert record.id == "ex-1" and all(o.sent_at is not None for o in record.orders)
+
+    bad = [(OrderRequest("cid-x", K_YES, Action.BUY, Decimal("0.4"), Decimal(5)), "yes")] * 2
+    with pytest.raises(sqlite3.IntegrityError):
+        async with store.transaction(batch=True):
+            await store.set_state("lost", "v", T0)
+            await store.create_execution("ex-2", opportunity(), "demo", bad, T0)
+    assert [e.id for e in await store.executions()] == ["ex-1"]
+    assert await store.get_state("lost") == ""
+
+    with pytest.raises(RuntimeError, match="batched"):
+        async with store.transaction(batch=True):
+            await store.set_state("unread", "v", T0)
+            await store.get_state("unread")
+    assert await store.get_state("unread") == ""
+    await store.set_state("kept", "v", T0)
+    assert await store.get_state("kept") == "v"
