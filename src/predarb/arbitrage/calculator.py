@@ -268,8 +268,13 @@ def _largest_within(
     sides: Sequence[_Side], upper: Decimal, max_cost: Decimal, step: Decimal
 ) -> Decimal:
     """Largest multiple of ``step`` up to ``upper`` whose cost plus fees fits ``max_cost``
-    (cost plus fees only grows with size, so a bisection finds it)."""
+    (cost plus fees only grows with size, so a bisection finds it). No contract costs
+    less than the best asks together (fees are never negative), which bounds the search
+    by ``max_cost`` as well: a deep book would otherwise double its steps."""
     lo, hi = 0, int(upper / step)
+    cheapest = sum((s.levels[0][0] for s in sides), ZERO)
+    if cheapest > 0:
+        hi = min(hi, int(max_cost / cheapest / step))
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if _price(sides, mid * step).total <= max_cost:
